@@ -1,0 +1,3 @@
+from polypviewer.cli.main import main
+
+raise SystemExit(main())

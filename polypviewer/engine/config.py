@@ -1,0 +1,40 @@
+"""The small config from which the factory builds every model (training and app share it)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "Unet"
+    encoder: str = "timm-tf_efficientnet_lite0"
+    input_size: int = 256
+    classification_head: bool = True
+    decoder_channels: tuple[int, ...] | None = None
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    clahe: bool = False
+    class_names: tuple[str, ...] = ("no polyp", "polyp")
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        kw = {}
+        for k, v in d.items():
+            kw[k] = tuple(v) if isinstance(v, list) else v
+        return cls(**kw)

@@ -1,0 +1,115 @@
+"""Run a model on frames: device choice, batching, fp16 on CUDA, results at original size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+from .device import resolve_device
+from .modelfile import LoadedModel, load_model
+from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance, find_instances, min_area_pixels
+from .preprocess import Letterbox, normalise, prepare, unletterbox
+from .registry import resolve_model
+
+
+@dataclass
+class FramePrediction:
+    """Everything the model says about one frame, at the frame's own resolution."""
+
+    prob: np.ndarray  # float32 (H, W) polyp probability
+    frame_prob: float  # probability that the frame shows a polyp
+    threshold: float
+    mask: np.ndarray  # bool (H, W), specks removed
+    instances: list[Instance] = field(default_factory=list)
+    min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION
+
+    @property
+    def count(self) -> int:
+        return len(self.instances)
+
+    def rethreshold(self, threshold: float, min_area_fraction: float | None = None) -> "FramePrediction":
+        """Same probabilities, new threshold: no model run (the GUI slider uses this)."""
+        frac = self.min_area_fraction if min_area_fraction is None else min_area_fraction
+        return from_probability(self.prob, self.frame_prob, threshold, frac)
+
+
+def from_probability(prob: np.ndarray, frame_prob: float, threshold: float,
+                     min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION) -> FramePrediction:
+    insts, mask = find_instances(prob >= threshold, prob, min_area_pixels(prob.shape, min_area_fraction))
+    return FramePrediction(prob, float(frame_prob), float(threshold), mask, insts, min_area_fraction)
+
+
+class Predictor:
+    """Loads a model once and predicts frames; safe to use from one worker thread at a time."""
+
+    def __init__(self, model: LoadedModel | str | Path | None = None, device: str = "auto",
+                 threshold: float | None = None,
+                 min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION, tta: bool = False) -> None:
+        self.device, self.device_note = resolve_device(device)
+        if not isinstance(model, LoadedModel):
+            model = load_model(resolve_model(model))
+        self.loaded = model
+        self.config = model.config
+        self.net = model.model.to(self.device).eval()
+        if self.device.type != "mps":
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.threshold = model.threshold if threshold is None else float(threshold)
+        self.min_area_fraction = min_area_fraction
+        self.tta = tta
+        self.fp16 = self.device.type == "cuda"
+
+    @property
+    def name(self) -> str:
+        return self.loaded.name
+
+    def prepare(self, rgb: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        return prepare(rgb, self.config)
+
+    @torch.inference_mode()
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, S, S, 3) uint8 prepared frames -> mask probs (N, S, S) and frame probs (N,)."""
+        x = normalise(torch.from_numpy(np.ascontiguousarray(batch)).to(self.device), self.config)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
+            m, c = self._run(x)
+            if self.tta:  # horizontal-flip test-time augmentation
+                m2, c2 = self._run(torch.flip(x, dims=[3]))
+                m = (m + torch.flip(m2, dims=[3])) / 2
+                c = None if c is None else (c + c2) / 2
+        probs = torch.sigmoid(m.float())[:, 0]
+        frame = torch.sigmoid(c.float())[:, 0] if c is not None else probs.amax(dim=(1, 2))
+        return probs.cpu().numpy(), frame.cpu().numpy()
+
+    def _run(self, x: torch.Tensor):
+        out = self.net(x)
+        return out if isinstance(out, tuple) else (out, None)
+
+    def finish(self, prob_model: np.ndarray, frame_prob: float, box: Letterbox,
+               threshold: float | None = None) -> FramePrediction:
+        """Model-size probability -> prediction at the frame's original size."""
+        prob = unletterbox(prob_model.astype(np.float32), box)
+        thr = self.threshold if threshold is None else threshold
+        return from_probability(np.ascontiguousarray(prob), frame_prob, thr, self.min_area_fraction)
+
+    def predict_batch(self, frames: list[np.ndarray]) -> list[FramePrediction]:
+        if not frames:
+            return []
+        prepared = [self.prepare(f) for f in frames]
+        probs, frame = self.forward(np.stack([p for p, _ in prepared]))
+        return [self.finish(probs[i], float(frame[i]), prepared[i][1]) for i in range(len(frames))]
+
+    def predict(self, rgb: np.ndarray) -> FramePrediction:
+        return self.predict_batch([rgb])[0]
+
+    def with_threshold(self, threshold: float) -> "Predictor":
+        new = object.__new__(Predictor)
+        new.__dict__.update(self.__dict__)
+        new.threshold = float(threshold)
+        return new
+
+
+

@@ -1,0 +1,1 @@
+"""The training engine behind ``polypviewer train`` and the GUI wizard. Never imports Qt."""

@@ -1,0 +1,357 @@
+"""The segmentation training loop: one implementation for the CLI, the wizard and torchrun.
+
+``run_training`` drives everything as events (see ``events.py``); it is resumable because a
+checkpoint (model, optimiser, scheduler, history) is written atomically after every epoch and
+each epoch re-seeds from ``seed + epoch``, so a resumed run continues as the original would.
+"""
+
+from __future__ import annotations
+
+
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
+
+from polypviewer.engine import fsutil
+from polypviewer.engine.dataset import Pair, find_pairs
+from polypviewer.engine.device import resolve_device
+from polypviewer.engine.factory import count_parameters, create_model
+from polypviewer.engine.modelfile import load_model, save_model
+
+from . import report
+from .augment import build_augment
+from .config import TrainConfig
+from .data import SegmentationSet, load_cached
+from .events import CancelToken, Cancelled, Event, Listener
+from .losses import build_loss
+from .splits import random_split
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def gather_pairs(cfg: TrainConfig) -> tuple[list[Pair], list[Pair]]:
+    """Training and validation pairs over all datasets (merged, seed 001)."""
+    train, val = [], []
+    for root in cfg.datasets:
+        tr = find_pairs(root, cfg.train_split, require_masks=True)
+        if cfg.val_split:
+            va = find_pairs(root, cfg.val_split, require_masks=True)
+        else:
+            tr, va = random_split(tr, cfg.val_fraction, cfg.seed)
+        train += tr
+        val += va
+    overlap = {p.image for p in train} & {p.image for p in val}
+    if overlap:
+        raise ValueError(f"{len(overlap)} image(s) are in both training and validation")
+    if cfg.max_train_images:
+        train = train[: cfg.max_train_images]
+    return train, val
+
+
+def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer '{cfg.optimizer}' (adam, adamw)")
+
+
+def _scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
+    total = max(1, cfg.epochs * steps_per_epoch)
+    if cfg.scheduler == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total,
+                                                   pct_start=0.15)
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    if cfg.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3)
+    if cfg.scheduler == "none":
+        return None
+    raise ValueError(f"unknown scheduler '{cfg.scheduler}' (onecycle, cosine, plateau, none)")
+
+
+def _forward(model, x):
+    out = model(x)
+    return out if isinstance(out, tuple) else (out, None)
+
+
+@torch.inference_mode()
+def predict_probs(model, loader, device, amp: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Mask and frame probabilities at model size for a validation loader."""
+    model.eval()
+    masks, frames = [], []
+    for x, _, _ in loader:
+        x = x.to(device, non_blocking=True)
+        with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
+            m, c = _forward(model, x)
+        masks.append(torch.sigmoid(m.float())[:, 0].cpu().numpy())
+        fr = torch.sigmoid(c.float())[:, 0] if c is not None else torch.sigmoid(m.float()).amax((1, 2, 3))
+        frames.append(fr.cpu().numpy())
+    return np.concatenate(masks), np.concatenate(frames)
+
+
+def dice_iou(prob: np.ndarray, gt: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image Dice and IoU; both 1.0 when prediction and truth are both empty."""
+    p = prob >= thr
+    g = gt.astype(bool)
+    inter = (p & g).sum((1, 2)).astype(np.float64)
+    ps, gs = p.sum((1, 2)), g.sum((1, 2))
+    union = ps + gs - inter
+    empty = (ps + gs) == 0
+    dice = np.where(empty, 1.0, 2 * inter / np.maximum(ps + gs, 1))
+    iou = np.where(empty, 1.0, inter / np.maximum(union, 1))
+    return dice, iou
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, listener: Listener | None = None,
+                 cancel: CancelToken | None = None) -> None:
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        self.listener = listener or (lambda e: None)
+        self.cancel = cancel or CancelToken()
+        self.distributed = dist.is_available() and dist.is_initialized()
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.world = dist.get_world_size() if self.distributed else 1
+
+    def emit(self, kind: str, **data) -> None:
+        if self.rank == 0:
+            self.listener(Event(kind, data))
+
+    # ---- setup -------------------------------------------------------------------------
+    def _setup(self) -> None:
+        cfg = self.cfg
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        if self.distributed and torch.cuda.is_available() and cfg.device in ("auto", "cuda"):
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            self.device_note = f"GPU {torch.cuda.get_device_name(self.device)} x{self.world}"
+        else:
+            self.device, self.device_note = resolve_device(cfg.device)
+        self.amp = cfg.amp and self.device.type == "cuda"
+        seed_everything(cfg.seed)
+        self.train_pairs, self.val_pairs = gather_pairs(cfg)
+        cache = Path(cfg.cache_dir) if cfg.cache_dir else self.out / "cache"
+        t0 = time.perf_counter()
+        self.train_x, self.train_y = load_cached(self.train_pairs, cfg.model, cache)
+        self.val_x, self.val_y = load_cached(self.val_pairs, cfg.model, cache)
+        self.cache_s = time.perf_counter() - t0
+        if cfg.init_from:
+            model = load_model(cfg.init_from).model
+        else:
+            model = create_model(cfg.model, pretrained=cfg.pretrained)
+        self.n_params = count_parameters(model)
+        model = model.to(self.device, memory_format=torch.channels_last)
+        self.model = model
+        self.net = (torch.nn.parallel.DistributedDataParallel(model) if self.distributed
+                    else model)
+        aug = build_augment(cfg.augment, cfg.model.input_size, cfg.augment_strength)
+        train_set = SegmentationSet(self.train_x, self.train_y, cfg.model, aug)
+        val_set = SegmentationSet(self.val_x, self.val_y, cfg.model, None)
+        self.sampler = DistributedSampler(train_set, seed=cfg.seed) if self.distributed else None
+        pin = self.device.type == "cuda"
+        self.train_loader = DataLoader(
+            train_set, batch_size=cfg.batch_size, shuffle=self.sampler is None,
+            sampler=self.sampler, num_workers=cfg.workers, drop_last=len(train_set) > cfg.batch_size,
+            pin_memory=pin, persistent_workers=cfg.workers > 0)
+        self.val_loader = DataLoader(val_set, batch_size=cfg.batch_size * 2, num_workers=0,
+                                     pin_memory=pin)
+        self.opt = _optimizer(cfg, model)
+        self.sched = _scheduler(cfg, self.opt, len(self.train_loader))
+        self.loss_fn = build_loss(cfg.loss, cfg.pos_weight).to(self.device)
+        self.cls_loss = torch.nn.BCEWithLogitsLoss()
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.history: list[dict] = []
+        self.start_epoch = 0
+        self.best = -1.0
+        self.best_epoch = -1
+
+    # ---- checkpoints -------------------------------------------------------------------
+    def _save_checkpoint(self, epoch: int) -> None:
+        state = {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "sched": self.sched.state_dict() if self.sched is not None else {},
+            "scaler": self.scaler.state_dict(),
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+        }
+        with fsutil.atomic_path(self.out / CHECKPOINT) as tmp:
+            torch.save(state, tmp)
+        fsutil.write_json(self.out / "metrics.json", self.history)
+
+    def _load_checkpoint(self) -> None:
+        path = self.out / CHECKPOINT
+        if not path.is_file():
+            return
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        if self.sched is not None and state["sched"]:
+            self.sched.load_state_dict(state["sched"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.start_epoch = int(state["epoch"]) + 1
+        self.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
+        hist = self.out / "metrics.json"
+        if hist.is_file():
+            import json
+
+            self.history = [h for h in json.loads(hist.read_text()) if h["epoch"] < self.start_epoch]
+
+    # ---- epochs ------------------------------------------------------------------------
+    def _train_epoch(self, epoch: int) -> float:
+        cfg = self.cfg
+        self.net.train()
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+        seed_everything(cfg.seed + epoch)
+        total, n, t0 = 0.0, 0, time.perf_counter()
+        steps = len(self.train_loader)
+        for i, (x, m, lab) in enumerate(self.train_loader):
+            if self.cancel.cancelled:
+                raise Cancelled()
+            x = x.to(self.device, non_blocking=True, memory_format=torch.channels_last)
+            m = m.to(self.device, non_blocking=True)
+            lab = lab.to(self.device, non_blocking=True)
+            with torch.autocast(self.device.type, enabled=self.amp):
+                logits, cls = _forward(self.net, x)
+                loss = self.loss_fn(logits.float(), m)
+                if cls is not None and cfg.cls_weight > 0:
+                    loss = loss + cfg.cls_weight * self.cls_loss(cls.float(), lab)
+            self.opt.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
+            if self.sched is not None and cfg.scheduler in ("onecycle", "cosine"):
+                self.sched.step()
+            total += loss.item() * len(x)
+            n += len(x)
+            elapsed = time.perf_counter() - t0
+            self.emit("epoch_progress", epoch=epoch, step=i + 1, steps=steps, loss=total / n,
+                      elapsed_s=elapsed, eta_s=elapsed / (i + 1) * (steps - i - 1))
+        return total / max(n, 1)
+
+    def _validate(self) -> dict:
+        probs, frame = predict_probs(self.model, self.val_loader, self.device, self.amp)
+        dice, iou = dice_iou(probs, self.val_y, 0.5)
+        with torch.no_grad():
+            t = torch.from_numpy(probs).clamp(1e-6, 1 - 1e-6)
+            logits = torch.log(t / (1 - t)).unsqueeze(1)
+            vloss = float(self.loss_fn.cpu()(logits, torch.from_numpy(self.val_y).float().unsqueeze(1)))
+            self.loss_fn.to(self.device)
+        self._val_probs = probs
+        return {"val_loss": vloss, "val_dice": float(dice.mean()), "val_iou": float(iou.mean()),
+                "val_frame_prob_mean": float(frame.mean())}
+
+    def run(self, resume: bool = False) -> Path | None:
+        cfg = self.cfg
+        self._setup()
+        if resume:
+            self._load_checkpoint()
+        if self.rank == 0:
+            fsutil.check_writable_dir(self.out)
+            fsutil.write_json(self.out / "config.json", cfg.to_dict())
+            fsutil.write_json(self.out / "split.json", {
+                "train": [str(p.image) for p in self.train_pairs],
+                "val": [str(p.image) for p in self.val_pairs]})
+        self.emit("run_started", out=str(self.out), device=self.device_note,
+                  n_train=len(self.train_pairs), n_val=len(self.val_pairs),
+                  n_params=self.n_params, epochs=cfg.epochs, start_epoch=self.start_epoch,
+                  cache_s=round(self.cache_s, 2))
+        patience = 0
+        for epoch in range(self.start_epoch, cfg.epochs):
+            t0 = time.perf_counter()
+            train_loss = self._train_epoch(epoch)
+            train_s = time.perf_counter() - t0
+            if self.rank == 0:
+                metrics = self._validate()
+                if isinstance(self.sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    self.sched.step(metrics["val_dice"])
+                row = {"epoch": epoch, "train_loss": train_loss, **metrics,
+                       "lr": self.opt.param_groups[0]["lr"], "train_s": round(train_s, 1),
+                       "epoch_s": round(time.perf_counter() - t0, 1)}
+                self.history.append(row)
+                improved = metrics["val_dice"] > self.best
+                if improved:
+                    self.best, self.best_epoch = metrics["val_dice"], epoch
+                    save_model(self.out / "best", self.model, cfg.model, name="best")
+                    patience = 0
+                else:
+                    patience += 1
+                self._save_checkpoint(epoch)
+                report.write_curves(self.out, self.history)
+                self.emit("epoch_metrics", **row, best_dice=self.best, improved=improved)
+                grid = report.write_sample_grid(self.out, self.val_x, self.val_y,
+                                                self._val_probs, 0.5)
+                self.emit("samples", path=str(grid), epoch=epoch)
+            stop = cfg.early_stopping and patience >= cfg.early_stopping
+            if self.distributed:
+                flag = torch.tensor([int(bool(stop))])
+                dist.broadcast(flag, 0)
+                stop = bool(flag.item())
+            if stop:
+                self.emit("log", message=f"early stopping after {patience} epochs without gain")
+                break
+        if self.rank != 0:
+            return None
+        return self._finish()
+
+    def _finish(self) -> Path:
+        cfg = self.cfg
+        best = load_model(self.out / "best", device=self.device)
+        probs, frame = predict_probs(best.model.to(memory_format=torch.channels_last),
+                                     self.val_loader, self.device, self.amp)
+        sweep = report.threshold_sweep(probs, self.val_y)
+        thr = sweep["best_threshold"]
+        report.write_sweep(self.out, sweep)
+        report.write_sample_grid(self.out, self.val_x, self.val_y, probs, thr)
+        dice, iou = dice_iou(probs, self.val_y, thr)
+        summary = {
+            "datasets": [Path(d).name for d in cfg.datasets],
+            "train_split": Path(cfg.train_split).name if cfg.train_split else None,
+            "val_split": Path(cfg.val_split).name if cfg.val_split else f"random {cfg.val_fraction:.0%}",
+            "n_train": len(self.train_pairs), "n_val": len(self.val_pairs),
+            "epochs_run": len(self.history), "best_epoch": self.best_epoch,
+            "val_dice_model_res": float(dice.mean()), "val_iou_model_res": float(iou.mean()),
+            "threshold": thr, "loss": cfg.loss, "augment": cfg.augment, "lr": cfg.lr,
+            "device": self.device_note,
+            "train_time_s": round(sum(h["epoch_s"] for h in self.history), 1),
+        }
+        final = save_model(self.out / "model", best.model.to("cpu"), cfg.model, threshold=thr,
+                           name=cfg.name or self.out.name, description=cfg.description,
+                           training=summary)
+        fsutil.write_json(self.out / "summary.json", summary)
+        self.emit("finished", model=str(final), **summary)
+        return final
+
+
+def run_training(cfg: TrainConfig, listener: Listener | None = None,
+                 cancel: CancelToken | None = None, resume: bool = False) -> Path | None:
+    """Train; emits ``cancelled``/``failed`` instead of raising for expected endings."""
+    trainer = Trainer(cfg, listener, cancel)
+    try:
+        return trainer.run(resume=resume)
+    except Cancelled:
+        trainer.emit("cancelled", out=str(cfg.out),
+                     message="cancelled; the last finished epoch is kept for resume")
+        return None
+    except Exception as e:
+        trainer.emit("failed", error=f"{type(e).__name__}: {e}")
+        raise
+
+

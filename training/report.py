@@ -1,0 +1,96 @@
+"""Run outputs people look at: curves, sample grids, the threshold sweep (seed 004)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a GUI backend in the training package
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from polypviewer.engine import fsutil  # noqa: E402
+
+THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
+
+
+def _save(fig, path: Path) -> Path:
+    with fsutil.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def write_curves(out: Path, history: list[dict]) -> Path:
+    """metrics.csv plus curves.png (loss, Dice, IoU per epoch)."""
+    if history:
+        keys = list(history[0])
+        with fsutil.atomic_path(out / "metrics.csv") as tmp:
+            with open(tmp, "w", newline="") as fh:
+                w = csv.DictWriter(fh, keys)
+                w.writeheader()
+                w.writerows(history)
+    ep = [h["epoch"] + 1 for h in history]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax[0].plot(ep, [h["train_loss"] for h in history], "o-", label="train")
+    ax[0].plot(ep, [h["val_loss"] for h in history], "o-", label="validation")
+    ax[0].set(title="Loss", xlabel="epoch")
+    ax[0].legend()
+    ax[1].plot(ep, [h["val_dice"] for h in history], "o-", label="Dice")
+    ax[1].plot(ep, [h["val_iou"] for h in history], "o-", label="IoU")
+    ax[1].set(title="Validation (threshold 0.5)", xlabel="epoch", ylim=(0, 1))
+    ax[1].legend()
+    for a in ax:
+        a.grid(alpha=0.3)
+    return _save(fig, out / "curves.png")
+
+
+def threshold_sweep(probs: np.ndarray, gt: np.ndarray, thresholds=THRESHOLDS) -> dict:
+    """Mean per-image Dice, pixel precision and recall at each threshold; picks best Dice."""
+    g = gt.astype(bool)
+    gs = g.sum((1, 2))
+    rows = []
+    for t in thresholds:
+        p = probs >= t
+        inter = (p & g).sum((1, 2)).astype(np.float64)
+        ps = p.sum((1, 2))
+        dice = np.where(ps + gs == 0, 1.0, 2 * inter / np.maximum(ps + gs, 1))
+        prec = np.where(ps == 0, 1.0 * (gs == 0), inter / np.maximum(ps, 1))
+        rec = np.where(gs == 0, 1.0, inter / np.maximum(gs, 1))
+        rows.append({"threshold": float(t), "dice": float(dice.mean()),
+                     "precision": float(prec.mean()), "recall": float(rec.mean())})
+    best = max(rows, key=lambda r: r["dice"])
+    return {"rows": rows, "best_threshold": best["threshold"], "best_dice": best["dice"]}
+
+
+def write_sweep(out: Path, sweep: dict) -> Path:
+    fsutil.write_json(out / "threshold_sweep.json", sweep)
+    rows = sweep["rows"]
+    t = [r["threshold"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for k in ("dice", "precision", "recall"):
+        ax.plot(t, [r[k] for r in rows], "o-", ms=3, label=k.capitalize())
+    ax.axvline(sweep["best_threshold"], color="grey", ls="--",
+               label=f"best {sweep['best_threshold']:.2f}")
+    ax.set(xlabel="threshold", ylim=(0, 1), title="Validation threshold sweep")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, out / "threshold_sweep.png")
+
+
+def write_sample_grid(out: Path, images: np.ndarray, masks: np.ndarray, probs: np.ndarray,
+                      thr: float, n: int = 6) -> Path:
+    """Image / ground truth / prediction rows for a fixed set of validation images (seed 001)."""
+    n = min(n, len(images))
+    idx = np.linspace(0, len(images) - 1, n).astype(int) if n else []
+    fig, ax = plt.subplots(max(n, 1), 3, figsize=(7.5, 2.5 * max(n, 1)), squeeze=False)
+    for r, i in enumerate(idx):
+        for c, (im, title) in enumerate(((images[i], "image"), (masks[i], "ground truth"),
+                                         (probs[i] >= thr, f"prediction @ {thr:.2f}"))):
+            ax[r, c].imshow(im, cmap=None if im.ndim == 3 else "gray")
+            ax[r, c].set_axis_off()
+            if r == 0:
+                ax[r, c].set_title(title)
+    return _save(fig, out / "samples.png")
