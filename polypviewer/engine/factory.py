@@ -20,6 +20,11 @@ ARCHS: dict[str, type[nn.Module]] = {
 
 DEFAULT_CONFIG = ModelConfig()
 
+# How each architecture takes ``decoder_channels``: per-stage widths, one width, or not at all
+# (FPN and Linknet would silently forward the keyword to the encoder instead).
+_PER_STAGE_CHANNELS = {"Unet", "UnetPlusPlus", "MAnet"}
+_SINGLE_CHANNELS = {"DeepLabV3Plus", "PAN"}
+
 
 def create_model(config: ModelConfig = DEFAULT_CONFIG, pretrained: bool = False) -> nn.Module:
     """Build the network described by ``config``.
@@ -37,7 +42,10 @@ def create_model(config: ModelConfig = DEFAULT_CONFIG, pretrained: bool = False)
         "classes": 1,
     }
     if config.decoder_channels is not None:
-        kwargs["decoder_channels"] = list(config.decoder_channels)
+        if config.arch in _PER_STAGE_CHANNELS:
+            kwargs["decoder_channels"] = list(config.decoder_channels)
+        elif config.arch in _SINGLE_CHANNELS:
+            kwargs["decoder_channels"] = int(config.decoder_channels[0])
     if config.classification_head:
         kwargs["aux_params"] = {"classes": 1, "dropout": 0.2}
     model = ARCHS[config.arch](**kwargs)

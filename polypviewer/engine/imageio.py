@@ -47,6 +47,8 @@ def _read_tiff(path: Path) -> np.ndarray:
         arr = tifffile.imread(path, key=0)
     except Exception as e:  # tifffile raises many types for damaged files
         raise MediaError(f"cannot read {path.name}: not a readable TIFF ({e})") from e
+    if arr.ndim < 2 or arr.size == 0:  # tifffile returns an empty array for a damaged header
+        raise MediaError(f"cannot read {path.name}: the TIFF holds no image (damaged file?)")
     # planar (C, H, W) with few channels -> (H, W, C)
     if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
         arr = np.moveaxis(arr, 0, -1)

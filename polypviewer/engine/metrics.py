@@ -1,0 +1,176 @@
+"""Segmentation and frame-level metrics, with the empty-mask cases defined once for everyone.
+
+Per image (``segmentation_metrics``) from bool prediction / ground-truth masks. Empty masks are
+normal in colonoscopy (frames without a polyp), so every zero-denominator case has a fixed,
+documented value instead of NaN or a warning. The single rule is: *a ratio whose denominator
+is zero had nothing it could get wrong, so it is 1*:
+
+=========================  ====  ====  =========  ======  ====  ===========
+case                       dice  iou   precision  recall  f2    specificity
+=========================  ====  ====  =========  ======  ====  ===========
+both empty                 1     1     1          1       1     (as usual)
+gt empty, pred not         0     0     0          1       0     (as usual)
+gt not empty, pred empty   0     0     1          0       0     (as usual)
+gt covers the whole image  ...   ...   ...        ...     ...   1 if no FP
+=========================  ====  ====  =========  ======  ====  ===========
+
+Dice, IoU and F2 are computed from counts (``2TP/(2TP+FP+FN)`` etc.), so they are 0 whenever
+exactly one mask is empty, and they are what tells a missed polyp from a correct empty frame.
+Pixel accuracy is always defined. Frame-level metrics (AUC, ROC, confusion matrix) work on
+per-frame labels and scores and need no scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from scipy.stats import rankdata
+
+METRICS = ("dice", "iou", "precision", "recall", "f2", "accuracy", "specificity")
+COUNTS = ("tp", "fp", "fn", "tn")
+
+
+def _ratio(num: float, den: float) -> float:
+    """num/den, with 1.0 for an empty denominator (see the module docstring)."""
+    return float(num) / float(den) if den else 1.0
+
+
+def _from_counts(tp: int, fp: int, fn: int, tn: int) -> dict[str, float]:
+    return {
+        "dice": _ratio(2 * tp, 2 * tp + fp + fn),
+        "iou": _ratio(tp, tp + fp + fn),
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "f2": _ratio(5 * tp, 5 * tp + 4 * fn + fp),
+        "accuracy": _ratio(tp + tn, tp + fp + fn + tn),
+        "specificity": _ratio(tn, tn + fp),
+    }
+
+
+def segmentation_metrics(pred: np.ndarray, gt: np.ndarray) -> dict:
+    """Metrics of one image; masks are bool (anything else counts as ``!= 0``), same shape.
+
+    Returns the seven ``METRICS`` as floats and the pixel counts ``tp, fp, fn, tn`` as ints
+    (the counts let ``aggregate`` pool pixels over a whole set).
+    """
+    p = np.asarray(pred).astype(bool, copy=False)
+    g = np.asarray(gt).astype(bool, copy=False)
+    if p.shape != g.shape:
+        raise ValueError(f"prediction {p.shape} and ground truth {g.shape} differ in shape")
+    if p.size == 0:
+        raise ValueError("empty masks have no pixels to compare")
+    tp = int(np.count_nonzero(p & g))
+    fp = int(np.count_nonzero(p)) - tp
+    fn = int(np.count_nonzero(g)) - tp
+    tn = int(p.size) - tp - fp - fn
+    return {**_from_counts(tp, fp, fn, tn), "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+
+
+def evaluate_masks(pred: np.ndarray, gt: np.ndarray) -> dict:
+    """Like ``segmentation_metrics`` but scored at the ground truth's own resolution.
+
+    A prediction of another size (e.g. saved at model size) is resized with nearest
+    neighbour first, so the ground truth is never resampled.
+    """
+    p = np.asarray(pred).astype(bool, copy=False)
+    g = np.asarray(gt).astype(bool, copy=False)
+    if p.ndim != 2 or g.ndim != 2:
+        raise ValueError(f"masks must be 2-D, got {p.shape} and {g.shape}")
+    if p.shape != g.shape:
+        p = cv2.resize(p.astype(np.uint8), (g.shape[1], g.shape[0]),
+                       interpolation=cv2.INTER_NEAREST).astype(bool)
+    return segmentation_metrics(p, g)
+
+
+def aggregate(rows: list[dict]) -> dict:
+    """Summarise per-image results: ``{"n", "mean", "std", "micro"}``.
+
+    ``mean``/``std`` (population std) are over images for each metric present in the rows;
+    ``micro`` pools the pixel counts of all images (large polyps weigh more) and is only
+    given when the rows carry counts. No rows -> ``n == 0`` and empty dicts.
+    """
+    out: dict = {"n": len(rows), "mean": {}, "std": {}, "micro": {}}
+    if not rows:
+        return out
+    for key in METRICS:
+        vals = [float(r[key]) for r in rows if key in r]
+        if vals:
+            arr = np.asarray(vals, dtype=np.float64)
+            out["mean"][key] = float(arr.mean())
+            out["std"][key] = float(arr.std())
+    if all(all(k in r for k in COUNTS) for r in rows):
+        totals = {k: int(sum(int(r[k]) for r in rows)) for k in COUNTS}
+        pooled = _from_counts(totals["tp"], totals["fp"], totals["fn"], totals["tn"])
+        out["micro"] = {k: pooled[k] for k in ("precision", "recall", "f2", "dice", "iou")}
+        out["micro"].update(totals)
+    return out
+
+
+def _labels_scores(labels: Sequence, scores: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels)
+    s = np.asarray(scores, dtype=np.float64)
+    if y.shape != s.shape or y.ndim != 1:
+        raise ValueError(f"labels {y.shape} and scores {s.shape} must be 1-D and the same length")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("labels must be 0/1 (or bool)")
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite")
+    return y.astype(bool), s
+
+
+def frame_auc(labels: Sequence, scores: Sequence) -> float:
+    """ROC AUC of frame scores (Mann-Whitney U, ties count half).
+
+    NaN when only one class is present: the AUC is undefined there, and 0.5 would look like
+    a real (useless) result.
+    """
+    y, s = _labels_scores(labels, scores)
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    ranks = rankdata(s)
+    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2
+    return float(u / (n_pos * n_neg))
+
+
+def roc_curve(labels: Sequence, scores: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(fpr, tpr, thresholds)``: one point per distinct score, thresholds descending.
+
+    The first point is ``(0, 0)`` at threshold ``+inf``; a frame is positive when
+    ``score >= threshold``. Rates are 0 for a class that is absent.
+    """
+    y, s = _labels_scores(labels, scores)
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted, y_sorted = s[order], y[order]
+    last = np.r_[np.nonzero(np.diff(s_sorted))[0], y.size - 1] if y.size else np.array([], int)
+    tps = np.cumsum(y_sorted)[last] if y.size else np.array([], int)
+    fps = (last + 1) - tps
+    n_pos, n_neg = int(y.sum()), int(y.size - y.sum())
+    tpr = np.r_[0.0, tps / n_pos if n_pos else np.zeros(len(tps))]
+    fpr = np.r_[0.0, fps / n_neg if n_neg else np.zeros(len(fps))]
+    thresholds = np.r_[np.inf, s_sorted[last]]
+    return fpr.astype(np.float64), tpr.astype(np.float64), thresholds
+
+
+def confusion_matrix(labels: Sequence, scores: Sequence, threshold: float = 0.5) -> dict:
+    """Frame counts at ``score >= threshold`` plus sensitivity, specificity, accuracy.
+
+    Rates with an empty denominator are 1 (same rule as the per-image metrics).
+    """
+    y, s = _labels_scores(labels, scores)
+    p = s >= threshold
+    tp = int(np.count_nonzero(p & y))
+    fp = int(np.count_nonzero(p & ~y))
+    fn = int(np.count_nonzero(~p & y))
+    tn = int(np.count_nonzero(~p & ~y))
+    return {
+        "threshold": float(threshold), "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+        "sensitivity": _ratio(tp, tp + fn),
+        "specificity": _ratio(tn, tn + fp),
+        "precision": _ratio(tp, tp + fp),
+        "accuracy": _ratio(tp + tn, y.size),
+    }
