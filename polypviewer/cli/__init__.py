@@ -1,0 +1,1 @@
+"""Command line front end; ``main.py`` dispatches, one small module per command."""

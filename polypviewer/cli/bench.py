@@ -1,0 +1,259 @@
+"""``polypviewer bench``: how fast is analysis here, and how much does the pipeline buy?
+
+On the same frames and model it times (a) the naive loop of the seed papers (read, preprocess,
+eager fp32 PyTorch on one frame, threshold, draw, next) and (b) the PolypViewer pipeline
+(overlapping stages, best backend, same overlay), then the model alone at several batch sizes.
+Figures depend on the machine and its load, so the CPU, threads and load average are recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import time
+from pathlib import Path
+
+from .common import PROG, add_model_arguments, make_predictor, positive_int
+
+DEFAULT_FRAMES = 100
+DEFAULT_BATCHES = "1,4,8,16"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", nargs="?", metavar="VIDEO|FOLDER",
+                   help="video or folder of images (default: the bundled demo clip)")
+    add_model_arguments(p, threshold=False, tta=False)
+    p.add_argument("--backend", choices=("auto", "torch", "onnx", "onnx-int8"), default="auto",
+                   help="pipeline backend: auto = ONNX Runtime on CPU, PyTorch on GPU (default %(default)s)")
+    p.add_argument("--frames", type=positive_int, default=DEFAULT_FRAMES, metavar="N",
+                   help="frames to analyse in each mode (default %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, metavar="N",
+                   help="pipeline batch size (default: 8 on CPU, from free memory on GPU)")
+    p.add_argument("--model-only-batches", default=DEFAULT_BATCHES, metavar="LIST",
+                   help="batch sizes for the model-only figures, '' to skip (default %(default)s)")
+    p.add_argument("--int8", action="store_true",
+                   help="also time the int8-quantised ONNX model (CPU) and report its Dice vs fp32")
+    p.add_argument("--compile", action="store_true", help="torch.compile the PyTorch model (GPU)")
+    p.add_argument("--json", metavar="OUT", help="also write all figures to this JSON file")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def rss_mb() -> float:
+    """Current resident memory (Linux); peak comes from getrusage."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def peak_rss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 2**20 if platform.system() == "Darwin" else kb / 1024
+
+
+def default_input() -> Path:
+    from .. import paths
+    from ..engine.errors import MediaError
+
+    demo = paths.resources_dir() / "samples" / "demo.mp4"
+    if not demo.is_file():
+        raise MediaError(f"no input given and the bundled demo clip is missing ({demo}); "
+                         f"run '{PROG} bench VIDEO' or '{PROG} bench FOLDER'")
+    return demo
+
+
+def naive_loop(path: Path, n: int, loaded_net, predictor, draw):
+    """The seed papers' loop: one frame at a time, eager fp32, contiguous layout."""
+    import numpy as np
+    import torch
+
+    from ..engine.inference import from_probability
+    from ..engine.pipeline import StageTimes
+    from ..engine.preprocess import normalise, prepare, unletterbox
+    from ..engine.sources import open_source
+
+    cfg, dev, stats, masks = predictor.config, predictor.device, StageTimes(), []
+    with open_source(path) as src, torch.no_grad():
+        it = iter(src)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            t = time.perf_counter()
+            frame = next(it, None)
+            if frame is None:
+                break
+            t1 = time.perf_counter()
+            img, box = prepare(frame.rgb, cfg)
+            x = normalise(img, cfg).to(dev)
+            t2 = time.perf_counter()
+            out = loaded_net(x)
+            m, c = out if isinstance(out, tuple) else (out, None)
+            prob = torch.sigmoid(m)[0, 0].cpu().numpy()
+            fp = float(torch.sigmoid(c)[0, 0]) if c is not None else float(prob.max())
+            t3 = time.perf_counter()
+            pred = from_probability(np.ascontiguousarray(unletterbox(prob, box)), fp,
+                                    predictor.threshold, predictor.min_area_fraction)
+            t4 = time.perf_counter()
+            draw(frame.rgb, pred)
+            t5 = time.perf_counter()
+            for k, a, b in (("decode", t, t1), ("preprocess", t1, t2), ("inference", t2, t3),
+                            ("postprocess", t3, t4), ("render", t4, t5)):
+                stats.add(k, b - a)
+            stats.frames += 1
+            masks.append(np.packbits(pred.mask))
+        stats.wall_s = time.perf_counter() - t0
+    return stats, masks
+
+
+def model_only(backend, size: int, batches: list[int], budget_s: float = 2.0) -> dict[str, float]:
+    """Frames/s of ``backend.forward`` alone (one warm-up call, then up to ``budget_s``)."""
+    import numpy as np
+
+    out = {}
+    rng = np.random.default_rng(0)
+    for bs in batches:
+        x = rng.integers(0, 255, (bs, size, size, 3), dtype=np.uint8)
+        backend.forward(x)
+        calls, t0 = 0, time.perf_counter()
+        while calls < 1 or (time.perf_counter() - t0 < budget_s and calls < 50):
+            backend.forward(x)
+            calls += 1
+        out[str(bs)] = round(bs * calls / (time.perf_counter() - t0), 2)
+    return out
+
+
+def _batches(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--model-only-batches: '{text}' is not a list of numbers") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    import copy
+
+    import numpy as np
+    import torch
+
+    from ..engine.backends import TorchBackend, make_backend, physical_cores
+    from ..engine.overlay import draw_overlay
+    from ..engine.pipeline import StageTimes, analyse
+    from ..engine.sources import open_source
+
+    path = Path(args.input) if args.input else default_input()
+    batches = _batches(args.model_only_batches)
+    with open_source(path) as src:
+        n = min(args.frames, len(src))
+        kind, first = src.kind, src[0].rgb.shape
+    predictor = make_predictor(args)
+    size = predictor.config.input_size
+
+    def draw(rgb, pred):
+        return draw_overlay(rgb, pred)
+
+    # (a) naive: its own copy of the network, fp32, default (contiguous) memory layout
+    net = copy.deepcopy(predictor.net).float().to(memory_format=torch.contiguous_format).eval()
+    with torch.no_grad():
+        from ..engine.preprocess import normalise
+        net(normalise(np.zeros((size, size, 3), np.uint8), predictor.config).to(predictor.device))
+    rss0 = rss_mb()
+    naive, naive_masks = naive_loop(path, n, net, predictor, draw)
+    del net
+
+    # (b) pipeline with the best backend (export/compile/warm-up not timed, reported apart)
+    t = time.perf_counter()
+    backend = make_backend(predictor, args.backend, compile=args.compile)
+    setup_s = time.perf_counter() - t
+    backend.forward(np.zeros((args.batch_size or 8, size, size, 3), np.uint8))
+    rss1 = rss_mb()
+    stats = StageTimes()
+    same = dice_sum = 0.0
+    with open_source(path) as src2:
+        for i, (_, pred) in enumerate(analyse(src2, backend, batch_size=args.batch_size, stop=n,
+                                              render=lambda f, p: draw(f.rgb, p), stats=stats)):
+            a = np.unpackbits(naive_masks[i], count=pred.mask.size).astype(bool)
+            b = pred.mask.ravel()
+            same += float(np.array_equal(a, b))
+            tot = int(a.sum()) + int(b.sum())
+            dice_sum += 1.0 if tot == 0 else 2.0 * int((a & b).sum()) / tot
+    done = max(1, stats.frames)
+
+    mo, report_int8 = {}, getattr(backend, "dice_vs_fp32", None)
+    if batches:
+        mo["torch"] = model_only(backend if backend.kind == "torch" else TorchBackend(predictor),
+                                 size, batches)
+        onnx = backend if backend.kind.startswith("onnx") else None
+        if onnx is None and predictor.device.type == "cpu":
+            try:
+                onnx = make_backend(predictor, "onnx")
+            except Exception:  # noqa: BLE001 - figures only for what runs here
+                onnx = None
+        if onnx is not None and onnx.kind.startswith("onnx"):
+            mo[onnx.kind] = model_only(onnx, size, batches)
+        if args.int8 and "onnx-int8" not in mo and predictor.device.type == "cpu":
+            int8 = make_backend(predictor, "onnx-int8")
+            if int8.kind == "onnx-int8":
+                mo["onnx-int8"] = model_only(int8, size, batches)
+                report_int8 = int8.dice_vs_fp32
+
+    report = {
+        "input": str(path), "input_kind": kind, "frame_shape": list(first), "frames": stats.frames,
+        "model": predictor.name, "input_size": size,
+        "model_parameters": int(sum(p.numel() for p in predictor.net.parameters())),
+        "device": predictor.device_note, "backend": backend.kind, "backend_note": backend.note,
+        "backend_setup_s": round(setup_s, 2), "batch_size": backend.batch_size,
+        "naive_fps": round(naive.fps, 3), "pipeline_fps": round(stats.fps, 3),
+        "speedup": round(stats.fps / naive.fps, 3) if naive.fps else None,
+        "naive_stage_ms_per_frame": {k: round(v, 2) for k, v in naive.per_frame_ms().items()},
+        "pipeline_stage_ms_per_frame": {k: round(v, 2) for k, v in stats.per_frame_ms().items()},
+        "pipeline": stats.as_dict(),
+        "masks_identical_fraction": round(same / done, 4), "mask_dice_vs_naive": round(dice_sum / done, 4),
+        "rss_mb_before_naive": round(rss0, 1), "rss_mb_before_pipeline": round(rss1, 1),
+        "rss_mb_end": round(rss_mb(), 1), "peak_rss_mb": round(peak_rss_mb(), 1),
+        "cpu": cpu_model(), "cpu_count": os.cpu_count(), "physical_cores": physical_cores(),
+        "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
+        "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "model_only": mo, "int8_dice_vs_fp32": report_int8,
+    }
+    print(format_report(report))
+    if args.json:
+        from ..engine import fsutil
+
+        fsutil.write_json(args.json, report)
+        print(f"figures written to {args.json}")
+    return 0
+
+
+def format_report(r: dict) -> str:
+    lines = [f"{PROG} bench: {r['frames']} frames of {Path(r['input']).name} "
+             f"({r['frame_shape'][1]}x{r['frame_shape'][0]}), model {r['model']} at {r['input_size']}px",
+             f"CPU {r['cpu']} ({r['physical_cores']} cores, torch {r['torch_threads']} threads, "
+             f"load {r['load_average']}); device {r['device']}",
+             f"pipeline backend: {r['backend_note']}, batch {r['batch_size']}", "",
+             f"{'stage (ms/frame)':<18}{'naive':>10}{'pipeline':>10}"]
+    for k in ("decode", "preprocess", "inference", "postprocess", "render"):
+        lines.append(f"{k:<18}{r['naive_stage_ms_per_frame'][k]:>10.1f}"
+                     f"{r['pipeline_stage_ms_per_frame'][k]:>10.1f}")
+    lines += [f"{'frames/s':<18}{r['naive_fps']:>10.2f}{r['pipeline_fps']:>10.2f}",
+              f"speedup {r['speedup']}x; masks identical to naive on "
+              f"{100 * r['masks_identical_fraction']:.0f}% of frames (mean Dice {r['mask_dice_vs_naive']:.4f})",
+              f"memory: peak RSS {r['peak_rss_mb']:.0f} MB (before pipeline {r['rss_mb_before_pipeline']:.0f} "
+              f"MB, after {r['rss_mb_end']:.0f} MB)"]
+    if r["model_only"]:
+        sizes = list(next(iter(r["model_only"].values())))
+        lines += ["", f"{'model only (frames/s)':<22}" + "".join(f"{'batch ' + s:>10}" for s in sizes)]
+        for name, figs in r["model_only"].items():
+            lines.append(f"{name:<22}" + "".join(f"{figs[s]:>10.2f}" for s in sizes))
+    return "\n".join(lines)
+

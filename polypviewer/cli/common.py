@@ -1,0 +1,103 @@
+"""Pieces every command shares: the error line, model/device options, loading a predictor."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from ..engine.errors import ModelFileError, PolypViewerError
+
+PROG = "polypviewer"
+DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class CommandUnavailable(PolypViewerError):
+    """A command whose module (or the GUI toolkit) cannot be imported."""
+
+
+def report_error(err: BaseException) -> int:
+    """One line on stderr, never a traceback: the message is meant for the user."""
+    if isinstance(err, OSError) and not isinstance(err, PolypViewerError):
+        where = f"{err.filename}: " if err.filename else ""
+        msg = f"{where}{err.strerror or err}"
+    else:
+        msg = str(err) or type(err).__name__
+    print(f"{PROG}: error: {' '.join(msg.split())}", file=sys.stderr)
+    return 1
+
+
+def device_arg(value: str) -> str:
+    if not DEVICE_RE.match(value.lower()):
+        raise argparse.ArgumentTypeError(f"unknown device '{value}' (use auto, cpu, cuda, cuda:N or mps)")
+    return value.lower()
+
+
+def unit_float(value: str) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return v
+
+
+def positive_int(value: str) -> int:
+    try:
+        v = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return v
+
+
+def add_model_arguments(p: argparse.ArgumentParser, threshold: bool = True, tta: bool = True) -> None:
+    p.add_argument("--model", metavar="NAME|PATH",
+                   help="model name (see 'polypviewer models') or NAME.safetensors path; "
+                        "default: the bundled model")
+    p.add_argument("--device", type=device_arg, default="auto",
+                   help="auto (GPU if usable), cpu, cuda, cuda:N or mps (default %(default)s)")
+    if threshold:
+        p.add_argument("--threshold", type=unit_float, metavar="T",
+                       help="pixel probability threshold (default: the model's own)")
+    if tta:
+        p.add_argument("--tta", action="store_true",
+                       help="average with the horizontally flipped frame (slower, a bit steadier)")
+
+
+def check_model_path(model: str | None) -> None:
+    """Refuse a file that clearly is not ours before the registry guesses around it."""
+    if not model:
+        return
+    p = Path(model)
+    if p.is_file() and p.suffix not in (".safetensors", ".json"):
+        raise ModelFileError(f"{p} is not a PolypViewer model "
+                             "(expected NAME.safetensors with NAME.json beside it)")
+
+
+def make_predictor(args: argparse.Namespace, min_area_fraction: float | None = None):
+    """A Predictor from the shared options; heavy imports happen only here."""
+    from ..engine.inference import Predictor
+    from ..engine.postprocess import DEFAULT_MIN_AREA_FRACTION
+
+    check_model_path(getattr(args, "model", None))
+    frac = DEFAULT_MIN_AREA_FRACTION if min_area_fraction is None else min_area_fraction
+    try:
+        return Predictor(getattr(args, "model", None), device=getattr(args, "device", "auto"),
+                         threshold=getattr(args, "threshold", None), min_area_fraction=frac,
+                         tta=bool(getattr(args, "tta", False)))
+    except ValueError as e:  # e.g. an unknown device string
+        raise PolypViewerError(str(e)) from e
+
+
+def has_finding(pred) -> bool:
+    """The frame verdict: at least one polyp region survived the threshold and speck filter."""
+    return pred.count > 0
+
+
+def describe_predictor(pred) -> str:
+    tta = ", TTA" if pred.tta else ""
+    return f"model {pred.name}, threshold {pred.threshold:.2f}, device {pred.device_note}{tta}"

@@ -1,0 +1,99 @@
+"""``polypviewer export``: analyse a source and write masks, COCO, tables, overlays, video, report.
+
+The files come from ``engine.exports`` (the same code as the viewer's Export menu); the output
+folder appears complete or not at all, so an interrupted export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .common import PROG, add_model_arguments, describe_predictor
+
+FORMATS = ("png", "coco", "csv", "json", "overlays", "mp4", "report")
+
+EPILOG = """\
+formats (repeat --format or separate with commas):
+  png        masks/NAME.png, predicted mask 0/255 at the original size
+  coco       coco.json, COCO instances (one polygon annotation per connected region)
+  csv        predictions.csv, one row per image/frame (+ Dice, IoU, ... where GT exists)
+  json       predictions.json, per-frame regions with track IDs and a metrics summary
+  overlays   overlays/NAME.png, the frame with mask, contours, boxes and verdict
+  mp4        annotated.mp4, the overlaid frames as a video
+  report     report.html, one self-contained page: findings, key frames, timeline
+
+The output folder must not exist unless --overwrite is given; it is written to a hidden
+temporary folder first and renamed into place only when everything succeeded."""
+
+
+def _formats(value: str) -> list[str]:
+    out = [v.strip().lower() for v in value.split(",") if v.strip()]
+    bad = [v for v in out if v not in FORMATS]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(f"unknown format {', '.join(bad) or repr(value)} "
+                                         f"(choose from {', '.join(FORMATS)})")
+    return out
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = EPILOG
+    p.add_argument("source", metavar="DATASET_OR_SOURCE",
+                   help="a dataset (images/ + masks/), a folder of images, an image or a video")
+    p.add_argument("--format", dest="formats", type=_formats, action="append", required=True,
+                   metavar="FMT", help=f"what to write: {', '.join(FORMATS)}")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist)")
+    p.add_argument("--split", metavar="FILE", help="datasets: only the images listed in FILE")
+    add_model_arguments(p)
+    p.add_argument("--holes", choices=("fill", "rle"), default="fill",
+                   help="COCO regions with holes: fill them (polygons) or store exact RLE "
+                        "(default %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..engine.errors import PolypViewerError
+    from ..engine.exports import export, source_file_names
+    from ..engine.pipeline import analyse
+    from ..engine.sources import open_source
+    from .common import make_predictor
+
+    formats = list(dict.fromkeys(f for group in args.formats for f in group))
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise PolypViewerError(f"{out} already exists; use --overwrite to replace it")
+    source = open_source(args.source, args.split)
+    try:
+        predictor = make_predictor(args)
+        print(f"{describe_predictor(predictor)}; {len(source)} frame(s) from {source.path.name}")
+        settings = {"threshold": round(predictor.threshold, 3),
+                    "min_area_fraction": predictor.min_area_fraction,
+                    "tta": predictor.tta, "device": predictor.device_note,
+                    "input": source.kind}
+        if args.split:
+            settings["split"] = Path(args.split).name
+        with tqdm(total=len(source), unit="frame", file=sys.stderr, disable=None,
+                  dynamic_ncols=True) as bar:
+            def progress(done: int, total: int | None) -> None:
+                bar.update(done - bar.n)
+
+            items = analyse(source, predictor, keep_prob="coco" in formats)
+            result = export(items, out, formats, total=len(source), overwrite=args.overwrite,
+                            progress=progress, fps=source.fps, model_name=predictor.name,
+                            source_name=source.path.name, settings=settings,
+                            file_name=source_file_names(source), holes=args.holes)
+    finally:
+        source.close()
+    found = f", {len(result.findings)} finding(s)" if result.findings else ""
+    dice = result.metrics.get("mean", {}).get("dice")
+    score = f", mean Dice {dice:.3f}" if dice is not None else ""
+    print(f"{result.n_items} frame(s) exported to {result.folder}: "
+          f"{', '.join(result.files)}{found}{score}")
+    if not result.n_items:
+        print(f"{PROG}: warning: no frame could be read", file=sys.stderr)
+        return 1
+    return 0
