@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
+
+import torch
+import torch.distributed as dist
 
 from polypviewer.engine.config import ModelConfig
 from polypviewer.engine.errors import PolypViewerError
@@ -20,13 +24,24 @@ from .losses import LOSSES
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    d = TrainConfig()
-    p.add_argument("datasets", nargs="*", help="dataset folders with images/ and masks/ (merged)")
+    p.add_argument("datasets", nargs="*", help="dataset folders with images/ and masks/ (merged); "
+                   "with --task classify: folders holding one sub-folder per class")
     p.add_argument("--out", help="run folder (checkpoints, metrics, plots, final model)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its folder")
     p.add_argument("--config", help="a run's config.json (e.g. from 'Copy as command' or a run)")
+    p.add_argument("--task", choices=["segment", "classify"], default="segment",
+                   help="segment (default) or frame classification only (seed 000)")
+    p.add_argument("--cv", type=int, default=0, metavar="K",
+                   help="k-fold cross-validation: K runs in RUN_DIR/fold_i and cv_summary.json")
+    _add_run_options(p)
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by train and tune (model, data, optimisation, machine)."""
+    d = TrainConfig()
     p.add_argument("--arch", default=d.model.arch, help="smp architecture (default %(default)s)")
-    p.add_argument("--encoder", default=d.model.encoder, help="encoder (default %(default)s)")
+    p.add_argument("--encoder", default=d.model.encoder,
+                   help="encoder (default %(default)s); --task classify also takes small_cnn")
     p.add_argument("--size", type=int, default=d.model.input_size, help="input size in pixels")
     p.add_argument("--decoder-channels", help="comma-separated decoder widths, e.g. 128,64,32,16,8")
     p.add_argument("--no-cls-head", action="store_true", help="no frame-classification head")
@@ -58,14 +73,16 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-train-images", type=int, help="use only the first N training images")
     p.add_argument("--name", help="model name (default: run folder name)")
     p.add_argument("--description", default="")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip the dataset check (validate.py) before training")
     p.add_argument("--events", choices=["text", "jsonl"], default="text",
                    help="jsonl: one JSON event per line on stdout (for the GUI)")
 
 
 def config_from_args(a: argparse.Namespace) -> TrainConfig:
-    if a.config:
+    if getattr(a, "config", None):
         cfg = TrainConfig.load(a.config)
-        return replace(cfg, out=a.out or cfg.out)
+        return replace(cfg, out=a.out or cfg.out, cv_folds=getattr(a, "cv", 0) or cfg.cv_folds)
     if not a.datasets or not a.out:
         raise PolypViewerError("train needs at least one DATASET and --out RUN_DIR (or --resume)")
     dec = tuple(int(v) for v in a.decoder_channels.split(",")) if a.decoder_channels else None
@@ -80,7 +97,30 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         augment=a.augment, augment_strength=a.augment_strength, amp=not a.no_amp,
         early_stopping=a.early_stopping, seed=a.seed, device=a.device, workers=a.workers,
         threads=a.threads, cache_dir=a.cache_dir, max_train_images=a.max_train_images,
-        name=a.name, description=a.description)
+        name=a.name, description=a.description, cv_folds=getattr(a, "cv", 0) or 0,
+        validate=not a.no_check)
+
+
+def classify_config_from_args(a: argparse.Namespace):
+    from .classify import ClassifyConfig
+
+    if not a.datasets or not a.out:
+        raise PolypViewerError("train --task classify needs at least one DATASET and --out RUN_DIR")
+    return ClassifyConfig(
+        datasets=[str(Path(d)) for d in a.datasets], out=a.out, model=a.encoder, input_size=a.size,
+        pretrained=not a.no_pretrained, clahe=a.clahe, val_fraction=a.val_fraction,
+        epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
+        augment=a.augment, augment_strength=a.augment_strength, amp=not a.no_amp, seed=a.seed,
+        device=a.device, workers=a.workers, threads=a.threads, cache_dir=a.cache_dir,
+        name=a.name, description=a.description, validate=not a.no_check)
+
+
+def _fmt_metrics(d: dict) -> str:
+    if d.get("task") == "classify":
+        return (f"loss {d['train_loss']:.4f} val_loss {d['val_loss']:.4f} accuracy "
+                f"{d['val_accuracy']:.4f} AUC {d['val_auc']:.4f}")
+    return (f"loss {d['train_loss']:.4f} val_loss {d['val_loss']:.4f} "
+            f"val Dice {d['val_dice']:.4f} IoU {d['val_iou']:.4f}")
 
 
 class TextRenderer:
@@ -93,9 +133,10 @@ class TextRenderer:
         from tqdm import tqdm
 
         d = ev.data
+        tag = f"[trial {d['trial']}] " if "trial" in d else ""
         if ev.kind == "epoch_progress":
             if self.bar is None:
-                self.bar = tqdm(total=d["steps"], desc=f"epoch {d['epoch'] + 1}", leave=False,
+                self.bar = tqdm(total=d["steps"], desc=f"{tag}epoch {d['epoch'] + 1}", leave=False,
                                 file=sys.stderr)
             self.bar.n = d["step"]
             self.bar.set_postfix(loss=f"{d['loss']:.4f}", refresh=False)
@@ -105,19 +146,22 @@ class TextRenderer:
             self.bar.close()
             self.bar = None
         if ev.kind == "run_started":
-            print(f"training on {d['device']}: {d['n_train']} train / {d['n_val']} val images, "
+            print(f"{tag}training on {d['device']}: {d['n_train']} train / {d['n_val']} val images, "
                   f"{d['n_params'] / 1e6:.2f} M parameters -> {d['out']}", flush=True)
         elif ev.kind == "epoch_metrics":
-            print(f"epoch {d['epoch'] + 1}: loss {d['train_loss']:.4f} val_loss {d['val_loss']:.4f} "
-                  f"val Dice {d['val_dice']:.4f} IoU {d['val_iou']:.4f} ({d['epoch_s']:.0f} s)"
+            print(f"{tag}epoch {d['epoch'] + 1}: {_fmt_metrics(d)} ({d['epoch_s']:.0f} s)"
                   + (" *" if d["improved"] else ""), flush=True)
-        elif ev.kind in ("log", "cancelled"):
-            print(d.get("message", ""), flush=True)
+        elif ev.kind in ("log", "cancelled", "cv_summary"):
+            print(tag + d.get("message", ""), flush=True)
+        elif ev.kind == "finished" and d.get("task") == "classify":
+            print(f"done: {d['model']} (val accuracy {d['val_accuracy']:.4f}, precision "
+                  f"{d['val_precision']:.4f}, recall {d['val_recall']:.4f}, AUC {d['val_auc']:.4f})",
+                  flush=True)
         elif ev.kind == "finished":
-            print(f"done: {d['model']} (val Dice {d['val_dice_model_res']:.4f} at threshold "
+            print(f"{tag}done: {d['model']} (val Dice {d['val_dice_model_res']:.4f} at threshold "
                   f"{d['threshold']:.2f}, model resolution)", flush=True)
         elif ev.kind == "failed":
-            print(f"failed: {d['error']}", file=sys.stderr, flush=True)
+            print(f"{tag}failed: {d['error']}", file=sys.stderr, flush=True)
 
 
 def jsonl_listener(ev: Event) -> None:
@@ -125,7 +169,41 @@ def jsonl_listener(ev: Event) -> None:
     sys.stdout.flush()
 
 
+def init_distributed(device: str = "auto") -> bool:
+    """Join the process group torchrun describes (WORLD_SIZE > 1): nccl on GPUs, gloo on CPU."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return False
+    cuda = torch.cuda.is_available() and device in ("auto", "cuda")
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if cuda else "gloo")
+    return True
+
+
+def _with_signals(fn):
+    """Run ``fn(cancel)`` with SIGINT/SIGTERM turned into a cancel between batches."""
+    cancel = CancelToken()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    prev_term = signal.signal(signal.SIGTERM, lambda *_: cancel.cancel()) \
+        if hasattr(signal, "SIGTERM") else None
+    try:
+        return fn(cancel), cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if prev_term is not None:
+            signal.signal(signal.SIGTERM, prev_term)
+
+
 def run_train(a: argparse.Namespace) -> int:
+    listener = jsonl_listener if a.events == "jsonl" else TextRenderer()
+    if getattr(a, "task", "segment") == "classify":
+        if a.resume or a.cv:
+            raise PolypViewerError("--resume and --cv are for segmentation runs, not --task classify")
+        from .classify import run_classification
+
+        cfg = classify_config_from_args(a)
+        final, cancel = _with_signals(lambda c: run_classification(cfg, listener, c))
+        return 0 if final is not None else 130
     resume = bool(a.resume)
     if resume:
         cfg_path = Path(a.resume) / "config.json"
@@ -134,16 +212,69 @@ def run_train(a: argparse.Namespace) -> int:
         cfg = TrainConfig.load(cfg_path)
     else:
         cfg = config_from_args(a)
-    cancel = CancelToken()
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, lambda *_: cancel.cancel())
-    listener = jsonl_listener if a.events == "jsonl" else TextRenderer()
+    if cfg.cv_folds == 1 or cfg.cv_folds < 0:
+        raise PolypViewerError("--cv needs K >= 2 folds")
+    started = init_distributed(cfg.device)
     try:
-        final = run_training(cfg, listener, cancel, resume=resume)
+        if started and cfg.cv_folds:
+            raise PolypViewerError("--cv is not supported under torchrun; run the folds one by one")
+        final, cancel = _with_signals(lambda c: run_training(cfg, listener, c, resume=resume))
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if started:
+            dist.destroy_process_group()
     return 0 if final is not None or cancel.cancelled is False else 130
+
+
+def add_tune_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("datasets", nargs="+", help="dataset folders with images/ and masks/ (merged)")
+    p.add_argument("--out", required=True, help="study folder: trial runs, trials.csv, best.json")
+    p.add_argument("--trials", type=int, default=20, help="trials to run (default %(default)s)")
+    p.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
+    p.add_argument("--pruner-startup", type=int, default=3, metavar="N",
+                   help="trials run to the end before the median pruner acts (default %(default)s)")
+    _add_run_options(p)
+    p.set_defaults(epochs=10)
+
+
+def run_tune(a: argparse.Namespace) -> int:
+    import optuna
+
+    from .tune import run_study
+
+    a.config = None
+    base = replace(config_from_args(a), out=str(Path(a.out) / "base"))
+    listener = jsonl_listener if a.events == "jsonl" else TextRenderer()
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=a.pruner_startup, n_warmup_steps=1)
+    study, cancel = _with_signals(lambda c: run_study(base, a.out, a.trials, a.timeout, listener, c,
+                                                      pruner=pruner))
+    best = json.loads((Path(a.out) / "best.json").read_text(encoding="utf-8"))
+    if best["best_trial"] is None:
+        print(f"no trial finished ({best['n_pruned']} pruned); see {Path(a.out) / 'trials.csv'}")
+        return 130 if cancel.cancelled else 1
+    print(f"best trial {best['best_trial']}: val Dice {best['best_value']:.4f} with "
+          f"{best['best_params']} ({best['n_complete']} complete, {best['n_pruned']} pruned) -> "
+          f"{Path(a.out) / 'best.json'}", flush=True)
+    return 130 if cancel.cancelled else 0
+
+
+def add_eda_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", help="dataset folder with images/ and masks/")
+    p.add_argument("--out", required=True, help="report folder: eda.html, eda.json, PNG plots")
+    p.add_argument("--max-images", type=int, help="analyse only the first N images")
+    p.add_argument("--workers", type=int, default=2, help="decoding threads (default %(default)s)")
+
+
+def run_eda(a: argparse.Namespace) -> int:
+    from .eda import run_eda as eda
+
+    s = eda(a.dataset, a.out, a.workers, a.max_images)
+    cov = s["coverage"]
+    print(f"{s['n_images']} images, coverage mean {cov['mean']:.1%} (median {cov['median']:.1%}), "
+          f"{s['polyps_per_image']['mean']:.2f} polyps per image -> {Path(a.out) / 'eda.html'}")
+    for name, t in s["tests"].items():
+        p = "n/a" if t["p_value"] is None else f"p = {t['p_value']:.3g}"
+        print(f"  {name}: {t['test']} {p}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,9 @@ class TrainConfig:
     max_train_images: int | None = None  # for quick checks
     name: str | None = None
     description: str = ""
+    validate: bool = True  # check the datasets first (validate.py); fatal problems stop the run
+    cv_folds: int = 0  # k-fold cross-validation: K > 1 runs K folds in OUT/fold_i (cv.py)
+    cv_fold: int | None = None  # set for one fold's run: its train/val come from splits.kfold
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 KINDS = ("run_started", "log", "epoch_progress", "epoch_metrics", "samples", "finished",
-         "failed", "cancelled")
+         "failed", "cancelled", "cv_summary")
 
 
 @dataclass

@@ -7,7 +7,6 @@ each epoch re-seeds from ``seed + epoch``, so a resumed run continues as the ori
 
 from __future__ import annotations
 
-
 import os
 import random
 import time
@@ -22,6 +21,7 @@ from torch.utils.data.distributed import DistributedSampler
 from polypviewer.engine import fsutil
 from polypviewer.engine.dataset import Pair, find_pairs
 from polypviewer.engine.device import resolve_device
+from polypviewer.engine.errors import DatasetError
 from polypviewer.engine.factory import count_parameters, create_model
 from polypviewer.engine.modelfile import load_model, save_model
 
@@ -29,9 +29,10 @@ from . import report
 from .augment import build_augment
 from .config import TrainConfig
 from .data import SegmentationSet, load_cached
-from .events import CancelToken, Cancelled, Event, Listener
+from .events import Cancelled, CancelToken, Event, Listener
 from .losses import build_loss
-from .splits import random_split
+from .splits import kfold, random_split
+from .validate import emit_report, validate_datasets
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -43,22 +44,46 @@ def seed_everything(seed: int) -> None:
 
 
 def gather_pairs(cfg: TrainConfig) -> tuple[list[Pair], list[Pair]]:
-    """Training and validation pairs over all datasets (merged, seed 001)."""
+    """Training and validation pairs over all datasets (merged, seed 001).
+
+    With ``cv_fold`` set, all training-split pairs of all datasets are pooled and the fold's
+    validation part comes from ``splits.kfold(pairs, cv_folds, seed)``.
+    """
     train, val = [], []
-    for root in cfg.datasets:
-        tr = find_pairs(root, cfg.train_split, require_masks=True)
-        if cfg.val_split:
-            va = find_pairs(root, cfg.val_split, require_masks=True)
+    try:
+        if cfg.cv_fold is not None:
+            pool = [p for root in cfg.datasets
+                    for p in find_pairs(root, cfg.train_split, require_masks=True)]
+            train, val = kfold(pool, cfg.cv_folds, cfg.seed)[cfg.cv_fold]
         else:
-            tr, va = random_split(tr, cfg.val_fraction, cfg.seed)
-        train += tr
-        val += va
+            for root in cfg.datasets:
+                tr = find_pairs(root, cfg.train_split, require_masks=True)
+                if cfg.val_split:
+                    va = find_pairs(root, cfg.val_split, require_masks=True)
+                    if not cfg.train_split:  # train on everything that is not validation
+                        held = {p.stem for p in va}
+                        tr = [p for p in tr if p.stem not in held]
+                else:
+                    tr, va = random_split(tr, cfg.val_fraction, cfg.seed)
+                train += tr
+                val += va
+    except ValueError as e:  # too few images for the split / fold
+        raise DatasetError(str(e)) from e
     overlap = {p.image for p in train} & {p.image for p in val}
     if overlap:
-        raise ValueError(f"{len(overlap)} image(s) are in both training and validation")
+        raise DatasetError(f"{len(overlap)} image(s) are in both training and validation, "
+                           f"e.g. {sorted(overlap)[0].name}")
     if cfg.max_train_images:
         train = train[: cfg.max_train_images]
     return train, val
+
+
+def _split_stems(cfg: TrainConfig) -> list[str] | None:
+    """Split files the run reads, for the dataset check (None = the whole dataset)."""
+    files = [f for f in (cfg.train_split, cfg.val_split) if f]
+    if not files or (cfg.val_split and not cfg.train_split):
+        return None
+    return files
 
 
 def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -138,11 +163,15 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         if self.distributed and torch.cuda.is_available() and cfg.device in ("auto", "cuda"):
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(self.device)
             self.device_note = f"GPU {torch.cuda.get_device_name(self.device)} x{self.world}"
         else:
             self.device, self.device_note = resolve_device(cfg.device)
         self.amp = cfg.amp and self.device.type == "cuda"
         seed_everything(cfg.seed)
+        if cfg.validate:  # every rank checks, so a fatal problem stops all of them alike
+            emit_report(validate_datasets(cfg.datasets, _split_stems(cfg), task="segment"),
+                        self.emit)
         self.train_pairs, self.val_pairs = gather_pairs(cfg)
         cache = Path(cfg.cache_dir) if cfg.cache_dir else self.out / "cache"
         t0 = time.perf_counter()
@@ -156,8 +185,14 @@ class Trainer:
         self.n_params = count_parameters(model)
         model = model.to(self.device, memory_format=torch.channels_last)
         self.model = model
-        self.net = (torch.nn.parallel.DistributedDataParallel(model) if self.distributed
-                    else model)
+        if self.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # an untrained frame head (cls_weight 0) has no gradients, which DDP must be told
+            unused = cfg.model.classification_head and cfg.cls_weight <= 0
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=ids, find_unused_parameters=unused)
+        else:
+            self.net = model
         aug = build_augment(cfg.augment, cfg.model.input_size, cfg.augment_strength)
         train_set = SegmentationSet(self.train_x, self.train_y, cfg.model, aug)
         val_set = SegmentationSet(self.val_x, self.val_y, cfg.model, None)
@@ -165,7 +200,8 @@ class Trainer:
         pin = self.device.type == "cuda"
         self.train_loader = DataLoader(
             train_set, batch_size=cfg.batch_size, shuffle=self.sampler is None,
-            sampler=self.sampler, num_workers=cfg.workers, drop_last=len(train_set) > cfg.batch_size,
+            sampler=self.sampler, num_workers=cfg.workers,
+            drop_last=len(train_set) // self.world > cfg.batch_size,  # per-rank share under DDP
             pin_memory=pin, persistent_workers=cfg.workers > 0)
         self.val_loader = DataLoader(val_set, batch_size=cfg.batch_size * 2, num_workers=0,
                                      pin_memory=pin)
@@ -214,6 +250,14 @@ class Trainer:
             self.history = [h for h in json.loads(hist.read_text()) if h["epoch"] < self.start_epoch]
 
     # ---- epochs ------------------------------------------------------------------------
+    def _cancelled(self) -> bool:
+        """Under DDP every rank stops at the same batch, or the others would wait forever."""
+        if not self.distributed:
+            return self.cancel.cancelled
+        flag = torch.tensor([int(self.cancel.cancelled)], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
     def _train_epoch(self, epoch: int) -> float:
         cfg = self.cfg
         self.net.train()
@@ -223,7 +267,7 @@ class Trainer:
         total, n, t0 = 0.0, 0, time.perf_counter()
         steps = len(self.train_loader)
         for i, (x, m, lab) in enumerate(self.train_loader):
-            if self.cancel.cancelled:
+            if self._cancelled():
                 raise Cancelled()
             x = x.to(self.device, non_blocking=True, memory_format=torch.channels_last)
             m = m.to(self.device, non_blocking=True)
@@ -273,7 +317,8 @@ class Trainer:
                   n_train=len(self.train_pairs), n_val=len(self.val_pairs),
                   n_params=self.n_params, epochs=cfg.epochs, start_epoch=self.start_epoch,
                   cache_s=round(self.cache_s, 2))
-        patience = 0
+        # resumed runs continue the early-stopping count where the interrupted run left it
+        patience = max(0, self.start_epoch - 1 - self.best_epoch) if self.best_epoch >= 0 else 0
         for epoch in range(self.start_epoch, cfg.epochs):
             t0 = time.perf_counter()
             train_loss = self._train_epoch(epoch)
@@ -301,7 +346,7 @@ class Trainer:
                 self.emit("samples", path=str(grid), epoch=epoch)
             stop = cfg.early_stopping and patience >= cfg.early_stopping
             if self.distributed:
-                flag = torch.tensor([int(bool(stop))])
+                flag = torch.tensor([int(bool(stop))], device=self.device)  # nccl: on the GPU
                 dist.broadcast(flag, 0)
                 stop = bool(flag.item())
             if stop:
@@ -342,7 +387,15 @@ class Trainer:
 
 def run_training(cfg: TrainConfig, listener: Listener | None = None,
                  cancel: CancelToken | None = None, resume: bool = False) -> Path | None:
-    """Train; emits ``cancelled``/``failed`` instead of raising for expected endings."""
+    """Train; emits ``cancelled``/``failed`` instead of raising for expected endings.
+
+    A config with ``cv_folds`` > 1 (and no ``cv_fold``) runs k-fold cross-validation and
+    returns the ``cv_summary.json`` path.
+    """
+    if cfg.cv_folds and cfg.cv_fold is None:
+        from .cv import run_cv
+
+        return run_cv(cfg, listener, cancel, resume=resume)
     trainer = Trainer(cfg, listener, cancel)
     try:
         return trainer.run(resume=resume)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from conftest import synthetic_frame
+from synthetic import synthetic_frame
 
 
 def write_images(folder: Path, n: int = 3, seed: int = 0, size: tuple[int, int] = (96, 128)) -> list[Path]:

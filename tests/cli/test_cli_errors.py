@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from cli_helpers import error_lines, write_images
-from conftest import write_dataset
+from synthetic import write_dataset
 
 from polypviewer.cli.main import main
 

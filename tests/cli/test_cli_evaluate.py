@@ -8,7 +8,7 @@ import shutil
 import cv2
 import pytest
 from cli_helpers import error_lines, read_csv
-from conftest import write_dataset
+from synthetic import write_dataset
 
 from polypviewer.cli.main import main
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from cli_helpers import write_video
-from conftest import write_dataset
+from synthetic import write_dataset
 
 from polypviewer.cli.main import main
 

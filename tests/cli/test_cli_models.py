@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import torch
-from conftest import TINY
+from synthetic import TINY
 
 from polypviewer.cli.main import main
 from polypviewer.engine.factory import create_model

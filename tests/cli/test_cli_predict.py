@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from cli_helpers import read_csv, write_images, write_video
-from conftest import write_dataset
+from synthetic import write_dataset
 
 from polypviewer.cli.main import main
 from polypviewer.cli.predict import CSV_COLUMNS

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 import torch
-from conftest import TINY
+from synthetic import TINY
 
 from polypviewer.engine import pretrained
 from polypviewer.engine.config import ModelConfig

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, synthetic_frame
+from synthetic import TINY, synthetic_frame
 
 from polypviewer.engine.errors import PolypViewerError
 from polypviewer.engine.factory import create_model

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import synthetic_frame
+from synthetic import synthetic_frame
 
 from polypviewer.engine.inference import Predictor, from_probability
 from polypviewer.engine.modelfile import load_model

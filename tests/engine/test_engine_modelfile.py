@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY
+from synthetic import TINY
 
 from polypviewer.engine import modelfile
 from polypviewer.engine.errors import ModelFileError

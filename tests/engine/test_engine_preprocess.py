@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, synthetic_frame
+from synthetic import TINY, synthetic_frame
 
 from polypviewer.engine.config import IMAGENET_MEAN, IMAGENET_STD
 from polypviewer.engine.preprocess import (

@@ -1,0 +1,101 @@
+"""Training wizard and Runs panel.
+
+Contract with the main window (everything optional except ``add_tool_action``/``add_dock``):
+
+``install(main_window)`` adds "Tools -> Train a model…" (``add_tool_action(title, callback)``)
+and a "Runs" dock (``add_dock(widget, title)``), and returns the ``TrainingTools`` object (also
+stored as ``main_window.training_tools``). "Use now" calls ``main_window.set_model(path)`` when
+it exists, else ``main_window.review.load_model(path)``, and always emits
+``TrainingTools.model_ready(path)``. The model compared against is ``main_window.current_model()``
+when it exists, else ``main_window.review.model_path``. Runs are child processes; before the
+main window closes it should call ``tools.shutdown()`` (cancel runs, keep their checkpoints) —
+install also connects it to ``QCoreApplication.aboutToQuit``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QObject, Signal
+
+from ...paths import runs_dir
+from .process import RunManager
+
+TITLE = "Train a model…"
+
+
+class TrainingTools(QObject):
+    """App-wide: the run manager, the Runs panel and the (single) wizard window."""
+
+    model_ready = Signal(str)
+
+    def __init__(self, main_window=None, runs_root: Path | None = None, grace_s: float = 2.0):
+        super().__init__(main_window if isinstance(main_window, QObject) else None)
+        self.main_window = main_window
+        self._runs_root = runs_root
+        self.manager = RunManager(self, grace_s=grace_s)
+        self.wizard = None
+        self._panel = None
+
+    def runs_root(self) -> Path:
+        root = self._runs_root or runs_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    @property
+    def panel(self):
+        if self._panel is None:
+            from .runs_panel import RunsPanel
+
+            self._panel = RunsPanel(self)
+        return self._panel
+
+    def open_wizard(self):
+        from .wizard import TrainWizard
+
+        if self.wizard is None:
+            parent = self.main_window if hasattr(self.main_window, "windowHandle") else None
+            self.wizard = TrainWizard(self, parent)
+            self.wizard.finished.connect(self._wizard_closed)
+        self.wizard.show()
+        self.wizard.raise_()
+        return self.wizard
+
+    def _wizard_closed(self, *_):
+        w, self.wizard = self.wizard, None
+        if w is not None:
+            w.deleteLater()
+        self.panel.refresh()
+
+    def current_model(self) -> str | None:
+        mw = self.main_window
+        if hasattr(mw, "current_model"):
+            return mw.current_model()
+        review = getattr(mw, "review", None)
+        return getattr(review, "model_path", None) if review is not None else None
+
+    def use_model(self, path: str) -> None:
+        """Hand a registered model to the viewer (``set_model`` hook, else review.load_model)."""
+        if not path:
+            return
+        mw = self.main_window
+        if hasattr(mw, "set_model"):
+            mw.set_model(path)
+        elif hasattr(getattr(mw, "review", None), "load_model"):
+            mw.review.load_model(path)
+        self.model_ready.emit(path)
+
+    def shutdown(self) -> None:
+        self.manager.shutdown()
+
+
+def install(main_window) -> TrainingTools:
+    """Add "Tools -> Train a model…" and the Runs dock to ``main_window``; see the module doc."""
+    tools = TrainingTools(main_window)
+    main_window.add_tool_action(TITLE, tools.open_wizard)
+    main_window.add_dock(tools.panel, "Runs")
+    main_window.training_tools = tools
+    app = QCoreApplication.instance()
+    if app is not None:
+        app.aboutToQuit.connect(tools.shutdown)
+    return tools

@@ -1,0 +1,228 @@
+"""Live view of one child run: loss and Dice/IoU curves, progress with ETA, samples, log, Cancel.
+
+It only listens to a ``RunProcess``; it can be closed and re-opened (events are replayed) while
+the run goes on.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .compute import format_duration
+from .process import RunProcess
+
+# key in epoch_metrics -> (plot, legend name, colour)
+SERIES = {
+    "train_loss": ("loss", "train loss", "#1f77b4"),
+    "val_loss": ("loss", "val loss", "#ff7f0e"),
+    "val_dice": ("metric", "val Dice", "#2ca02c"),
+    "val_iou": ("metric", "val IoU", "#9467bd"),
+    "val_accuracy": ("metric", "val accuracy", "#2ca02c"),
+    "val_auc": ("metric", "val AUC", "#9467bd"),
+}
+
+
+class RunMonitor(QWidget):
+    """Shows a RunProcess; ``ended`` repeats the process's ending for the wizard."""
+
+    ended = Signal(str, str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.proc: RunProcess | None = None
+        self.status = QLabel("not started")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cancel_btn = QPushButton("Cancel run")
+        self.cancel_btn.setEnabled(False)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.epoch_bar, self.run_bar = QProgressBar(), QProgressBar()
+        self.epoch_eta, self.run_eta = QLabel(), QLabel()
+        self.loss_plot = pg.PlotWidget(title="Loss")
+        self.metric_plot = pg.PlotWidget(title="Validation")
+        for p in (self.loss_plot, self.metric_plot):
+            p.addLegend(offset=(5, 5))
+            p.setLabel("bottom", "epoch")
+            p.showGrid(x=True, y=True, alpha=0.2)
+        self.metric_plot.setYRange(0, 1)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.samples = QLabel("sample predictions appear after the first epoch")
+        self.samples.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.samples.setMinimumHeight(160)
+        self.log = QPlainTextEdit(readOnly=True)
+        self.log.setMaximumBlockCount(5000)
+        self._build()
+        self._reset()
+
+    def _build(self) -> None:
+        top = QHBoxLayout()
+        top.addWidget(self.status, 1)
+        top.addWidget(self.cancel_btn)
+        bars = QVBoxLayout()
+        for label, bar, eta in (("Epoch", self.epoch_bar, self.epoch_eta),
+                                ("Run", self.run_bar, self.run_eta)):
+            row = QHBoxLayout()
+            row.addWidget(QLabel(label))
+            row.addWidget(bar, 1)
+            row.addWidget(eta)
+            bars.addLayout(row)
+        plots = QHBoxLayout()
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.metric_plot)
+        upper = QWidget()
+        ul = QVBoxLayout(upper)
+        ul.setContentsMargins(0, 0, 0, 0)
+        ul.addLayout(plots, 2)
+        ul.addWidget(self.samples, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(upper)
+        split.addWidget(self.log)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addLayout(bars)
+        lay.addWidget(split, 1)
+
+    def _reset(self) -> None:
+        self.rows: list[dict] = []
+        self._last_samples = ""
+        self.epochs = 0
+        self.start_epoch = 0
+        self.t_started = time.time()
+        self.epoch_bar.setValue(0)
+        self.run_bar.setValue(0)
+        for c in self.curves.values():
+            c.setData([], [])
+        self.log.clear()
+
+    # ---- binding -----------------------------------------------------------------------
+    def attach(self, proc: RunProcess) -> None:
+        """Follow ``proc``; replays what it already received."""
+        if self.proc is not None:
+            for sig, slot in ((self.proc.event, self.on_event), (self.proc.log, self.on_log),
+                              (self.proc.ended, self.on_ended)):
+                try:
+                    sig.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
+        self.proc = proc
+        self._reset()
+        self.t_started = proc.started_at
+        self.log.appendPlainText("$ " + " ".join(proc.argv[3:]))
+        for line in proc.log_lines:
+            self.log.appendPlainText(line)
+        for ev in proc.events:
+            self.on_event(ev, replay=True)
+        if self._last_samples:
+            self.show_samples(self._last_samples)
+        proc.event.connect(self.on_event)
+        proc.log.connect(self.on_log)
+        proc.ended.connect(self.on_ended)
+        if proc.running:
+            self.status.setText(f"running: {proc.run_dir.name}")
+            self.status.setStyleSheet("")
+            self.cancel_btn.setEnabled(True)
+        else:
+            self.on_ended(proc.status, proc.message, notify=False)
+
+    def cancel(self) -> None:
+        if self.proc is not None:
+            self.cancel_btn.setEnabled(False)
+            self.status.setText("cancelling (the run stops after the current batch) ...")
+            self.proc.cancel()
+
+    # ---- events ------------------------------------------------------------------------
+    def on_log(self, text: str) -> None:
+        self.log.appendPlainText(text)
+
+    def on_event(self, ev, replay: bool = False) -> None:
+        d = ev.data
+        tag = f"trial {d['trial']}: " if "trial" in d else ""
+        if ev.kind == "run_started":
+            self.epochs, self.start_epoch = int(d.get("epochs", 0)), int(d.get("start_epoch", 0))
+            self.status.setText(f"{tag}training on {d.get('device')}: {d.get('n_train')} train / "
+                                f"{d.get('n_val')} val images")
+            self.run_bar.setRange(0, max(1, self.epochs))
+            self.run_bar.setValue(self.start_epoch)
+        elif ev.kind == "epoch_progress":
+            self.epoch_bar.setRange(0, max(1, int(d["steps"])))
+            self.epoch_bar.setValue(int(d["step"]))
+            self.epoch_bar.setFormat(f"epoch {d['epoch'] + 1}: %v/%m  loss {d['loss']:.4f}")
+            self.epoch_eta.setText(f"ETA {format_duration(d.get('eta_s', 0))}")
+            self._run_eta(d["epoch"] + d["step"] / max(1, d["steps"]))
+        elif ev.kind == "epoch_metrics":
+            self.rows.append(d)
+            self.run_bar.setValue(int(d["epoch"]) + 1)
+            self._run_eta(int(d["epoch"]) + 1)
+            self._plot()
+        elif ev.kind == "samples":
+            self._last_samples = d.get("path", "")
+            if not replay:
+                self.show_samples(self._last_samples)
+        elif ev.kind in ("cancelled", "cv_summary"):
+            self.log.appendPlainText(tag + str(d.get("message", ev.kind)))
+        elif ev.kind == "failed":
+            self.log.appendPlainText(f"{tag}failed: {d.get('error')}")
+
+    def _run_eta(self, done_epochs: float) -> None:
+        todo = self.epochs - done_epochs
+        done_here = done_epochs - self.start_epoch
+        if done_here <= 0 or self.epochs <= 0:
+            return
+        per_epoch = (time.time() - self.t_started) / done_here
+        self.run_eta.setText(f"ETA {format_duration(per_epoch * max(0.0, todo))}")
+
+    def _plot(self) -> None:
+        for key, (plot, name, colour) in SERIES.items():
+            pts = [(r["epoch"] + 1, r[key]) for r in self.rows if key in r]
+            if not pts:
+                continue
+            if key not in self.curves:
+                target = self.loss_plot if plot == "loss" else self.metric_plot
+                self.curves[key] = target.plot([], [], name=name, pen=pg.mkPen(colour, width=2),
+                                               symbol="o", symbolSize=5, symbolBrush=colour)
+            xs, ys = zip(*pts)
+            self.curves[key].setData(list(xs), list(ys))
+
+    def curve_points(self, key: str) -> int:
+        """How many points a curve shows (for tests and the status line)."""
+        c = self.curves.get(key)
+        return 0 if c is None or c.xData is None else len(c.xData)
+
+    def show_samples(self, path: str) -> None:
+        pix = QPixmap(path)
+        if pix.isNull():
+            return
+        self.samples_path = path
+        self.samples.setPixmap(pix.scaled(self.samples.width(), max(160, self.samples.height()),
+                                          Qt.AspectRatioMode.KeepAspectRatio,
+                                          Qt.TransformationMode.SmoothTransformation))
+
+    def on_ended(self, status: str, message: str, notify: bool = True) -> None:
+        self.cancel_btn.setEnabled(False)
+        if status == "finished":
+            self.status.setText("finished")
+            self.status.setStyleSheet("color: #2a7d2a;")
+            self.epoch_eta.setText("")
+            self.run_eta.setText("done")
+        elif status == "cancelled":
+            self.status.setText(message or "cancelled")
+            self.status.setStyleSheet("color: #a06000;")
+        else:
+            self.status.setText(f"Training failed: {message}")
+            self.status.setStyleSheet("color: #c0392b; font-weight: bold;")
+        if notify:
+            self.ended.emit(status, message)

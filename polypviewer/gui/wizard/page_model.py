@@ -1,0 +1,239 @@
+"""Wizard pages 2 and 3: task and model (architecture, encoder, size, starting weights), split.
+
+Only encoders whose ImageNet weights ship offline (``available_pretrained``) can start
+pretrained; any other encoder trains from scratch. Fine-tuning takes the network shape from
+the chosen model file, since the run must rebuild exactly that network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
+
+from ...engine.factory import ARCHS
+from ...engine.modelfile import read_metadata
+from ...engine.pretrained import available_pretrained
+from ...engine.registry import list_models
+
+SCRATCH_ENCODERS = ("resnet18", "resnet34", "mobilenet_v2", "efficientnet-b0")
+TASKS = (("polyp", "Polyp segmentation (with frame-classification head)"),
+         ("other", "Another target with the same engine (segmentation, e.g. instruments)"),
+         ("classify", "Frame classification only (one folder per class)"))
+
+
+def _radio_group(parent: QWidget, items) -> tuple[QButtonGroup, dict[str, QRadioButton]]:
+    group, buttons = QButtonGroup(parent), {}
+    for key, text in items:
+        buttons[key] = QRadioButton(text)
+        group.addButton(buttons[key])
+    return group, buttons
+
+
+class ModelPage(QWizardPage):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setTitle("Task and model")
+        self.pretrained = available_pretrained()
+        self.task_group, self.task_btn = _radio_group(self, TASKS)
+        self.task_btn["polyp"].setChecked(True)
+        self.target = QLineEdit("instrument")
+        self.arch = QComboBox()
+        self.arch.addItems(list(ARCHS))
+        self.encoder = QComboBox()
+        self.size = QSpinBox(minimum=64, maximum=1024, singleStep=32, value=256)
+        self.size.setSuffix(" px")
+        self.init_group, self.init_btn = _radio_group(self, (
+            ("imagenet", "Start from ImageNet weights"), ("scratch", "From scratch (random weights)"),
+            ("model", "Fine-tune an existing model")))
+        self.init_btn["imagenet"].setChecked(True)
+        self.base_model = QComboBox()
+        for e in list_models():
+            self.base_model.addItem(f"{e.name} ({e.source})", str(e.path))
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Target name", self.target)
+        form.addRow("Architecture", self.arch)
+        form.addRow("Encoder", self.encoder)
+        form.addRow("Input size", self.size)
+        lay = QVBoxLayout(self)
+        for b in self.task_btn.values():
+            lay.addWidget(b)
+        lay.addLayout(form)
+        for key, b in self.init_btn.items():
+            if key == "model":
+                row = QHBoxLayout()
+                row.addWidget(b)
+                row.addWidget(self.base_model, 1)
+                lay.addLayout(row)
+            else:
+                lay.addWidget(b)
+        lay.addWidget(self.note)
+        lay.addStretch(1)
+        self.task_group.buttonToggled.connect(self._refresh)
+        self.init_group.buttonToggled.connect(self._refresh)
+        self.encoder.currentIndexChanged.connect(self._refresh)
+        self.base_model.currentIndexChanged.connect(self._refresh)
+        self._fill_encoders()
+
+    def initializePage(self) -> None:
+        data = self.wizard().data_page
+        classify = data.layout_kind == "classify"
+        self.task_btn["classify"].setEnabled(classify)
+        self.task_btn["polyp"].setEnabled(not classify)
+        self.task_btn["other"].setEnabled(not classify)
+        if classify:
+            self.task_btn["classify"].setChecked(True)
+        elif self.task_btn["classify"].isChecked():
+            self.task_btn["polyp"].setChecked(True)
+        self._refresh()
+
+    def task(self) -> str:
+        return next(k for k, b in self.task_btn.items() if b.isChecked())
+
+    def init(self) -> str:
+        return next(k for k, b in self.init_btn.items() if b.isChecked())
+
+    def _fill_encoders(self) -> None:
+        current = self.encoder.currentText()
+        self.encoder.blockSignals(True)
+        self.encoder.clear()
+        for e in self.pretrained:
+            self.encoder.addItem(e)
+        for e in SCRATCH_ENCODERS:
+            self.encoder.addItem(f"{e}", e)
+        if self.task() == "classify":
+            self.encoder.addItem("small_cnn")
+        idx = self.encoder.findText(current)
+        self.encoder.setCurrentIndex(max(0, idx))
+        self.encoder.blockSignals(False)
+
+    def _refresh(self, *_) -> None:
+        if self.encoder.count() != len(self.pretrained) + len(SCRATCH_ENCODERS) + \
+                (self.task() == "classify"):
+            self._fill_encoders()
+        task, enc = self.task(), self.encoder.currentText()
+        self.target.setEnabled(task == "other")
+        self.arch.setEnabled(task != "classify")
+        can_pretrain = enc in self.pretrained
+        self.init_btn["imagenet"].setEnabled(can_pretrain)
+        if not can_pretrain and self.init() == "imagenet":
+            self.init_btn["scratch"].setChecked(True)
+        fine = task != "classify" and self.base_model.count() > 0
+        self.init_btn["model"].setEnabled(fine)
+        if not fine and self.init() == "model":
+            self.init_btn["scratch"].setChecked(True)
+        self.base_model.setEnabled(self.init() == "model")
+        notes = []
+        if not can_pretrain:
+            notes.append(f"{enc} has no offline ImageNet weights here, so it trains from scratch "
+                         f"(offline weights: {', '.join(self.pretrained) or 'none installed'}).")
+        if self.init() == "model":
+            meta = self.base_meta()
+            if meta:
+                cfg = meta.get("config", {})
+                notes.append(f"Fine-tuning keeps the network of {meta.get('name')}: "
+                             f"{cfg.get('arch')} / {cfg.get('encoder')}.")
+        self.note.setText(" ".join(notes))
+        self.completeChanged.emit()
+
+    def base_meta(self) -> dict:
+        path = self.base_model.currentData()
+        try:
+            return read_metadata(path) if path else {}
+        except Exception:  # noqa: BLE001 - an unreadable model simply offers nothing
+            return {}
+
+    def isComplete(self) -> bool:
+        if self.task() == "other" and not self.target.text().strip():
+            return False
+        return not (self.init() == "model" and not self.base_meta())
+
+    def apply(self, spec) -> None:
+        spec.task = "classify" if self.task() == "classify" else "segment"
+        spec.target = "polyp" if self.task() == "polyp" else self.target.text().strip()
+        spec.cls_head = self.task() == "polyp"
+        spec.arch, spec.encoder, spec.size = self.arch.currentText(), self.encoder.currentText(), \
+            self.size.value()
+        spec.init = self.init()
+        spec.init_from = None
+        if spec.init == "model":
+            meta = self.base_meta()
+            cfg = meta.get("config", {})
+            spec.init_from = str(Path(self.base_model.currentData()))
+            spec.arch, spec.encoder = cfg.get("arch", spec.arch), cfg.get("encoder", spec.encoder)
+            spec.cls_head = bool(cfg.get("classification_head", spec.cls_head))
+            dec = cfg.get("decoder_channels")
+            spec.decoder_channels = tuple(dec) if dec else None
+
+
+class SplitPage(QWizardPage):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setTitle("Training / validation split")
+        self.group, self.btn = _radio_group(self, (
+            ("files", "The dataset's split files (splits/)"),
+            ("random", "Seeded random split"), ("kfold", "k-fold cross-validation")))
+        self.btn["random"].setChecked(True)
+        self.train_file, self.val_file = QComboBox(), QComboBox()
+        self.val_pct = QDoubleSpinBox(minimum=1, maximum=90, value=20, decimals=0, suffix=" %")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=42)
+        self.folds = QSpinBox(minimum=2, maximum=20, value=5)
+        form = QFormLayout()
+        form.addRow(self.btn["files"])
+        form.addRow("  training stems", self.train_file)
+        form.addRow("  validation stems", self.val_file)
+        form.addRow(self.btn["random"])
+        form.addRow("  validation share", self.val_pct)
+        form.addRow("  seed", self.seed)
+        form.addRow(self.btn["kfold"])
+        form.addRow("  folds (K)", self.folds)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addStretch(1)
+        self.group.buttonToggled.connect(lambda *_: self.completeChanged.emit())
+
+    def initializePage(self) -> None:
+        roots = self.wizard().data_page.datasets()
+        files = sorted((Path(roots[0]) / "splits").glob("*.txt")) if roots else []
+        for combo, none in ((self.train_file, "(all images)"), (self.val_file, "(random share)")):
+            combo.clear()
+            combo.addItem(none, None)
+            for f in files:
+                combo.addItem(f.name, str(f))
+        segment = self.wizard().model_page.task() != "classify"
+        self.btn["files"].setEnabled(bool(files) and segment)
+        self.btn["kfold"].setEnabled(segment)
+        for key in ("files", "kfold"):
+            if self.btn[key].isChecked() and not self.btn[key].isEnabled():
+                self.btn["random"].setChecked(True)
+        if files and segment:
+            names = [f.stem for f in files]
+            self.train_file.setCurrentIndex(1 + names.index("train") if "train" in names else 0)
+            val = next((n for n in ("val", "valid", "validation") if n in names), None)
+            self.val_file.setCurrentIndex(1 + names.index(val) if val else 0)
+
+    def mode(self) -> str:
+        return next(k for k, b in self.btn.items() if b.isChecked())
+
+    def apply(self, spec) -> None:
+        spec.split = self.mode()
+        spec.train_split = self.train_file.currentData() if spec.split == "files" else None
+        spec.val_split = self.val_file.currentData() if spec.split == "files" else None
+        spec.val_fraction = self.val_pct.value() / 100
+        spec.seed = self.seed.value()
+        spec.folds = self.folds.value()

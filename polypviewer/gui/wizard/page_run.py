@@ -1,0 +1,40 @@
+"""Wizard page 5: the live run (a RunMonitor on the child process started on entering)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWizardPage
+
+from .monitor import RunMonitor
+
+
+class RunPage(QWizardPage):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setTitle("Training")
+        self.setSubTitle("The run goes on in its own process: you may close this window, it stays "
+                         "in the Runs panel.")
+        self.monitor = RunMonitor()
+        self.monitor.ended.connect(lambda *_: self.completeChanged.emit())
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.error)
+        lay.addWidget(self.monitor, 1)
+        self.proc = None
+
+    def initializePage(self) -> None:
+        if self.proc is not None and self.proc.running:
+            return
+        self.error.setText("")
+        try:
+            self.proc = self.wizard().start_run()
+        except Exception as e:  # noqa: BLE001 - e.g. an unwritable runs folder: say so, stay up
+            self.error.setText(f"Could not start the run: {e}")
+            self.error.setStyleSheet("color: #c0392b; font-weight: bold;")
+            self.proc = None
+            return
+        self.monitor.attach(self.proc)
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return self.proc is not None and self.proc.status == "finished"

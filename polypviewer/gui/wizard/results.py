@@ -1,0 +1,216 @@
+"""A finished run: metrics, plots, comparison with the current model, Register and Use now.
+
+Used as the wizard's last page and on its own from the Runs panel. The comparison runs both
+models in a worker over the run's validation images (``split.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..workers import Task
+from .compute import compare_models
+from .register import check_name, register_run
+
+PLOTS = (("Curves", "curves.png"), ("Threshold sweep", "threshold_sweep.png"),
+         ("Samples", "samples.png"))
+
+
+def _overlay(rgb: np.ndarray, mask: np.ndarray, side: int = 160) -> QPixmap:
+    out = rgb.copy()
+    m = mask.astype(bool)
+    out[m] = (0.5 * out[m] + 0.5 * np.array([0, 255, 0])).astype(np.uint8)
+    out = np.ascontiguousarray(out)
+    h, w = out.shape[:2]
+    img = QImage(out.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(img).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                         Qt.TransformationMode.SmoothTransformation)
+
+
+class ResultsView(QWidget):
+    """``registered(path)`` after Register; ``use_model(path)`` on Use now."""
+
+    registered = Signal(str)
+    use_model = Signal(str)
+
+    def __init__(self, current_model=lambda: None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.current_model = current_model  # () -> path or name of the app's model, or None
+        self.run_dir: Path | None = None
+        self.model_path: str | None = None
+        self.compare_task: Task | None = None
+        self.metrics = QLabel()
+        self.metrics.setWordWrap(True)
+        self.metrics.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.tabs = QTabWidget()
+        self.compare_btn = QPushButton("Compare with the current model")
+        self.compare_btn.clicked.connect(self.compare)
+        self.compare_label = QLabel()
+        self.compare_label.setWordWrap(True)
+        self.pairs = QGridLayout()
+        self.name = QLineEdit()
+        self.description = QLineEdit()
+        self.register_btn = QPushButton("Register")
+        self.register_btn.clicked.connect(self.register)
+        self.use_btn = QPushButton("Use now")
+        self.use_btn.setEnabled(False)
+        self.use_btn.clicked.connect(lambda: self.use_model.emit(self.model_path or ""))
+        self.register_status = QLabel()
+        self.register_status.setWordWrap(True)
+        self._build()
+
+    def _build(self) -> None:
+        cmp = QGroupBox("Comparison on the run's validation images")
+        cl = QVBoxLayout(cmp)
+        cl.addWidget(self.compare_btn)
+        cl.addWidget(self.compare_label)
+        pairs = QWidget()
+        pairs.setLayout(self.pairs)
+        cl.addWidget(pairs)
+        reg = QGroupBox("Register the model")
+        rl = QFormLayout(reg)
+        rl.addRow("Name", self.name)
+        rl.addRow("Description", self.description)
+        row = QHBoxLayout()
+        row.addWidget(self.register_btn)
+        row.addWidget(self.use_btn)
+        row.addStretch(1)
+        rl.addRow(row)
+        rl.addRow(self.register_status)
+        inner = QWidget()
+        lay = QVBoxLayout(inner)
+        lay.addWidget(self.metrics)
+        lay.addWidget(self.tabs, 2)
+        lay.addWidget(cmp)
+        lay.addWidget(reg)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+    # ---- content -----------------------------------------------------------------------
+    def show_run(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.model_path = None
+        self.use_btn.setEnabled(False)
+        self.register_status.setText("")
+        self.compare_label.setText("")
+        try:
+            summary = json.loads((self.run_dir / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            summary = {}
+        keys = (("val_dice_model_res", "validation Dice"), ("val_iou_model_res", "validation IoU"),
+                ("threshold", "threshold"), ("val_accuracy", "validation accuracy"),
+                ("val_auc", "validation AUC"), ("n_train", "training images"),
+                ("n_val", "validation images"), ("epochs_run", "epochs"),
+                ("best_epoch", "best epoch"), ("train_time_s", "training time (s)"),
+                ("device", "device"))
+        lines = [f"<b>{label}</b>: {summary[k]:.4f}" if isinstance(summary[k], float)
+                 else f"<b>{label}</b>: {summary[k]}" for k, label in keys if k in summary]
+        self.metrics.setText("<br>".join(lines) or "No summary.json: the run has not finished.")
+        self.tabs.clear()
+        for title, fname in PLOTS:
+            pix = QPixmap(str(self.run_dir / fname))
+            if not pix.isNull():
+                label = QLabel()
+                label.setPixmap(pix.scaledToWidth(min(900, pix.width()),
+                                                  Qt.TransformationMode.SmoothTransformation))
+                self.tabs.addTab(label, title)
+        finished = (self.run_dir / "model.safetensors").is_file()
+        self.register_btn.setEnabled(finished)
+        self.compare_btn.setEnabled(finished and (self.run_dir / "split.json").is_file())
+        if not self.name.text():
+            self.name.setText(self.run_dir.name.split("-", 2)[-1] or self.run_dir.name)
+
+    # ---- compare -----------------------------------------------------------------------
+    def compare(self) -> None:
+        other = self.current_model()
+        if self.run_dir is None or self.compare_task is not None:
+            return
+        if not other:
+            self.compare_label.setText("No model is selected in the viewer to compare with.")
+            return
+        run, new = self.run_dir, str(self.run_dir / "model.safetensors")
+        self.compare_btn.setEnabled(False)
+        self.compare_label.setText("running both models on the validation images…")
+        self.compare_task = Task(lambda cancel: _compare_gen(run, new, str(other), cancel),
+                                 "compare", self)
+        self.compare_task.finished.connect(self._compared)
+        self.compare_task.failed.connect(self._compare_failed)
+        self.compare_task.start()
+
+    def _compared(self, _task, c) -> None:
+        self.compare_task = None
+        self.compare_btn.setEnabled(True)
+        self.comparison = c
+        self.compare_label.setText(
+            f"Mean Dice over {c.n} validation images: new model ({c.names[0]}) "
+            f"{c.mean_dice[0]:.3f}, current model ({c.names[1]}) {c.mean_dice[1]:.3f}.")
+        while self.pairs.count():
+            w = self.pairs.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        for r, (name, rgb, a, b, da, db) in enumerate(c.pairs):
+            for col, (mask, text) in enumerate(((a, f"new: Dice {da:.3f}"),
+                                                (b, f"current: Dice {db:.3f}"))):
+                label = QLabel()
+                label.setPixmap(_overlay(rgb, mask))
+                label.setToolTip(f"{name} — {text}")
+                self.pairs.addWidget(label, r, 2 * col)
+                self.pairs.addWidget(QLabel(f"{name}\n{text}"), r, 2 * col + 1)
+
+    def _compare_failed(self, _task, message: str) -> None:
+        self.compare_task = None
+        self.compare_btn.setEnabled(True)
+        self.compare_label.setText(f"Comparison failed: {message}")
+
+    # ---- register ----------------------------------------------------------------------
+    def register(self) -> None:
+        if self.run_dir is None:
+            return
+        name = self.name.text().strip()
+        problem = check_name(name)
+        if problem:
+            self._register_message(problem, error=True)
+            return
+        try:
+            path = register_run(self.run_dir, name, self.description.text().strip())
+        except Exception as e:  # noqa: BLE001 - shown to the user
+            self._register_message(f"Could not register: {e}", error=True)
+            return
+        self.model_path = str(path)
+        self.use_btn.setEnabled(True)
+        self._register_message(f"Registered as '{name}' in {path.parent}.")
+        self.registered.emit(str(path))
+
+    def _register_message(self, text: str, error: bool = False) -> None:
+        self.register_status.setText(text)
+        self.register_status.setStyleSheet("color: #c0392b;" if error else "color: #2a7d2a;")
+
+    def busy(self) -> bool:
+        return self.compare_task is not None
+
+
+def _compare_gen(run: Path, new: str, other: str, cancel):
+    return compare_models(run, new, other, device="cpu", cancel=cancel)
+    yield  # noqa: B901 - a generator for Task

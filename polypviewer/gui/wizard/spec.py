@@ -1,0 +1,133 @@
+"""What the wizard collects, turned into the exact ``polypviewer train|tune`` command line.
+
+Kept free of Qt so the translation wizard -> CLI is testable on its own and so "Copy as
+command" prints precisely what the child process ran.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field, replace
+
+# name -> settings; "Quick check on CPU" trades quality for a result within minutes
+PRESETS: dict[str, dict] = {
+    "Quick check on CPU": dict(epochs=3, size=192, batch_size=8, augment="light",
+                               max_train_images=200, device="cpu", amp=False),
+    "Balanced": dict(epochs=30, size=256, batch_size=8, augment="medium",
+                     max_train_images=None, device="auto", amp=True),
+    "Best on GPU": dict(epochs=60, size=352, batch_size=16, augment="strong",
+                        max_train_images=None, device="cuda", amp=True),
+}
+
+
+@dataclass
+class RunSpec:
+    """Every choice of the wizard; ``train_args`` maps it onto CLI options."""
+
+    datasets: list[str] = field(default_factory=list)
+    task: str = "segment"  # segment | classify
+    target: str = "polyp"  # what is segmented: polyp, instrument, ...
+    cls_head: bool = True
+    arch: str = "Unet"
+    encoder: str = "timm-tf_efficientnet_lite0"
+    size: int = 256
+    decoder_channels: tuple[int, ...] | None = None
+    init: str = "imagenet"  # imagenet | scratch | model
+    init_from: str | None = None
+    split: str = "random"  # random | files | kfold
+    train_split: str | None = None
+    val_split: str | None = None
+    val_fraction: float = 0.2
+    folds: int = 5
+    seed: int = 42
+    epochs: int = 30
+    batch_size: int = 8
+    lr: float = 1e-3
+    loss: str = "bce_dice"
+    optimizer: str = "adamw"
+    scheduler: str = "onecycle"
+    amp: bool = True
+    early_stopping: int = 0
+    augment: str = "medium"
+    augment_strength: float = 1.0
+    device: str = "auto"
+    workers: int = 1
+    threads: int = 0
+    max_train_images: int | None = None
+    tune: bool = False
+    trials: int = 10
+    tune_timeout_s: float | None = None
+    name: str = ""
+    description: str = ""
+
+    def with_preset(self, preset: str) -> "RunSpec":
+        return replace(self, **PRESETS[preset])
+
+    @property
+    def command_name(self) -> str:
+        return "tune" if self.tune and self.task == "segment" else "train"
+
+
+def _opt(args: list[str], flag: str, value, default=None) -> None:
+    if value is not None and value != default:
+        args += [flag, str(value)]
+
+
+def train_args(spec: RunSpec, out: str) -> list[str]:
+    """Options after ``polypviewer train`` (or ``tune``), without ``--events``."""
+    args = [*spec.datasets, "--out", out]
+    if spec.task == "classify":
+        args += ["--task", "classify"]
+    else:
+        args += ["--arch", spec.arch]
+        if spec.decoder_channels:
+            args += ["--decoder-channels", ",".join(str(c) for c in spec.decoder_channels)]
+        if not spec.cls_head:
+            args.append("--no-cls-head")
+    args += ["--encoder", spec.encoder, "--size", str(spec.size)]
+    if spec.init == "scratch":
+        args.append("--no-pretrained")
+    elif spec.init == "model" and spec.task == "segment":
+        if not spec.init_from:
+            raise ValueError("choose the model to fine-tune")
+        args += ["--init-from", spec.init_from]
+    if spec.task == "segment" and spec.split == "files":
+        _opt(args, "--train-split", spec.train_split)
+        _opt(args, "--val-split", spec.val_split)
+    if spec.split != "files" or not spec.val_split:
+        args += ["--val-fraction", f"{spec.val_fraction:g}"]
+    if spec.task == "segment" and spec.split == "kfold" and not spec.tune:
+        args += ["--cv", str(spec.folds)]
+    args += ["--seed", str(spec.seed), "--epochs", str(spec.epochs),
+             "--batch-size", str(spec.batch_size), "--lr", f"{spec.lr:g}",
+             "--augment", spec.augment, "--augment-strength", f"{spec.augment_strength:g}",
+             "--device", spec.device, "--workers", str(spec.workers)]
+    if spec.task == "segment":
+        args += ["--loss", spec.loss, "--optimizer", spec.optimizer, "--scheduler", spec.scheduler]
+        _opt(args, "--early-stopping", spec.early_stopping, 0)
+        _opt(args, "--max-train-images", spec.max_train_images)
+    _opt(args, "--threads", spec.threads, 0)
+    if not spec.amp:
+        args.append("--no-amp")
+    if spec.tune and spec.task == "segment":
+        args += ["--trials", str(spec.trials)]
+        _opt(args, "--timeout", spec.tune_timeout_s)
+    _opt(args, "--name", spec.name or None)
+    _opt(args, "--description", spec.description or None)
+    return args
+
+
+def child_argv(command: str, args: list[str]) -> list[str]:
+    """The child process: this interpreter running the ``polypviewer`` CLI with JSON events."""
+    return [sys.executable, "-m", "polypviewer", command, *args, "--events", "jsonl"]
+
+
+def quote(argv: list[str]) -> str:
+    """A command line a user can paste into this platform's shell."""
+    return subprocess.list2cmdline(argv) if sys.platform == "win32" else shlex.join(argv)
+
+
+def display_command(command: str, args: list[str]) -> str:
+    return quote(["polypviewer", command, *args])

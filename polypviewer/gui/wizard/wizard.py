@@ -1,0 +1,67 @@
+"""The "Train a model" wizard: Data -> Task and model -> Split -> Settings -> Run -> Results.
+
+The wizard owns no run: it asks its ``TrainingTools`` (the app-wide run manager) to start one,
+so closing the wizard leaves the child process running and listed in the Runs panel.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QVBoxLayout, QWizard, QWizardPage
+
+from .page_data import DataPage
+from .page_model import ModelPage, SplitPage
+from .page_run import RunPage
+from .page_settings import SettingsPage
+from .results import ResultsView
+from .runs import new_run_dir
+from .spec import RunSpec, train_args
+
+
+class ResultsPage(QWizardPage):
+    def __init__(self, tools, parent=None):
+        super().__init__(parent)
+        self.setTitle("Results")
+        self.view = ResultsView(tools.current_model)
+        self.view.use_model.connect(tools.use_model)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.view)
+
+    def initializePage(self) -> None:
+        proc = self.wizard().run_page.proc
+        if proc is not None:
+            self.view.show_run(proc.run_dir)
+
+
+class TrainWizard(QWizard):
+    def __init__(self, tools, parent=None):
+        super().__init__(parent)
+        self.tools = tools
+        self.setWindowTitle("Train a model")
+        self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
+        self.resize(900, 760)
+        self.data_page = DataPage()
+        self.model_page = ModelPage()
+        self.split_page = SplitPage()
+        self.settings_page = SettingsPage()
+        self.run_page = RunPage()
+        self.results_page = ResultsPage(tools)
+        for p in (self.data_page, self.model_page, self.split_page, self.settings_page,
+                  self.run_page, self.results_page):
+            self.addPage(p)
+
+    def spec(self) -> RunSpec:
+        """Every choice made so far (pages not yet shown contribute their defaults)."""
+        spec = RunSpec(datasets=self.data_page.datasets())
+        self.model_page.apply(spec)
+        self.split_page.apply(spec)
+        self.settings_page.apply(spec)
+        return spec
+
+    def start_run(self):
+        spec = self.spec()
+        run_dir = new_run_dir(self.tools.runs_root(), spec.name or "run")
+        return self.tools.manager.start(run_dir, spec.command_name, train_args(spec, str(run_dir)))
+
+    def busy(self) -> bool:
+        return self.data_page.busy() or self.settings_page.busy() or \
+            self.results_page.view.busy()

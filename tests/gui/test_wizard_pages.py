@@ -1,0 +1,180 @@
+"""Wizard pages without a child process: validation gate, choices -> command, panel, register."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from synthetic import write_dataset
+from PySide6.QtGui import QGuiApplication
+from wizard_helpers import StubMainWindow, fake_finished_run, tiny_settings
+
+from polypviewer.engine.modelfile import load_model
+from polypviewer.gui.wizard import TITLE, TrainingTools, install
+from polypviewer.gui.wizard.runs import COMMAND_FILE, EVENTS_FILE, read_run
+from polypviewer.paths import user_models_dir
+
+
+@pytest.fixture
+def tools(qtbot, tmp_path):
+    mw = StubMainWindow()
+    t = install(mw)
+    t._runs_root = tmp_path / "runs"
+    qtbot.addWidget(t.panel)
+    yield t
+    if t.wizard is not None:
+        qtbot.waitUntil(lambda: not t.wizard.busy(), timeout=60_000)
+        t.wizard.close()
+    t.shutdown()
+
+
+def test_install_adds_tool_and_dock(tools):
+    mw = tools.main_window
+    assert TITLE in mw.actions and "Runs" in mw.docks
+    assert mw.training_tools is tools
+
+
+def test_walk_pages_fatal_problem_blocks_next(qtbot, tools, tmp_path):
+    bad = write_dataset(tmp_path / "bad", n=4)
+    (bad / "masks" / "img00.png").unlink()  # an image without mask is fatal
+    good = write_dataset(tmp_path / "good", n=6)
+    (good / "splits").mkdir()
+    (good / "splits" / "train.txt").write_text("img00\nimg01\nimg02\nimg03\n")
+    (good / "splits" / "val.txt").write_text("img04\nimg05\n")
+    wiz = tools.open_wizard()
+    qtbot.addWidget(wiz)
+    data = wiz.data_page
+    data.add_dataset(bad)
+    qtbot.waitUntil(lambda: not data.busy(), timeout=60_000)
+    assert not data.isComplete()
+    assert "image without mask" in data.reason.text()
+    assert data.problems.topLevelItemCount() >= 1
+    data.list.setCurrentRow(0)
+    data.list.item(0).setSelected(True)
+    data._remove_selected()
+    data.add_dataset(good)
+    qtbot.waitUntil(lambda: not data.busy(), timeout=60_000)
+    assert data.isComplete(), data.reason.text()
+    assert "6 images" in data.summary.text()
+
+    wiz.next()
+    mp = wiz.model_page
+    assert mp.task_btn["polyp"].isChecked() and not mp.task_btn["classify"].isEnabled()
+    mp.encoder.setCurrentText("resnet18")  # no offline weights: only from scratch
+    assert not mp.init_btn["imagenet"].isEnabled() and mp.init_btn["scratch"].isChecked()
+    assert "from scratch" in mp.note.text()
+    mp.task_btn["other"].setChecked(True)
+    mp.target.setText("instrument")
+    wiz.next()
+    split = wiz.split_page
+    assert split.btn["files"].isEnabled()
+    split.btn["files"].setChecked(True)
+    assert split.train_file.currentText() == "train.txt" and split.val_file.currentText() == "val.txt"
+    wiz.next()
+    tiny_settings(wiz)
+    spec = wiz.spec()
+    from polypviewer.gui.wizard.spec import train_args
+
+    args = train_args(spec, "OUT")
+    assert args[0] == str(good) and "--no-pretrained" in args and "--no-cls-head" in args
+    assert args[args.index("--train-split") + 1].endswith("train.txt")
+    assert args[args.index("--encoder") + 1] == "resnet18"
+    assert args[args.index("--size") + 1] == "64" and args[args.index("--epochs") + 1] == "2"
+    assert "--cv" not in args
+    split.btn["kfold"].setChecked(True)
+    assert train_args(wiz.spec(), "OUT").count("--cv") == 1
+
+
+def test_presets_and_augmentation_preview(qtbot, tools, dataset):
+    wiz = tools.open_wizard()
+    qtbot.addWidget(wiz)
+    wiz.data_page.add_dataset(dataset)
+    qtbot.waitUntil(lambda: wiz.data_page.isComplete(), timeout=60_000)
+    sp = wiz.settings_page
+    sp.apply_preset("Quick check on CPU")
+    spec = wiz.spec()
+    assert (spec.epochs, spec.size, spec.device, spec.max_train_images) == (3, 192, "cpu", 200)
+    sp.advanced.setChecked(True)
+    sp.epochs.setValue(5)
+    assert sp.preset.currentText() == "Custom"
+    sp.augment.setCurrentText("strong")
+    wiz.model_page.size.setValue(64)
+    sp.preview()
+    qtbot.waitUntil(lambda: sp.preview_task is None, timeout=120_000)
+    assert sp.preview_grid.count() == 3 * 4  # 3 images, each original + 3 augmented
+
+
+def test_runs_panel_statuses_copy_and_delete(qtbot, tools, dataset):
+    root = tools.runs_root()
+    done = fake_finished_run(root, dataset)
+    cancelled = root / "r-cancelled"
+    cancelled.mkdir()
+    (cancelled / "config.json").write_text(json.dumps({"datasets": [str(dataset)]}))
+    (cancelled / "checkpoint.pt").write_bytes(b"x")
+    (cancelled / EVENTS_FILE).write_text('{"kind": "cancelled", "data": {"message": "stop"}}\n')
+    interrupted = root / "r-interrupted"
+    interrupted.mkdir()
+    (interrupted / "config.json").write_text("{}")
+    (interrupted / "checkpoint.pt").write_bytes(b"x")
+    failed = root / "r-failed"
+    failed.mkdir()
+    (failed / COMMAND_FILE).write_text(json.dumps({"command": "train",
+                                                   "args": [str(dataset), "--out", str(failed)]}))
+    (failed / EVENTS_FILE).write_text('{"kind": "failed", "data": {"error": "DatasetError: gone"}}\n')
+    panel = tools.panel
+    panel.refresh()
+    status = {r.name: r.status for r in panel.runs}
+    assert status == {done.name: "finished", "r-cancelled": "cancelled",
+                      "r-interrupted": "interrupted", "r-failed": "failed"}
+    assert "Dice 0.500" in read_run(done).best
+    panel.select(failed)
+    panel.copy_command()
+    text = QGuiApplication.clipboard().text()
+    assert text.startswith("polypviewer train ") and "--out" in text
+    panel.select(interrupted)
+    assert panel.buttons["resume"].isEnabled()
+    panel.copy_command()
+    assert "--config" in QGuiApplication.clipboard().text()
+    panel.confirm = lambda *_: False
+    panel.delete_selected()
+    assert interrupted.exists()
+    panel.confirm = lambda *_: True
+    panel.delete_selected()
+    assert not interrupted.exists()
+    assert panel.tree.topLevelItemCount() == 3
+
+
+def test_register_and_use_now(qtbot, tmp_path, dataset, tiny_model_path):
+    mw = StubMainWindow(current=str(tiny_model_path))
+    tools = TrainingTools(mw, runs_root=tmp_path / "runs")
+    run = fake_finished_run(tools.runs_root(), dataset)
+    from polypviewer.gui.wizard.results import ResultsView
+
+    view = ResultsView(tools.current_model)
+    qtbot.addWidget(view)
+    view.use_model.connect(tools.use_model)
+    view.show_run(run)
+    assert "validation Dice" in view.metrics.text()
+    view.compare()
+    qtbot.waitUntil(lambda: view.compare_task is None, timeout=120_000)
+    assert "Mean Dice over 2" in view.compare_label.text(), view.compare_label.text()
+    view.name.setText("bad name!")
+    view.register()
+    assert not view.use_btn.isEnabled() and "letters" in view.register_status.text()
+    view.name.setText("my-polyps")
+    view.description.setText("tiny test model")
+    with qtbot.waitSignal(tools.model_ready, timeout=5000):
+        view.register()
+        assert view.use_btn.isEnabled()
+        view.use_btn.click()
+    path = user_models_dir() / "my-polyps.safetensors"
+    loaded = load_model(path)
+    assert loaded.name == "my-polyps" and loaded.metadata["description"] == "tiny test model"
+    assert (user_models_dir() / "my-polyps.md").read_text().startswith("# my-polyps")
+    assert mw.models == [str(path)]
+    view.register()  # the same name again is refused
+    assert "already registered" in view.register_status.text()
+    assert os.path.isfile(path)
+    shutil.rmtree(run)

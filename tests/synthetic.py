@@ -1,0 +1,40 @@
+"""Synthetic test data: small colonoscopy-like frames, datasets and the tiny model config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from polypviewer.engine.config import ModelConfig
+
+TINY = ModelConfig(input_size=64, decoder_channels=(16, 16, 8, 8, 8))
+
+
+def synthetic_frame(rng: np.random.Generator, h: int = 96, w: int = 128,
+                    n_polyps: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A pinkish mucosa-like frame with bright round 'polyps', and its mask."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0] = rng.integers(120, 160)
+    img[..., 1] = rng.integers(50, 80)
+    img[..., 2] = rng.integers(50, 80)
+    img = cv2.add(img, rng.integers(0, 20, (h, w, 3), dtype=np.uint8))
+    mask = np.zeros((h, w), np.uint8)
+    for _ in range(n_polyps):
+        r = int(rng.integers(min(h, w) // 10, min(h, w) // 5))
+        cx, cy = int(rng.integers(r, w - r)), int(rng.integers(r, h - r))
+        cv2.circle(mask, (cx, cy), r, 255, -1)
+        cv2.circle(img, (cx, cy), r, (230, 170, 150), -1)
+    return img, mask
+
+
+def write_dataset(root: Path, n: int = 6, seed: int = 0, ext: str = ".png") -> Path:
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(n):
+        img, mask = synthetic_frame(rng, n_polyps=1 + i % 2)
+        cv2.imwrite(str(root / "images" / f"img{i:02d}{ext}"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(root / "masks" / f"img{i:02d}.png"), mask)
+    return root
