@@ -1,0 +1,412 @@
+"""Everything a user can take away from an analysis, written by one code path (CLI and GUI).
+
+``export(items, out_dir, formats)`` consumes ``(Frame, FramePrediction)`` pairs once (from
+``pipeline.analyse`` or from an ``AnalysisStore``) and writes every requested format:
+
+=========  ==================================================================
+png        ``masks/<name>.png``: predicted mask 0/255 at the frame's size
+coco       ``coco.json``: one instance per connected region, polygons
+csv        ``predictions.csv``: one row per image/frame (+ metrics with GT)
+json       ``predictions.json``: per-frame regions with track IDs, summary
+overlays   ``overlays/<name>.png``: the frame with the chosen overlay layers
+mp4        ``annotated.mp4``: the overlaid frames as a video
+report     ``report.html``: one self-contained page (findings, timeline)
+=========  ==================================================================
+
+The folder appears complete or not at all: work happens in a hidden temporary folder beside
+it that is renamed into place at the end and deleted on error or cancel. An existing folder
+is replaced only with ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import fsutil
+from .errors import MediaError, PolypViewerError
+from .imageio import write_png
+from .metrics import METRICS, aggregate, segmentation_metrics
+from .overlay import DEFAULT_STYLE, OverlayStyle, draw_overlay
+from .tracking import DEFAULT_MAX_GAP, DEFAULT_MIN_LENGTH, Finding, Tracker
+
+FORMATS = ("png", "coco", "csv", "json", "overlays", "mp4", "report")
+COCO_CATEGORY = {"id": 1, "name": "polyp", "supercategory": "polyp"}
+
+
+class ExportCancelled(PolypViewerError):
+    """The user cancelled; nothing was left on disk."""
+
+
+@dataclass
+class ExportResult:
+    folder: Path
+    n_items: int
+    files: list[str]  # top-level entries written, relative to ``folder``
+    findings: list[Finding] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)  # metrics.aggregate over frames with GT
+
+
+# --------------------------------------------------------------------------- atomic folder
+@contextmanager
+def atomic_dir(out_dir: str | Path, overwrite: bool = False):
+    """Yield a temporary folder that becomes ``out_dir`` only if the block succeeds."""
+    out = Path(out_dir)
+    if out.exists() and not overwrite:
+        raise PolypViewerError(f"{out} already exists; choose another folder or allow overwriting")
+    if out.exists() and not out.is_dir():
+        raise PolypViewerError(f"{out} exists and is not a folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    except OSError as e:
+        raise PolypViewerError(f"cannot write to {out.parent}: {e.strerror or e}") from e
+    try:
+        yield tmp
+        if out.exists():
+            if not overwrite:
+                raise PolypViewerError(f"{out} appeared while exporting; nothing was replaced")
+            old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+            os.replace(out, old)
+            try:
+                os.replace(tmp, out)
+            except OSError:
+                os.replace(old, out)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _cancelled(cancel) -> bool:
+    if cancel is None:
+        return False
+    return bool(cancel.is_set() if hasattr(cancel, "is_set") else cancel())
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(name: str) -> str:
+    return _UNSAFE.sub("_", name).strip("._") or "frame"
+
+
+# --------------------------------------------------------------------------- COCO helpers
+def mask_polygons(mask: np.ndarray) -> list[list[float]]:
+    """Outer boundary polygons (x, y, x, y, ...) of a bool mask, holes filled.
+
+    Traced on a 2x nearest-upscaled copy so the polygon runs between pixel centres and pixel
+    edges: pycocotools rasterises it back to exactly the same pixels.
+    """
+    m = mask.astype(np.uint8)
+    if not m.any():
+        return []
+    big = cv2.resize(m, (m.shape[1] * 2, m.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(big, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = []
+    for c in contours:
+        pts = c.reshape(-1, 2).astype(np.float64) / 2.0 + 0.25
+        if len(pts) >= 3:  # a polygon needs three corners
+            out.append([round(float(v), 2) for v in pts.ravel()])
+    return out
+
+
+def mask_rle(mask: np.ndarray) -> dict:
+    """Uncompressed COCO RLE (column-major run lengths starting with background)."""
+    flat = mask.astype(np.uint8).ravel(order="F")
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(flat)) + 1, [flat.size]])
+    counts = np.diff(bounds).tolist()
+    if flat.size and flat[0]:
+        counts = [0] + counts
+    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": counts}
+
+
+def coco_annotations(mask: np.ndarray, prob: np.ndarray | None, image_id: int, first_id: int,
+                     holes: str = "fill") -> list[dict]:
+    """One annotation per 8-connected region; ``holes="rle"`` stores holed regions exactly."""
+    m = mask.astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    anns = []
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        comp = labels[y:y + h, x:x + w] == i
+        seg: list | dict
+        if holes == "rle" and _has_hole(comp):
+            full = np.zeros(mask.shape, bool)
+            full[y:y + h, x:x + w] = comp
+            seg = mask_rle(full)
+        else:
+            seg = [[v + (x if k % 2 == 0 else y) for k, v in enumerate(p)]
+                   for p in mask_polygons(comp)]
+            seg = [[round(v, 2) for v in p] for p in seg]
+            if not seg:
+                continue
+        ann = {"id": first_id + len(anns), "image_id": image_id, "category_id": 1,
+               "segmentation": seg, "area": area, "bbox": [x, y, w, h], "iscrowd": 0}
+        if prob is not None:
+            ann["score"] = round(float(prob[y:y + h, x:x + w][comp].mean()), 4)
+        anns.append(ann)
+    return anns
+
+
+def _has_hole(comp: np.ndarray) -> bool:
+    _, hier = cv2.findContours(comp.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    return hier is not None and bool((hier[0][:, 3] >= 0).any())
+
+
+# --------------------------------------------------------------------------- writers
+class _Writer:
+    def add(self, frame, pred, name: str, ids: list[int]) -> None:
+        pass
+
+    def finish(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class _Masks(_Writer):
+    def __init__(self, root: Path):
+        self.dir = root / "masks"
+        self.dir.mkdir()
+
+    def add(self, frame, pred, name, ids):
+        write_png(self.dir / f"{name}.png", pred.mask)
+
+    def finish(self):
+        return ["masks"]
+
+
+class _Overlays(_Writer):
+    def __init__(self, root: Path, style: OverlayStyle):
+        self.dir, self.style = root / "overlays", style
+        self.dir.mkdir()
+
+    def add(self, frame, pred, name, ids):
+        img = draw_overlay(frame.rgb, pred, style=self.style, gt_mask=frame.gt_mask, track_ids=ids)
+        write_png(self.dir / f"{name}.png", img)
+
+    def finish(self):
+        return ["overlays"]
+
+
+class _Coco(_Writer):
+    def __init__(self, root: Path, file_name: Callable, info: dict, holes: str):
+        self.path, self.file_name, self.info, self.holes = root / "coco.json", file_name, info, holes
+        self.images: list[dict] = []
+        self.anns: list[dict] = []
+
+    def add(self, frame, pred, name, ids):
+        image_id = len(self.images) + 1
+        h, w = pred.mask.shape
+        self.images.append({"id": image_id, "file_name": self.file_name(frame, name),
+                            "width": int(w), "height": int(h)})
+        self.anns += coco_annotations(pred.mask, pred.prob, image_id, len(self.anns) + 1, self.holes)
+
+    def finish(self):
+        coco = {"info": self.info, "licenses": [], "categories": [COCO_CATEGORY],
+                "images": self.images, "annotations": self.anns}
+        fsutil.write_text(self.path, json.dumps(coco, separators=(",", ":")))
+        return [self.path.name]
+
+
+class _Video(_Writer):
+    def __init__(self, root: Path, style: OverlayStyle, fps: float):
+        self.path, self.style, self.fps = root / "annotated.mp4", style, fps
+        self.writer: cv2.VideoWriter | None = None
+        self.size: tuple[int, int] = (0, 0)
+
+    def add(self, frame, pred, name, ids):
+        img = draw_overlay(frame.rgb, pred, style=self.style, gt_mask=frame.gt_mask, track_ids=ids)
+        if self.writer is None:
+            h, w = img.shape[:2]
+            self.size = (w - w % 2, h - h % 2)  # most codecs want even sizes
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
+                                          self.fps, self.size)
+            if not self.writer.isOpened():
+                raise MediaError("cannot write an MP4 video here (no encoder available)")
+        if (img.shape[1], img.shape[0]) != self.size:
+            img = cv2.resize(img, self.size, interpolation=cv2.INTER_AREA)
+        self.writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+
+    def finish(self):
+        self.close()
+        return [self.path.name] if self.path.exists() else []
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+
+
+class _Table(_Writer):
+    """Rows for predictions.csv / predictions.json, metrics where a GT mask exists."""
+
+    def __init__(self, root: Path, csv_on: bool, json_on: bool, header: dict):
+        self.root, self.csv_on, self.json_on, self.header = root, csv_on, json_on, header
+        self.rows: list[dict] = []
+        self.frames: list[dict] = []
+        self.metric_rows: list[dict] = []
+
+    def add(self, frame, pred, name, ids):
+        row = {"index": frame.index, "name": frame.name,
+               "time_s": None if frame.time_s is None else round(float(frame.time_s), 3),
+               "frame_prob": round(pred.frame_prob, 4), "polyp": int(pred.count > 0),
+               "count": pred.count,
+               "max_confidence": round(max((i.confidence for i in pred.instances), default=0.0), 4),
+               "area": int(sum(i.area for i in pred.instances))}
+        if frame.gt_mask is not None:
+            m = segmentation_metrics(pred.mask, frame.gt_mask)
+            self.metric_rows.append(m)
+            row.update({k: round(m[k], 4) for k in METRICS})
+        self.rows.append(row)
+        if self.json_on:
+            insts = [{**inst.to_dict(), "track_id": ids[k] if k < len(ids) else 0}
+                     for k, inst in enumerate(pred.instances)]
+            self.frames.append({**row, "instances": insts})
+
+    def finish(self):
+        out = []
+        if self.csv_on:
+            cols = list(self.rows[0]) if self.rows else ["index", "name"]
+            for r in self.rows:  # frames with GT add metric columns
+                cols += [k for k in r if k not in cols]
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=cols, restval="", lineterminator="\n")
+            w.writeheader()
+            w.writerows(self.rows)
+            fsutil.write_text(self.root / "predictions.csv", buf.getvalue())
+            out.append("predictions.csv")
+        if self.json_on:
+            doc = {**self.header, "metrics": aggregate(self.metric_rows) if self.metric_rows else {},
+                   "frames": self.frames}
+            fsutil.write_json(self.root / "predictions.json", doc)
+            out.append("predictions.json")
+        return out
+
+
+def default_file_name(frame, name: str) -> str:
+    return f"{name}.png"
+
+
+def source_file_names(source) -> Callable:
+    """COCO ``file_name`` = the original image file for folders and datasets."""
+    files = getattr(source, "files", None)
+    pairs = getattr(source, "pairs", None)
+
+    def name_of(frame, name: str) -> str:
+        if pairs is not None:
+            return pairs[frame.index].image.name
+        if files is not None:
+            return files[frame.index].name
+        if getattr(source, "kind", "") == "image":
+            return Path(source.path).name
+        return default_file_name(frame, name)
+
+    return name_of
+
+
+# --------------------------------------------------------------------------- export
+def export(items: Iterable[tuple], out_dir: str | Path, formats: Sequence[str], *,
+           total: int | None = None, overwrite: bool = False, cancel=None,
+           progress: Callable[[int, int | None], None] | None = None,
+           style: OverlayStyle = DEFAULT_STYLE, fps: float | None = None,
+           model_name: str = "", source_name: str = "", settings: dict | None = None,
+           file_name: Callable = default_file_name, holes: str = "fill",
+           tracking: bool | None = None, max_gap: int = DEFAULT_MAX_GAP,
+           min_length: int = DEFAULT_MIN_LENGTH) -> ExportResult:
+    """Write ``formats`` for ``(Frame, FramePrediction)`` items into ``out_dir`` atomically.
+
+    ``cancel``: a threading.Event or a callable, checked before each item (ExportCancelled).
+    ``progress(done, total)`` after each item. ``tracking`` (default: on for timed frames,
+    i.e. videos) links regions into findings; track IDs label boxes and appear in the JSON.
+    """
+    from .report import ReportBuilder
+
+    formats = list(dict.fromkeys(formats))
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise PolypViewerError(f"unknown export format {', '.join(bad) or '(none)'}; "
+                               f"choose from {', '.join(FORMATS)}")
+    if holes not in ("fill", "rle"):
+        raise PolypViewerError(f"holes must be 'fill' or 'rle', not {holes!r}")
+    settings = dict(settings or {})
+    created = time.strftime("%Y-%m-%d %H:%M:%S")
+    header = {"source": source_name, "model": model_name, "created": created, "settings": settings}
+    findings: list[Finding] = []
+    metrics: dict = {}
+    with atomic_dir(out_dir, overwrite) as tmp:
+        writers: list[_Writer] = []
+        report = None
+        try:
+            if "png" in formats:
+                writers.append(_Masks(tmp))
+            if "overlays" in formats:
+                writers.append(_Overlays(tmp, style))
+            if "coco" in formats:
+                info = {"description": f"PolypViewer predictions {source_name}".strip(),
+                        "date_created": created, "model": model_name, **settings}
+                writers.append(_Coco(tmp, file_name, info, holes))
+            table = _Table(tmp, "csv" in formats, "json" in formats, header)
+            writers.append(table)
+            if "mp4" in formats:
+                writers.append(_Video(tmp, style, float(fps or 25.0)))
+            if "report" in formats:
+                report = ReportBuilder(style)
+            tracker = Tracker(max_gap=max_gap)
+            used: set[str] = set()
+            n = 0
+            for frame, pred in items:
+                if _cancelled(cancel):
+                    raise ExportCancelled("export cancelled")
+                if tracking is None:
+                    tracking = frame.time_s is not None
+                ids = tracker.update(frame.index, pred.instances, frame.time_s) if tracking else []
+                name = safe_name(frame.name)
+                if name in used:
+                    name = f"{name}_{frame.index}"
+                used.add(name)
+                for w in writers:
+                    w.add(frame, pred, name, ids)
+                if report is not None:
+                    report.add(frame, pred, ids)
+                n += 1
+                if progress is not None:
+                    progress(n, total)
+            if _cancelled(cancel):
+                raise ExportCancelled("export cancelled")
+            files: list[str] = []
+            for w in writers:
+                files += w.finish()
+            findings = tracker.findings(min_length) if tracking else []
+            if table.metric_rows:
+                metrics = aggregate(table.metric_rows)
+            if report is not None:
+                html = report.html(findings, header=header, metrics=metrics, fps=fps)
+                fsutil.write_text(tmp / "report.html", html)
+                files.append("report.html")
+        finally:
+            for w in writers:
+                w.close()
+            close = getattr(items, "close", None)
+            if close is not None:  # stop a pipeline generator's threads now, not at GC
+                close()
+    return ExportResult(Path(out_dir), n, files, findings, metrics)

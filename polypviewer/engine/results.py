@@ -1,0 +1,385 @@
+"""On-disk cache of analysis results, so a reopened video is not analysed again.
+
+One folder per (source identity, model weights sha256, preprocessing) under
+``user_cache_dir()/analysis/<key>/``:
+
+* ``meta.json``: what the key was made of, threshold of the stored instances, ``complete``;
+* ``chunk_NNNNNN.zip``: up to 256 consecutive frames, each the model-size probability map as
+  a PNG (uint8, compresses the mostly-zero maps to a few kB: an hour at 25 fps stays well under
+  a GB) plus one ``frames.json`` with frame probability, letterbox and instances.
+
+PNGs are encoded in ``put`` (the worker thread), kept in memory until their chunk is full or
+``flush`` is called, then the chunk is rewritten atomically: a crash loses only unflushed
+frames, and a damaged chunk is ignored (its frames count as not analysed). Reading one frame
+opens its chunk and decodes one PNG, so scrubbing is instant and nothing big stays in RAM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import fsutil
+from .errors import PolypViewerError
+from .inference import FramePrediction, from_probability
+from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance
+from .preprocess import Letterbox, unletterbox
+
+FORMAT = "polypviewer-analysis"
+VERSION = 1
+CHUNK = 256
+
+
+def _stat_identity(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def source_identity(source) -> dict:
+    """Absolute path + size + mtime; for folders every file's, plus the frame order."""
+    path = Path(getattr(source, "path", source)).resolve()
+    ident: dict = {"path": str(path), "kind": getattr(source, "kind", "")}
+    if path.is_dir():
+        h = hashlib.sha256()
+        for sub in (path, path / "images"):
+            if sub.is_dir():
+                for p in sorted(sub.iterdir()):
+                    if p.is_file():
+                        st = p.stat()
+                        h.update(f"{p.relative_to(path)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        ident["listing_sha256"] = h.hexdigest()
+    else:
+        ident.update(_stat_identity(path))
+    if hasattr(source, "name") and callable(source.name) and ident["kind"] in ("folder", "dataset"):
+        order = "\n".join(source.name(i) for i in range(len(source)))
+        ident["order_sha256"] = hashlib.sha256(order.encode()).hexdigest()
+    return ident
+
+
+def _model_parts(model) -> tuple[object, bool, float | None, float | None]:
+    """LoadedModel or Predictor -> (loaded, tta, threshold, min_area_fraction)."""
+    if hasattr(model, "loaded"):  # a Predictor
+        return model.loaded, bool(model.tta), model.threshold, model.min_area_fraction
+    return model, False, None, None
+
+
+def store_key(identity: dict, weights_sha256: str, preprocessing: dict) -> str:
+    blob = json.dumps({"source": identity, "model": weights_sha256, "pre": preprocessing},
+                      sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def _inst_from_dict(d: dict) -> Instance:
+    return Instance(tuple(d["bbox"]), int(d["area"]), tuple(d["centroid"]), float(d["confidence"]))
+
+
+def _box_list(box: Letterbox) -> list[int]:
+    return [box.height, box.width, box.side, box.top, box.left, box.size]
+
+
+class AnalysisStore:
+    """Per-frame results of one model on one source; thread-safe (one writer, many readers)."""
+
+    def __init__(self, folder: Path, meta: dict) -> None:
+        self.folder = folder
+        self.meta = meta
+        self.size = int(meta["size"])
+        self.chunk = int(meta.get("chunk_size", CHUNK))
+        self.threshold = float(meta["threshold"])
+        self.min_area_fraction = float(meta["min_area_fraction"])
+        self._lock = threading.RLock()
+        n = int(meta.get("n_frames") or 0)
+        self._probs = np.full(n, np.nan, np.float32)
+        self._counts = np.full(n, -1, np.int32)
+        self._boxes: dict[int, Letterbox] = {}
+        self._box_pool: dict[tuple, Letterbox] = {}
+        self._instances: dict[int, list[Instance]] = {}
+        self._pending: dict[int, dict[int, tuple[bytes, dict]]] = {}  # chunk -> index -> entry
+        self._load_chunks()
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def open(cls, source, model, *, threshold: float | None = None,
+             min_area_fraction: float | None = None, root: str | Path | None = None,
+             n_frames: int | None = None) -> "AnalysisStore":
+        """The store for ``source`` (a Source or a path) analysed by ``model``.
+
+        ``model`` is a LoadedModel or a Predictor (then its TTA, threshold and speck size are
+        used). Threshold and speck size only decide the stored instances/counts; ``get`` can
+        re-threshold. A store made earlier keeps its original threshold.
+        """
+        from ..paths import user_cache_dir
+
+        loaded, tta, p_thr, p_frac = _model_parts(model)
+        cfg = loaded.config
+        sha = loaded.metadata.get("weights_sha256") or _file_sha(loaded.path)
+        pre = {"input_size": cfg.input_size, "clahe": cfg.clahe, "mean": list(cfg.mean),
+               "std": list(cfg.std), "tta": tta}
+        ident = source_identity(source)
+        key = store_key(ident, sha, pre)
+        folder = Path(root) if root is not None else user_cache_dir() / "analysis"
+        folder = folder / key
+        if n_frames is None and not isinstance(source, (str, os.PathLike)) and hasattr(source, "__len__"):
+            n_frames = len(source)
+        meta_path = folder / "meta.json"
+        meta = None
+        if meta_path.is_file():
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+                    meta = None
+            except (OSError, ValueError):
+                meta = None
+        if meta is None:
+            thr = threshold if threshold is not None else p_thr if p_thr is not None else loaded.threshold
+            frac = (min_area_fraction if min_area_fraction is not None
+                    else p_frac if p_frac is not None else DEFAULT_MIN_AREA_FRACTION)
+            meta = {"format": FORMAT, "version": VERSION, "key": key, "source": ident,
+                    "model": {"name": loaded.name, "weights_sha256": sha},
+                    "preprocessing": pre, "size": cfg.input_size, "chunk_size": CHUNK,
+                    "n_frames": n_frames, "threshold": float(thr), "min_area_fraction": float(frac),
+                    "complete": False, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            try:
+                fsutil.write_json(meta_path, meta)
+            except OSError as e:
+                raise PolypViewerError(f"cannot write the analysis cache in {folder}: {e}") from e
+        elif n_frames and (meta.get("n_frames") or 0) < n_frames:
+            meta["n_frames"] = n_frames
+        for junk in folder.glob(".*.part*"):  # temp files of a crashed write
+            junk.unlink(missing_ok=True)
+        return cls(folder, meta)
+
+    def _chunk_path(self, k: int) -> Path:
+        return self.folder / f"chunk_{k:06d}.zip"
+
+    def chunk_of(self, index: int) -> int:
+        return index // self.chunk
+
+    def _read_chunk_index(self, path: Path) -> list[dict] | None:
+        try:
+            with zipfile.ZipFile(path) as z:
+                entries = json.loads(z.read("frames.json"))["frames"]
+                names = set(z.namelist())
+            if not all(f"{e['index']}.png" in names for e in entries):
+                return None
+            return entries
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+            return None  # damaged or partial: its frames count as not analysed
+
+    def _load_chunks(self) -> None:
+        for path in sorted(self.folder.glob("chunk_*.zip")):
+            entries = self._read_chunk_index(path)
+            for e in entries or []:
+                self._record(int(e["index"]), e)
+
+    def _grow(self, n: int) -> None:
+        if n > len(self._probs):
+            extra = max(n, len(self._probs) * 3 // 2) - len(self._probs)
+            self._probs = np.concatenate([self._probs, np.full(extra, np.nan, np.float32)])
+            self._counts = np.concatenate([self._counts, np.full(extra, -1, np.int32)])
+
+    def _record(self, index: int, e: dict) -> None:
+        self._grow(index + 1)
+        self._probs[index] = e["frame_prob"]
+        insts = [_inst_from_dict(d) for d in e["instances"]]
+        self._counts[index] = len(insts)
+        key = tuple(e["letterbox"])  # a video's frames share one Letterbox object
+        self._boxes[index] = self._box_pool.setdefault(key, Letterbox(*key))
+        if insts:
+            self._instances[index] = insts
+        else:
+            self._instances.pop(index, None)
+
+    # ----------------------------------------------------------------- writing
+    def put(self, index: int, prob_model: np.ndarray, frame_prob: float, letterbox: Letterbox,
+            instances: list[Instance] | None = None) -> None:
+        """Store one frame (float [0, 1] or uint8 map of model size); in memory until flushed.
+
+        Without ``instances`` they are computed from the stored (quantised) map at
+        ``self.threshold``, so ``get(index)`` and ``instances(index)`` agree exactly.
+        """
+        if prob_model.shape != (self.size, self.size):
+            raise ValueError(f"probability map must be {self.size}x{self.size}, got {prob_model.shape}")
+        if prob_model.dtype == np.uint8:
+            u8 = prob_model
+        else:
+            u8 = np.clip(prob_model * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        ok, png = cv2.imencode(".png", u8, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        if not ok:
+            raise PolypViewerError("could not encode a probability map")
+        if instances is None:
+            instances = self._finish(u8, float(frame_prob), letterbox,
+                                     self.threshold, self.min_area_fraction).instances
+        entry = {"index": int(index), "frame_prob": float(frame_prob),
+                 "letterbox": _box_list(letterbox), "instances": [i.to_dict() for i in instances]}
+        k = self.chunk_of(index)
+        with self._lock:
+            self._pending.setdefault(k, {})[int(index)] = (png.tobytes(), entry)
+            self._record(int(index), entry)
+            full = self._chunk_full(k)
+            many = sum(len(v) for v in self._pending.values()) > 2 * self.chunk
+        if full or many:
+            self.flush(None if many else k)
+
+    def _chunk_full(self, k: int) -> bool:
+        lo, hi = k * self.chunk, (k + 1) * self.chunk
+        n = self.meta.get("n_frames")
+        if n:
+            hi = min(hi, int(n))
+        if hi <= lo or hi > len(self._probs):  # the chunk's end was never reached
+            return False
+        return not bool(np.isnan(self._probs[lo:hi]).any())
+
+    def flush(self, chunk: int | None = None) -> None:
+        """Write pending frames (all chunks, or just ``chunk``) atomically to disk."""
+        with self._lock:
+            ks = sorted(self._pending) if chunk is None else [chunk]
+            for k in ks:
+                pending = self._pending.get(k)
+                if pending:
+                    self._write_chunk(k, pending)
+                    del self._pending[k]
+            self._write_meta()
+
+    def _write_chunk(self, k: int, pending: dict[int, tuple[bytes, dict]]) -> None:
+        path = self._chunk_path(k)
+        entries: dict[int, dict] = {}
+        pngs: dict[int, bytes] = {}
+        old = self._read_chunk_index(path) if path.is_file() else None
+        if old:
+            with zipfile.ZipFile(path) as z:
+                for e in old:
+                    i = int(e["index"])
+                    if i not in pending:
+                        entries[i], pngs[i] = e, z.read(f"{i}.png")
+        for i, (png, e) in pending.items():
+            entries[i], pngs[i] = e, png
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+            for i in sorted(pngs):
+                z.writestr(f"{i}.png", pngs[i])
+            z.writestr("frames.json", json.dumps({"frames": [entries[i] for i in sorted(entries)]}))
+        fsutil.write_bytes(path, buf.getvalue())
+
+    def _write_meta(self) -> None:
+        self.meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        fsutil.write_json(self.folder / "meta.json", self.meta)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.meta.get("complete"))
+
+    @complete.setter
+    def complete(self, value: bool) -> None:
+        """Setting it flushes and persists (set True when the whole source was analysed)."""
+        with self._lock:
+            self.meta["complete"] = bool(value)
+            self.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> "AnalysisStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- reading
+    def has(self, index: int) -> bool:
+        with self._lock:
+            return 0 <= index < len(self._probs) and not np.isnan(self._probs[index])
+
+    def __len__(self) -> int:
+        """Number of analysed frames."""
+        with self._lock:
+            return int(np.count_nonzero(~np.isnan(self._probs)))
+
+    @property
+    def n_frames(self) -> int:
+        with self._lock:
+            return int(self.meta.get("n_frames") or 0) or len(self._probs)
+
+    @property
+    def frame_probs(self) -> np.ndarray:
+        """Frame probability per index (NaN where not analysed); a copy."""
+        with self._lock:
+            return self._probs[:self.n_frames].copy()
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Polyp regions per frame at ``self.threshold`` (-1 where not analysed); a copy."""
+        with self._lock:
+            return self._counts[:self.n_frames].copy()
+
+    def instances(self, index: int) -> list[Instance]:
+        """Stored regions of an analysed frame, at ``self.threshold`` (original pixels)."""
+        if not self.has(index):
+            raise KeyError(f"frame {index} has not been analysed")
+        with self._lock:
+            return list(self._instances.get(index, []))
+
+    def letterbox(self, index: int) -> Letterbox:
+        if not self.has(index):
+            raise KeyError(f"frame {index} has not been analysed")
+        with self._lock:
+            return self._boxes[index]
+
+    def prob_model(self, index: int) -> np.ndarray:
+        """The stored model-size probability map as uint8 (0..255)."""
+        if not self.has(index):
+            raise KeyError(f"frame {index} has not been analysed")
+        with self._lock:
+            entry = self._pending.get(self.chunk_of(index), {}).get(index)
+            if entry is not None:
+                png = entry[0]
+            else:
+                with zipfile.ZipFile(self._chunk_path(self.chunk_of(index))) as z:
+                    png = z.read(f"{index}.png")
+        return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+
+    def get(self, index: int, threshold: float | None = None,
+            min_area_fraction: float | None = None) -> FramePrediction:
+        """The frame's prediction at its original resolution (as Predictor.finish makes it)."""
+        u8 = self.prob_model(index)
+        thr = self.threshold if threshold is None else threshold
+        frac = self.min_area_fraction if min_area_fraction is None else min_area_fraction
+        return self._finish(u8, float(self._probs[index]), self.letterbox(index), thr, frac)
+
+    @staticmethod
+    def _finish(u8: np.ndarray, frame_prob: float, box: Letterbox, thr: float,
+                frac: float) -> FramePrediction:
+        prob = np.ascontiguousarray(unletterbox(u8.astype(np.float32) * (1.0 / 255.0), box))
+        return from_probability(prob, frame_prob, thr, frac)
+
+    def delete(self) -> None:
+        """Remove this store from disk (e.g. "re-analyse")."""
+        import shutil
+
+        with self._lock:
+            self._pending.clear()
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self._probs[:] = np.nan
+            self._counts[:] = -1
+            self._instances.clear()
+            self._boxes.clear()
+
+
+def _file_sha(path: Path | None) -> str:
+    if path is None or not Path(path).is_file():
+        raise PolypViewerError("the model has no recorded weights sha256 and no file to hash")
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
