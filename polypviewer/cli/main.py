@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "tune": ("training.cli", "add_tune_arguments", "run_tune", "search training hyper-parameters"),
     "eda": ("training.cli", "add_eda_arguments", "run_eda", "summarise a dataset (sizes, mask areas)"),
     "bench": ("polypviewer.cli.bench", "add_arguments", "run", "measure inference speed"),
-    "export": ("polypviewer.cli.export", "add_arguments", "run", "export a model (e.g. to ONNX)"),
+    "export": ("polypviewer.cli.export", "add_arguments", "run", "write masks, COCO, CSV/JSON, overlays, MP4 or an HTML report"),
 }
 
 

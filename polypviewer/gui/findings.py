@@ -1,0 +1,72 @@
+"""Findings dock: one row per distinct polyp, with its best frame; click to jump there.
+
+The rows are computed elsewhere (tracking over cached results, thumbnails decoded in a
+worker); this widget only lists them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from .transport import format_time
+
+THUMB = 96
+
+
+def to_pixmap(rgb: np.ndarray, size: int = THUMB) -> QPixmap:
+    rgb = np.ascontiguousarray(rgb[..., :3])
+    h, w = rgb.shape[:2]
+    img = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(img).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                         Qt.TransformationMode.SmoothTransformation)
+
+
+def describe(f) -> str:
+    if f.first_time_s is not None:
+        span = f"{format_time(f.first_time_s)} – {format_time(f.last_time_s)}  ({f.duration_s:.1f} s)"
+    else:
+        span = f"frames {f.first_index + 1} – {f.last_index + 1}"
+    return (f"Polyp #{f.id}\n{span}\npeak {f.peak_confidence:.2f} · {f.n_frames} frames "
+            f"· best frame {f.best_index + 1}")
+
+
+class FindingsPanel(QWidget):
+    jump = Signal(int)  # frame index
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.summary = QLabel("No analysis yet")
+        self.summary.setObjectName("frameinfo")
+        self.summary.setWordWrap(True)
+        lay.addWidget(self.summary)
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setSpacing(2)
+        self.list.itemClicked.connect(self._clicked)
+        self.list.itemActivated.connect(self._clicked)
+        lay.addWidget(self.list, 1)
+        self.findings: list = []
+
+    def set_findings(self, findings: list, thumbs: dict[int, np.ndarray], note: str = "") -> None:
+        self.findings = list(findings)
+        self.list.clear()
+        for f in self.findings:
+            item = QListWidgetItem(describe(f))
+            item.setData(Qt.ItemDataRole.UserRole, f.best_index)
+            if f.best_index in thumbs:
+                item.setIcon(QIcon(to_pixmap(thumbs[f.best_index])))
+            self.list.addItem(item)
+        n = len(self.findings)
+        text = f"{n} polyp{'s' if n != 1 else ''} found" if n else "No polyps found"
+        self.summary.setText(f"{text}{' · ' + note if note else ''}")
+
+    def set_note(self, text: str) -> None:
+        self.summary.setText(text)
+
+    def _clicked(self, item: QListWidgetItem) -> None:
+        self.jump.emit(int(item.data(Qt.ItemDataRole.UserRole)))

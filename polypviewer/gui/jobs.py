@@ -1,0 +1,246 @@
+"""What the worker threads run: opening media, loading models, decoding, analysing, tracking.
+
+No widgets here; each function takes everything it needs in its arguments (a snapshot made
+on the UI thread) and returns plain data, so a request is never affected by later UI changes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..engine.inference import FramePrediction, Predictor
+from ..engine.results import AnalysisStore
+from ..engine.sources import Frame, Source, open_source
+
+PREDICT_LOCK = threading.Lock()  # one live single-frame prediction at a time
+
+
+@dataclass
+class Opened:
+    source: Source
+    n: int
+    kind: str
+    fps: float | None
+    store: AnalysisStore | None
+
+
+def open_media(path: str, predictor: Predictor | None) -> Opened:
+    src = open_source(path)
+    try:
+        n = len(src)
+        store = AnalysisStore.open(src, predictor, n_frames=n) if predictor is not None else None
+    except BaseException:
+        src.close()
+        raise
+    return Opened(src, n, src.kind, src.fps, store)
+
+
+@dataclass
+class Loaded:
+    predictor: Predictor
+    store: AnalysisStore | None
+
+
+def load_predictor(model_path: str | None, device: str, source: Source | None,
+                   n: int) -> Loaded:
+    pred = Predictor(model_path, device=device)
+    store = AnalysisStore.open(source, pred, n_frames=n) if source is not None else None
+    return Loaded(pred, store)
+
+
+@dataclass
+class FrameRequest:
+    generation: int
+    index: int
+    source: Source
+    store: AnalysisStore | None
+    predictor: Predictor | None
+    threshold: float
+    min_area: float
+    predict: bool  # run the model when the frame is not in the store
+
+
+@dataclass
+class FrameResult:
+    frame: Frame
+    prediction: FramePrediction | None
+
+
+def predict_into_store(predictor: Predictor, store: AnalysisStore, index: int, rgb: np.ndarray) -> None:
+    prepared, box = predictor.prepare(rgb)
+    probs, frame_probs = predictor.forward(prepared[None])
+    store.put(index, probs[0], float(frame_probs[0]), box)
+
+
+def load_frame(req: FrameRequest) -> FrameResult:
+    """Decode frame ``index`` exactly; its prediction from the store, or live if allowed."""
+    frame = req.source[req.index]
+    pred = None
+    store = req.store
+    if store is not None:
+        if not store.has(req.index) and req.predict and req.predictor is not None:
+            with PREDICT_LOCK:
+                if not store.has(req.index):
+                    predict_into_store(req.predictor, store, req.index, frame.rgb)
+        if store.has(req.index):
+            pred = store.get(req.index, req.threshold, req.min_area)
+    return FrameResult(frame, pred)
+
+
+@dataclass
+class Progress:
+    done: int  # frames analysed in total (including earlier runs)
+    total: int
+    fps: float  # frames per second in this run
+    eta_s: float | None
+
+
+def analyse_source(path: str, predictor: Predictor, store: AnalysisStore, n: int,
+                   cancel: threading.Event, batch_size: int = 8,
+                   stop: int | None = None) -> Iterator[Progress]:
+    """Analyse every frame not yet in ``store`` (up to ``stop``), yielding progress ~5x/s.
+
+    Frames are decoded sequentially from a Source of its own, so this never competes with
+    the viewer's decoder. Results are flushed to disk on the way out, also when cancelled.
+    """
+    stop = n if stop is None else min(stop, n)
+    done0 = int(np.count_nonzero(~np.isnan(store.frame_probs[:stop])))
+    todo = [i for i in range(stop) if not store.has(i)]
+    if not todo:
+        return True
+    src = open_source(path)
+    t0 = last = time.perf_counter()
+    count = 0
+    try:
+        batch: list[tuple[int, np.ndarray, object]] = []
+        frames = _frames(src, todo)
+        for frame in frames:
+            if cancel.is_set():
+                return False
+            prepared, box = predictor.prepare(frame.rgb)
+            batch.append((frame.index, prepared, box))
+            if len(batch) < batch_size and frame.index != todo[-1]:
+                continue
+            probs, fprobs = predictor.forward(np.stack([b[1] for b in batch]))
+            for k, (i, _, box) in enumerate(batch):
+                store.put(i, probs[k], float(fprobs[k]), box)
+            count += len(batch)
+            batch = []
+            now = time.perf_counter()
+            if now - last > 0.2 or count == len(todo):
+                last = now
+                rate = count / max(now - t0, 1e-6)
+                left = len(todo) - count
+                yield Progress(done0 + count, stop, rate, left / rate if rate > 0 else None)
+        return True
+    finally:
+        src.close()
+        store.flush()
+
+
+def _frames(src: Source, todo: list[int]) -> Iterator[Frame]:
+    """Sequential decoding when the frames to do are contiguous; exact reads otherwise."""
+    if todo == list(range(todo[0], todo[-1] + 1)) and todo[0] == 0:
+        for frame in src:
+            if frame.index > todo[-1]:
+                return
+            yield frame
+    else:
+        for i in todo:
+            yield src[i]
+
+
+@dataclass
+class FindingsRequest:
+    path: str
+    store: AnalysisStore
+    threshold: float
+    min_area: float
+    fps: float | None
+    generation: int = 0
+
+
+@dataclass
+class FindingsResult:
+    track: object  # engine.tracking.TrackResult
+    segments: list[tuple[int, int]]
+    frame_probs: np.ndarray
+    counts: np.ndarray
+    thumbs: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+def compute_findings(req: FindingsRequest) -> FindingsResult:
+    """Tracking over the cached results at the current threshold, plus best-frame thumbnails."""
+    from ..engine import overlay, tracking
+
+    store = req.store
+    probs = store.frame_probs
+    same = (abs(req.threshold - store.threshold) < 1e-6
+            and abs(req.min_area - store.min_area_fraction) < 1e-9)
+    counts = store.counts.astype(float)
+    counts[counts < 0] = np.nan
+    frames = []
+    for i in np.flatnonzero(~np.isnan(probs)).tolist():
+        insts = store.instances(i) if same else store.get(i, req.threshold, req.min_area).instances
+        if not same:
+            counts[i] = len(insts)
+        frames.append((i, i / req.fps if req.fps else None, insts))
+    result = tracking.track(frames)
+    segs = tracking.segments(probs, req.threshold, min_len=1, gap=2)
+    thumbs: dict[int, np.ndarray] = {}
+    if result.findings:
+        src = open_source(req.path)
+        try:
+            for f in result.findings[:200]:
+                frame = src[f.best_index]
+                pred = store.get(f.best_index, req.threshold, req.min_area)
+                ids = result.ids_per_frame.get(f.best_index)
+                img = overlay.draw_overlay(frame.rgb, pred, track_ids=ids,
+                                           style=overlay.DEFAULT_STYLE.only("mask", "contours", "boxes"))
+                thumbs[f.best_index] = _shrink(img, 160)
+        finally:
+            src.close()
+    return FindingsResult(result, segs, probs, counts, thumbs)
+
+
+def _shrink(rgb: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    s = side / max(h, w)
+    if s >= 1:
+        return rgb
+    return cv2.resize(rgb, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
+
+
+@dataclass
+class CamRequest:
+    index: int
+    rgb: np.ndarray
+    predictor: Predictor
+    target: str
+
+
+def compute_gradcam(req: CamRequest) -> np.ndarray:
+    from ..engine.gradcam import gradcam
+
+    return gradcam(req.predictor, req.rgb, req.target)
+
+
+@dataclass
+class FeatureRequest:
+    index: int
+    rgb: np.ndarray
+    predictor: Predictor
+    stages: tuple[int, ...]
+
+
+def compute_features(req: FeatureRequest) -> list[np.ndarray]:
+    from ..engine.gradcam import feature_maps
+
+    return feature_maps(req.predictor, req.rgb, req.stages)

@@ -1,0 +1,429 @@
+"""The main window: layout, menus, docks, status bar, settings and drag-and-drop.
+
+Review logic (frames, analysis, findings) lives in review.Review; this class arranges widgets
+and forwards user actions. Other tools plug in with add_tool_action / add_dock /
+add_central_tab.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..paths import resources_dir
+from . import menus
+from .controls import ControlPanel
+from .exports_ui import Exporter
+from .feature_maps import FeatureMapPanel
+from .findings import FindingsPanel
+from .review import Review
+from .settings import Settings
+from .timeline import Timeline
+from .transport import TransportBar, format_time
+from .viewer import FrameView
+
+FILE_FILTER = ("Images and videos (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.mp4 *.avi *.mov *.mkv "
+               "*.webm *.mpg *.mpeg *.m4v *.wmv);;All files (*)")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, model: str | None = None, device: str | None = None):
+        super().__init__()
+        self.setWindowTitle("PolypViewer")
+        self.setAcceptDrops(True)
+        self.settings = Settings()
+        self.last_error = ""
+        self._error_box: QMessageBox | None = None
+        self._closed = False
+
+        self.view = FrameView()
+        self.transport = TransportBar()
+        self.timeline = Timeline()
+        review_page = QWidget()
+        lay = QVBoxLayout(review_page)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.view)
+        split.addWidget(self.timeline)
+        split.setStretchFactor(0, 5)
+        split.setStretchFactor(1, 1)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.transport)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(review_page, "Review")
+        self.tabs.tabBar().setVisible(False)
+        self.setCentralWidget(self.tabs)
+
+        self.controls = ControlPanel(self.view.layers)
+        self.findings = FindingsPanel()
+        self.features = FeatureMapPanel()
+        self.control_dock = self.add_dock(self.controls, "Display and detection")
+        self.findings_dock = self.add_dock(self.findings, "Findings")
+        self.feature_dock = self.add_dock(self.features, "Feature maps", Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.findings_dock, self.feature_dock)
+        self.findings_dock.raise_()
+        self.feature_dock.hide()
+
+        self.review = Review(self)
+        self.exporter = Exporter(self)
+        self.menus = menus.build(self)
+        for dock in (self.control_dock, self.findings_dock, self.feature_dock):
+            self.menus["View"].addAction(dock.toggleViewAction())
+        self._build_status_bar()
+        self._connect()
+        self._restore_settings(device)
+        self._fill_samples()
+        self._fill_recent()
+        self._fill_models(model)
+        self.review.load_model(model, self.review.device)
+
+    # ------------------------------------------------------------------ building
+    def add_dock(self, widget: QWidget, title: str,
+                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "_"))
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        if hasattr(self, "menus"):
+            self.menus["View"].addAction(dock.toggleViewAction())
+        return dock
+
+    def add_central_tab(self, widget: QWidget, title: str) -> int:
+        index = self.tabs.addTab(widget, title)
+        self.tabs.tabBar().setVisible(True)
+        return index
+
+    def add_tool_action(self, action_or_title: QAction | str, callback=None, shortcut: str = "") -> QAction:
+        act = action_or_title if isinstance(action_or_title, QAction) else QAction(action_or_title, self)
+        if callback is not None:
+            act.triggered.connect(callback)
+        if shortcut:
+            act.setShortcut(shortcut)
+        self.menus["Tools"].addAction(act)
+        self.menus["Tools"].menuAction().setVisible(True)
+        return act
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.progress_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.review.cancel_analysis)
+        for w in (self.progress_label, self.progress, self.cancel_button):
+            sb.addPermanentWidget(w)
+            w.hide()
+        self.model_label = QLabel("Model: loading…")
+        self.device_label = QLabel()
+        sb.addPermanentWidget(self.model_label)
+        sb.addPermanentWidget(self.device_label)
+
+    def _connect(self) -> None:
+        r, t, c = self.review, self.transport, self.controls
+        t.seek.connect(r.seek)
+        t.step.connect(r.step)
+        t.play_toggled.connect(lambda on: r.play() if on else r.pause())
+        t.speed_changed.connect(r.set_speed)
+        t.finding_step.connect(r.jump_finding)
+        self.timeline.clicked.connect(r.seek)
+        self.findings.jump.connect(r.seek)
+        c.layer_toggled.connect(self.set_layer)
+        c.layer_opacity.connect(self.view.set_layer_opacity)
+        c.threshold_changed.connect(self._threshold_changed)
+        c.min_area_changed.connect(r.set_min_area)
+        c.model_chosen.connect(lambda p: r.load_model(p or None))
+        c.device_chosen.connect(self._device_changed)
+        c.gradcam_target_changed.connect(r.set_gradcam_target)
+        self.features.stages_changed.connect(lambda _s: r.request_extras())
+        self.feature_dock.visibilityChanged.connect(lambda on: on and r.request_extras())
+        r.message.connect(self.show_message)
+        r.model_ready.connect(self._model_ready)
+        r.opened.connect(self._opened)
+        r.analysis_started.connect(self._analysis_started)
+        r.analysis_progress.connect(self._analysis_progress)
+        r.analysis_finished.connect(self._analysis_finished)
+
+    # ------------------------------------------------------------------ settings
+    def _restore_settings(self, device: str | None) -> None:
+        s = self.settings
+        geo = s.get("geometry")
+        if isinstance(geo, QByteArray):
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1280, 820)
+        state = s.get("window_state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        for name, layer in self.view.layers.items():
+            on = s.get(f"overlay/{name}", layer.visible, bool)
+            opacity = s.get(f"overlay/{name}_opacity", layer.opacity, float)
+            self.view.set_layer_opacity(name, opacity)
+            self.controls.rows[name].opacity.setValue(int(round(opacity * 100)))
+            self.set_layer(name, on)
+        self.review.device = device or s.get("device", "auto", str)
+        from ..engine.device import resolve_device
+
+        _, note = resolve_device(self.review.device if self.review.device in ("auto", "cpu", "cuda", "mps")
+                                 else "auto")
+        self.controls.set_device(self.review.device, note)
+        self.device_label.setText(note)
+        self.review.min_area = s.get("min_area", self.review.min_area, float)
+        self.controls.set_min_area(self.review.min_area)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.set("geometry", self.saveGeometry())
+        s.set("window_state", self.saveState())
+        for name, layer in self.view.layers.items():
+            s.set(f"overlay/{name}", layer.visible)
+            s.set(f"overlay/{name}_opacity", layer.opacity)
+        s.set("device", self.review.device)
+        s.set("min_area", self.review.min_area)
+        if self.review.predictor is not None:
+            s.set(f"threshold/{self.review.predictor.name}", self.review.threshold)
+        s.sync()
+
+    # ------------------------------------------------------------------ opening
+    def open_path(self, path: str, frame: int = 0) -> None:
+        self.review.open(str(path), frame)
+
+    def _dialog_folder(self) -> str:
+        return self.settings.get("last_folder", str(Path.home()), str)
+
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image or video", self._dialog_folder(), FILE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_folder_dialog(self, title: str = "Open folder of images") -> None:
+        path = QFileDialog.getExistingDirectory(self, title, self._dialog_folder())
+        if path:
+            self.open_path(path)
+
+    def open_dataset_dialog(self) -> None:
+        self.open_folder_dialog("Open dataset folder (with images/ and masks/)")
+
+    def _opened(self, path: str) -> None:
+        self.settings.set("last_folder", str(Path(path).parent))
+        self.settings.add_recent(path)
+        self._fill_recent()
+        self.setWindowTitle(f"{Path(path).name} — PolypViewer")
+        self.statusBar().showMessage(f"Opened {path}", 4000)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.settings.recent():
+            self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent()))
+
+    def _fill_samples(self) -> None:
+        folder = resources_dir() / "samples"
+        items = [("Demo procedure clip", folder / "demo.mp4"), ("Kvasir-SEG sample dataset", folder / "kvasir")]
+        self.sample_menu.clear()
+        for title, p in items:
+            act = self.sample_menu.addAction(title, lambda p=p: self.open_path(str(p)))
+            act.setEnabled(p.exists())
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.open_path(paths[0])
+            event.acceptProposedAction()
+
+    # ------------------------------------------------------------------ model & device
+    def _fill_models(self, current: str | None) -> None:
+        from ..engine.registry import list_models
+
+        try:
+            entries = [(f"{e.name} ({e.source})", str(e.path)) for e in list_models()]
+        except Exception:  # a broken models folder must not stop the app
+            entries = []
+        self.controls.set_models(entries, current)
+
+    def _model_ready(self, name: str) -> None:
+        r = self.review
+        self.model_label.setText(f"Model: {name}")
+        self.device_label.setText(r.predictor.device_note)
+        self.controls.set_device(r.device, r.predictor.device_note)
+        from ..engine.model_settings import effective_threshold
+
+        thr = self.settings.get(f"threshold/{name}", effective_threshold(r.predictor.loaded), float)
+        self.controls.set_threshold(thr)
+        r.threshold = thr
+        current = str(r.predictor.loaded.path) if r.predictor.loaded.path else None
+        self._fill_models(current)
+        if r.media is None:
+            self.view.set_message("Open an image, folder, dataset or video (Ctrl+O), or drop it here.")
+
+    def _device_changed(self, device: str) -> None:
+        self.review.load_model(self.review.model_path, device)
+
+    def act_choose_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose model", self._dialog_folder(),
+                                              "PolypViewer model (*.safetensors *.json)")
+        if path:
+            self.review.load_model(path)
+
+    # ------------------------------------------------------------------ view
+    def set_layer(self, name: str, on: bool) -> None:
+        self.view.set_layer_visible(name, on)
+        for widget in (self.controls.rows[name].check, self.layer_actions.get(name) if hasattr(
+                self, "layer_actions") else None):
+            if widget is not None and widget.isChecked() != on:
+                widget.blockSignals(True)
+                widget.setChecked(on)
+                widget.blockSignals(False)
+        if name == "gradcam" and on:
+            self.review.request_extras()
+
+    def _threshold_changed(self, value: float) -> None:
+        self.review.set_threshold(value)
+
+    def set_live_predict(self, on: bool) -> None:
+        self.review.live_predict = on
+
+    # ------------------------------------------------------------------ playback actions
+    def act_toggle_play(self):
+        self.review.toggle_play()
+
+    def act_next(self):
+        self.review.step(1)
+
+    def act_prev(self):
+        self.review.step(-1)
+
+    def act_next10(self):
+        self.review.step(10)
+
+    def act_prev10(self):
+        self.review.step(-10)
+
+    def act_back_second(self):
+        fps = self.review.media.fps if self.review.media else None
+        self.review.step(-int(round(fps or 1)))
+
+    def act_pause(self):
+        self.review.pause()
+
+    def act_play(self):
+        self.review.play()
+
+    def act_first(self):
+        self.review.seek(0)
+
+    def act_last(self):
+        self.review.seek(self.review.n - 1)
+
+    def act_next_finding(self):
+        self.review.jump_finding(1)
+
+    def act_prev_finding(self):
+        self.review.jump_finding(-1)
+
+    # ------------------------------------------------------------------ analysis
+    def act_analyse(self):
+        self.review.start_analysis()
+
+    def act_cancel_analysis(self):
+        self.review.cancel_analysis()
+
+    def act_reanalyse(self):
+        r = self.review
+        if r.store is None:
+            return
+        r.stop_analysis()
+        r.store.delete()
+        r.track = None
+        r.refresh_timeline()
+        r.start_analysis()
+
+    def _analysis_started(self) -> None:
+        self.progress.setRange(0, max(1, self.review.n))
+        self.progress.setValue(0)
+        self.progress_label.setText("Analysing…")
+        for w in (self.progress_label, self.progress, self.cancel_button):
+            w.show()
+
+    def _analysis_progress(self, p) -> None:
+        self.progress.setMaximum(max(1, p.total))
+        self.progress.setValue(p.done)
+        eta = f" · {format_time(p.eta_s)[:-3]} left" if p.eta_s is not None else ""
+        self.progress_label.setText(f"Analysing {p.done}/{p.total} · {p.fps:.1f} frames/s{eta}")
+
+    def _analysis_finished(self, state: str) -> None:
+        for w in (self.progress_label, self.progress, self.cancel_button):
+            w.hide()
+        if state == "done":
+            self.statusBar().showMessage("Analysis complete", 5000)
+        elif state == "cancelled":
+            self.statusBar().showMessage("Analysis cancelled; results so far are kept", 5000)
+
+    # ------------------------------------------------------------------ messages & help
+    def show_message(self, text: str, error: bool = False) -> None:
+        """Status bar always; errors also in a non-blocking message box (one at a time)."""
+        self.statusBar().showMessage(text, 10000 if error else 5000)
+        if not error:
+            return
+        self.last_error = text
+        if self._error_box is None:
+            self._error_box = QMessageBox(QMessageBox.Icon.Warning, "PolypViewer", text,
+                                          QMessageBox.StandardButton.Ok, self)
+            self._error_box.setWindowModality(Qt.WindowModality.NonModal)
+        self._error_box.setText(text)
+        if not self._closed:
+            self._error_box.show()
+
+    def show_shortcuts(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", menus.shortcuts_html(),
+                          QMessageBox.StandardButton.Close, self)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+        self._shortcuts_box = box
+
+    def show_about(self) -> None:
+        r = self.review
+        model = r.predictor.name if r.predictor else "none loaded"
+        device = r.predictor.device_note if r.predictor else self.device_label.text()
+        from .. import __version__
+
+        box = QMessageBox(QMessageBox.Icon.Information, "About PolypViewer",
+                          f"<b>PolypViewer {__version__}</b><br>Review of colonoscopy images and "
+                          f"procedures with polyp segmentation.<br><br>Model: {model}<br>Device: {device}"
+                          "<br><br>Decision support only: every finding needs a clinician's review.",
+                          QMessageBox.StandardButton.Close, self)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+        self._about_box = box
+
+    # ------------------------------------------------------------------ closing
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if not self._closed:
+            self._closed = True
+            self.save_settings()
+            self.exporter.shutdown()
+            self.review.shutdown()
+            if self._error_box is not None:
+                self._error_box.close()
+        super().closeEvent(event)

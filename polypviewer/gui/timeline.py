@@ -1,0 +1,98 @@
+"""Procedure timeline: polyp probability and count per frame, detection segments, a cursor.
+
+Frames not analysed yet are NaN and leave gaps, so progress is visible as the curve grows.
+Clicking anywhere jumps to that frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from . import theme
+
+
+class Timeline(QWidget):
+    clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background=theme.PANEL)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setYRange(0, 1.05, padding=0)
+        self.plot.getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")]])
+        self.plot.getAxis("left").setWidth(34)
+        self.plot.getAxis("bottom").setLabel("frame")
+        self.plot.showGrid(x=False, y=True, alpha=0.15)
+        legend = self.plot.addLegend(offset=(-8, 2), labelTextColor=theme.MUTED, brush=pg.mkBrush(theme.PANEL),
+                                     colCount=3)
+        self.prob_curve = self.plot.plot(pen=pg.mkPen(QColor(*theme.PRED), width=1.5),
+                                         name="polyp probability")
+        count_pen = pg.mkPen(QColor(theme.ACCENT), width=1, style=Qt.PenStyle.DotLine)
+        self.count_curve = self.plot.plot(pen=count_pen, name="polyp count (scaled)")
+        legend.addItem(pg.BarGraphItem(x=[0], height=[1], width=1, brush=pg.mkBrush(*theme.SEGMENT)),
+                       "detection")
+        self.threshold_line = pg.InfiniteLine(angle=0, pen=pg.mkPen(theme.MUTED, style=Qt.PenStyle.DashLine))
+        self.plot.addItem(self.threshold_line)
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffffff", width=1.5))
+        self.plot.addItem(self.cursor)
+        self.segment_items: list[pg.LinearRegionItem] = []
+        self.plot.scene().sigMouseClicked.connect(self._on_click)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.plot)
+        self.setMinimumHeight(90)
+        self.setMaximumHeight(160)
+        self.n = 0
+        self.segments: list[tuple[int, int]] = []
+
+    def set_length(self, n: int) -> None:
+        self.n = n
+        self.plot.setXRange(0, max(1, n - 1), padding=0.01)
+        self.set_data(np.full(n, np.nan), np.full(n, np.nan), 0.5, [])
+
+    def set_data(self, frame_probs: np.ndarray, counts: np.ndarray, threshold: float,
+                 segments: list[tuple[int, int]]) -> None:
+        """``counts`` are scaled into the plot (max count = 1.0) so both share one axis."""
+        x = np.arange(len(frame_probs), dtype=float)
+        self.prob_curve.setData(x, np.asarray(frame_probs, float), connect="finite")
+        c = np.asarray(counts, float)
+        top = np.nanmax(c) if np.isfinite(c).any() and np.nanmax(c) > 0 else 1.0
+        self.count_curve.setData(x, c / top, connect="finite")
+        self.threshold_line.setPos(threshold)
+        self._set_segments(segments)
+
+    def _set_segments(self, segments: list[tuple[int, int]]) -> None:
+        self.segments = list(segments)
+        brush = pg.mkBrush(*theme.SEGMENT)
+        while len(self.segment_items) < len(segments):
+            item = pg.LinearRegionItem(movable=False, brush=brush, pen=pg.mkPen(None))
+            item.setZValue(-10)
+            self.plot.addItem(item)
+            self.segment_items.append(item)
+        for item, (a, b) in zip(self.segment_items, segments):
+            item.setRegion((a - 0.5, b + 0.5))
+            item.show()
+        for item in self.segment_items[len(segments):]:
+            item.hide()
+
+    def set_cursor(self, index: int) -> None:
+        self.cursor.setPos(index)
+
+    def _on_click(self, event) -> None:
+        if self.n <= 0 or event.button() != Qt.MouseButton.LeftButton:
+            return
+        pos = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos())
+        self.clicked.emit(int(np.clip(round(pos.x()), 0, self.n - 1)))
+
+    def x_to_widget(self, index: int) -> tuple[int, int]:
+        """Widget coordinates of frame ``index`` at mid height (used by tests to click)."""
+        vb = self.plot.getPlotItem().vb
+        scene = vb.mapViewToScene(pg.Point(index, 0.5))
+        p = self.plot.mapFromScene(scene)
+        return int(p.x()), int(p.y())

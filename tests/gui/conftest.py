@@ -1,0 +1,65 @@
+"""GUI fixtures: generated media (frames that encode their index) and a window on the tiny model."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from gui_helpers import SLOW, H, W, code_frame, make_video
+
+
+@pytest.fixture(scope="session")
+def video(tmp_path_factory) -> Path:
+    return make_video(tmp_path_factory.mktemp("vid") / "clip.mp4", 40)
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("folder")
+    for i in range(3):
+        cv2.imwrite(str(root / f"frame{i}.png"), cv2.cvtColor(code_frame(i * 5), cv2.COLOR_RGB2BGR))
+    return root
+
+
+@pytest.fixture(scope="session")
+def gui_dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("ds")
+    (root / "images").mkdir()
+    (root / "masks").mkdir()
+    for i in range(3):
+        img = code_frame(i)
+        mask = np.zeros((H, W), np.uint8)
+        cv2.circle(mask, (30 + i * 2, 65), 14, 255, -1)
+        cv2.imwrite(str(root / "images" / f"case{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(root / "masks" / f"case{i}.png"), mask)
+    return root
+
+
+def pv_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("pv-") and t.is_alive()]
+
+
+@pytest.fixture
+def make_window(qtbot, tiny_model_path):
+    """Build MainWindow on a model (the tiny one by default); closed, threads checked, at teardown."""
+    from polypviewer.gui.app import create_window
+
+    wins = []
+
+    def make(model: str | Path | None = tiny_model_path, wait_model: bool = True):
+        win = create_window(str(model) if model else None, "cpu")
+        wins.append(win)
+        win.show()
+        if wait_model:
+            qtbot.waitUntil(lambda: win.review.predictor is not None, timeout=SLOW)
+        return win
+
+    yield make
+    for win in wins:
+        win.close()
+        win.deleteLater()
+    assert pv_threads() == [], "worker threads left running after close"
+

@@ -1,0 +1,77 @@
+"""Opening every kind of input, bad files, and a missing model: the window always lives on."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from gui_helpers import SLOW, code_frame, decode_index, open_and_wait
+
+
+def test_open_image_analyses_automatically(qtbot, make_window, tmp_path):
+    path = tmp_path / "still.png"
+    cv2.imwrite(str(path), cv2.cvtColor(code_frame(7), cv2.COLOR_RGB2BGR))
+    win = open_and_wait(qtbot, make_window(), path, analysed=True)
+    assert win.review.media.kind == "image" and win.review.n == 1
+    assert decode_index(win.view.image_item.image) == 7
+    assert win.view.badge_text().startswith(("Polyp", "No polyp"))
+    assert not win.timeline.isVisible()
+    assert "tiny" in win.model_label.text()
+
+
+def test_open_folder_and_dataset(qtbot, make_window, image_folder, gui_dataset):
+    win = open_and_wait(qtbot, make_window(), image_folder, frame=2, analysed=True)
+    assert win.review.media.kind == "folder" and win.review.n == 3
+    assert decode_index(win.view.frame) == 10  # frame2.png holds index 10
+    assert win.view.layers["gt"].n_points == 0
+    open_and_wait(qtbot, win, gui_dataset, analysed=True)
+    assert win.review.media.kind == "dataset"
+    qtbot.waitUntil(lambda: win.view.layers["gt"].n_points > 0, timeout=SLOW)  # GT outline drawn
+
+
+def test_open_video_shows_exact_frame(qtbot, make_window, video):
+    win = open_and_wait(qtbot, make_window(), video, frame=17)
+    assert win.review.media.kind == "video" and win.review.n == 40
+    assert decode_index(win.view.frame) == 17
+    assert "frame 18 / 40" in win.transport.readout.text()
+    assert not win.review.analysing()  # videos are analysed on request only
+    qtbot.waitUntil(lambda: win.review.prediction is not None, timeout=SLOW)  # analysed live
+
+
+def test_bad_file_shows_message_and_app_lives_on(qtbot, make_window, tmp_path, video):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    win = make_window()
+    win.open_path(str(bad))
+    qtbot.waitUntil(lambda: bool(win.last_error), timeout=SLOW)
+    assert "broken.mp4" in win.last_error
+    assert win.view.message.isVisible()
+    win.open_path(str(tmp_path / "notes.txt"))
+    (tmp_path / "notes.txt").write_text("x")
+    qtbot.waitUntil(lambda: "notes.txt" in win.last_error, timeout=SLOW)
+    open_and_wait(qtbot, win, video, frame=3)  # still works afterwards
+    assert decode_index(win.view.frame) == 3
+
+
+def test_no_model_installed_still_opens(qtbot, make_window, video, tmp_path, monkeypatch):
+    from polypviewer.engine import registry
+
+    monkeypatch.setattr(registry, "bundled_models_dir", lambda: tmp_path / "no-models")
+    win = make_window(model=None, wait_model=False)
+    qtbot.waitUntil(lambda: "No model installed" in win.last_error, timeout=SLOW)
+    open_and_wait(qtbot, win, video, frame=5)
+    assert decode_index(win.view.frame) == 5
+    assert win.review.prediction is None and win.view.badge_text() == ""
+
+
+def test_drop_opens_file(qtbot, make_window, video):
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    win = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(video))])
+    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    win.dropEvent(event)
+    qtbot.waitUntil(lambda: win.review.shown == 0, timeout=SLOW)
+    assert np.array_equal(win.view.frame.shape, (96, 160, 3))
