@@ -45,10 +45,14 @@ def make_app():
 
 
 def create_window(model: str | None = None, device: str | None = None):
+    from . import annotate, wizard
     from .main_window import MainWindow
 
     make_app()
-    return MainWindow(model=model, device=device)
+    win = MainWindow(model=model, device=device)
+    annotate.install(win)  # Tools -> Dataset review
+    wizard.install(win)  # Tools -> Train a model..., Runs dock
+    return win
 
 
 class ScreenshotRunner:

@@ -1,0 +1,189 @@
+"""Interchangeable model runners behind the pipeline: PyTorch (tuned for CUDA) and ONNX Runtime.
+
+Every backend takes letterboxed uint8 frames and returns probabilities, and borrows
+``finish`` from the :class:`Predictor`, so the pipeline, the live view and the benchmark never
+care which one runs. ``make_backend(kind="auto")`` picks what is fastest where it runs:
+ONNX Runtime on CPU, PyTorch (fp16, channels_last, pinned copies) on CUDA.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from .inference import FramePrediction, Predictor
+from .preprocess import Letterbox, normalise
+
+log = logging.getLogger(__name__)
+
+BACKEND_KINDS = ("auto", "torch", "onnx", "onnx-int8")
+MAX_AUTO_BATCH = 64
+
+
+class Backend(Protocol):
+    """What the pipeline needs from a model runner."""
+
+    kind: str  # "torch", "onnx" or "onnx-int8"
+    note: str  # one line for people: device, precision, why a fallback happened
+    predictor: Predictor
+    batch_size: int | None  # current best batch size (halved after a CUDA OOM)
+
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, S, S, 3) uint8 letterboxed frames -> mask probs (N, S, S) float32, frame probs (N,)."""
+        ...
+
+    def finish(self, prob_model: np.ndarray, frame_prob: float, box: Letterbox,
+               threshold: float | None = None) -> FramePrediction:
+        ...
+
+
+def physical_cores() -> int:
+    """Physical cores usable by this process: hyper-threads slow inference down, so skip them."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores: set[tuple[str, str]] = set()
+    phys = core = None
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return max(1, usable)
+    for line in text.splitlines() + [""]:
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "physical id":
+            phys = value
+        elif key == "core id":
+            core = value
+        elif not key:
+            if core is not None:
+                cores.add((phys or "0", core))
+            phys = core = None
+    n = len(cores) or usable
+    return max(1, min(n, usable))
+
+
+class TorchBackend:
+    """PyTorch eager (optionally compiled); on CUDA: fp16 autocast, channels_last, pinned memory.
+
+    Results match ``Predictor.forward`` exactly on CPU (same ops in the same order).
+    """
+
+    kind = "torch"
+
+    def __init__(self, predictor: Predictor, *, compile: bool = False, note: str = "") -> None:
+        self.predictor = predictor
+        self.device = predictor.device
+        self.cuda = self.device.type == "cuda"
+        self.net = predictor.net
+        self.compiled = False
+        if compile:
+            try:
+                self.net = torch.compile(predictor.net, dynamic=False)
+                self.compiled = True
+            except Exception as e:  # noqa: BLE001 - compile is an optional speed-up
+                log.warning("torch.compile unavailable (%s); running eagerly", e)
+        self.batch_size: int | None = None
+        prec = "fp16" if predictor.fp16 else "fp32"
+        extra = ", compiled" if self.compiled else ""
+        self.note = f"PyTorch {prec}{extra} on {predictor.device_note}" + (f" ({note})" if note else "")
+
+    def finish(self, prob_model, frame_prob, box, threshold=None) -> FramePrediction:
+        return self.predictor.finish(prob_model, frame_prob, box, threshold)
+
+    def _run(self, x: torch.Tensor):
+        out = self.net(x)
+        return out if isinstance(out, tuple) else (out, None)
+
+    @torch.inference_mode()
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = len(batch)
+        if self.compiled and self.batch_size and n < self.batch_size:
+            # a fixed shape avoids a recompile for the last, shorter batch
+            pad = np.zeros((self.batch_size - n,) + batch.shape[1:], batch.dtype)
+            batch = np.concatenate([batch, pad])
+        x = torch.from_numpy(np.ascontiguousarray(batch))
+        if self.cuda:  # uint8 crosses the bus (4x less than float), asynchronously
+            x = x.pin_memory().to(self.device, non_blocking=True)
+        else:
+            x = x.to(self.device)
+        x = normalise(x, self.predictor.config).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.predictor.fp16):
+            m, c = self._run(x)
+            if self.predictor.tta:
+                m2, c2 = self._run(torch.flip(x, dims=[3]))
+                m = (m + torch.flip(m2, dims=[3])) / 2
+                c = None if c is None else (c + c2) / 2
+        probs = torch.sigmoid(m.float())[:, 0]
+        frame = torch.sigmoid(c.float())[:, 0] if c is not None else probs.amax(dim=(1, 2))
+        return probs[:n].cpu().numpy(), frame[:n].cpu().numpy()
+
+
+def forward_adaptive(backend: Backend, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``backend.forward`` that survives CUDA out-of-memory: halve the batch and retry.
+
+    The halved size is remembered on the backend so later batches are split up front.
+    """
+    size = backend.batch_size or len(batch)
+    if len(batch) > size:
+        parts = [forward_adaptive(backend, batch[i:i + size]) for i in range(0, len(batch), size)]
+        return np.concatenate([p for p, _ in parts]), np.concatenate([f for _, f in parts])
+    try:
+        return backend.forward(batch)
+    except torch.cuda.OutOfMemoryError:
+        if len(batch) <= 1:
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        backend.batch_size = max(1, len(batch) // 2)
+        log.warning("GPU out of memory with %d frames per batch; retrying with %d",
+                    len(batch), backend.batch_size)
+        return forward_adaptive(backend, batch)
+
+
+def suggest_batch_size(backend: Backend, default: int = 8) -> int:
+    """Frames per model call: on CUDA from free GPU memory (measured with a probe), else ``default``."""
+    pred = backend.predictor
+    if backend.kind != "torch" or pred.device.type != "cuda":
+        return default
+    try:
+        s = pred.config.input_size
+        free, _ = torch.cuda.mem_get_info(pred.device)
+        torch.cuda.synchronize(pred.device)
+        base = torch.cuda.memory_allocated(pred.device)
+        torch.cuda.reset_peak_memory_stats(pred.device)
+        backend.forward(np.zeros((2, s, s, 3), np.uint8))
+        per_frame = max(1, (torch.cuda.max_memory_allocated(pred.device) - base) // 2)
+        fit = int(0.6 * free // per_frame)
+        size = 1 << max(0, min(fit, MAX_AUTO_BATCH).bit_length() - 1)  # power of two, rounded down
+        log.info("batch size %d from %.1f GiB free GPU memory", size, free / 2**30)
+        return max(1, size)
+    except Exception as e:  # noqa: BLE001 - the probe is only a guess; the OOM fallback remains
+        log.warning("could not size the batch from GPU memory (%s); using %d", e, default)
+        return default
+
+
+def make_backend(predictor: Predictor, kind: str = "auto", *, compile: bool = False) -> Backend:
+    """The runner for ``predictor``: ``auto`` = ONNX Runtime on CPU, PyTorch on CUDA/MPS.
+
+    Any ONNX failure (export, numerical check, missing runtime) falls back to PyTorch with the
+    reason logged and kept in ``backend.note``.
+    """
+    if kind not in BACKEND_KINDS:
+        raise ValueError(f"unknown backend '{kind}' (use {', '.join(BACKEND_KINDS)})")
+    if kind == "torch" or (kind == "auto" and predictor.device.type != "cpu"):
+        return TorchBackend(predictor, compile=compile)
+    from .onnx_backend import OnnxBackend  # onnx/onnxruntime only when used
+
+    reasons = []
+    for quantize in ([True, False] if kind == "onnx-int8" else [False]):
+        try:
+            return OnnxBackend(predictor, quantize=quantize)
+        except Exception as e:  # noqa: BLE001 - any ONNX trouble: say why, keep working
+            what = "int8 ONNX" if quantize else "ONNX"
+            reasons.append(f"{what} unavailable: {e}")
+            log.warning("%s unavailable, falling back: %s", what, e)
+    return TorchBackend(predictor, compile=compile, note="; ".join(reasons))

@@ -1,0 +1,388 @@
+"""Real-time analysis: decode, preprocess, inference and post-processing overlap in threads.
+
+A naive loop leaves the model idle while the next frame is decoded and resized, and the CPU
+cores idle while the model runs. Here each stage is one thread joined to the next by a
+bounded queue, so stages overlap (torch, onnxruntime and cv2 release the GIL) and memory
+stays flat for a procedure of any length. One thread per stage keeps results in order.
+
+``analyse`` is for whole sources (batched, nothing dropped); ``LiveAnalyser`` is for playback
+(one frame at a time, latest wins, stale frames skipped).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backends import Backend, forward_adaptive, make_backend, suggest_batch_size
+from .inference import FramePrediction, Predictor
+from .sources import Frame, VideoSource
+
+log = logging.getLogger(__name__)
+
+STAGES = ("decode", "preprocess", "inference", "postprocess", "render")
+POLL_S = 0.05  # how often a blocked stage looks at the stop/cancel flags
+JOIN_S = 60.0  # a model call in progress cannot be interrupted; wait for it this long
+
+
+@dataclass
+class StageTimes:
+    """Busy seconds per stage, frames done, wall time and the fullest each queue got."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    frames: int = 0
+    wall_s: float = 0.0
+    batches: int = 0
+    queue_peak: dict[str, int] = field(default_factory=dict)
+    queue_capacity: dict[str, int] = field(default_factory=dict)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds  # one writer per stage
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.wall_s if self.wall_s > 0 else 0.0
+
+    def per_frame_ms(self) -> dict[str, float]:
+        n = max(1, self.frames)
+        return {k: 1000.0 * v / n for k, v in self.seconds.items()}
+
+    def as_dict(self) -> dict:
+        return {"frames": self.frames, "wall_s": round(self.wall_s, 4), "fps": round(self.fps, 3),
+                "batches": self.batches,
+                "stage_s": {k: round(v, 4) for k, v in self.seconds.items()},
+                "stage_ms_per_frame": {k: round(v, 3) for k, v in self.per_frame_ms().items()},
+                "queue_peak": dict(self.queue_peak), "queue_capacity": dict(self.queue_capacity)}
+
+
+class _Queue(queue.Queue):
+    """A bounded queue that remembers its highest fill level (proof that memory stays flat)."""
+
+    peak = 0
+
+    def _put(self, item) -> None:
+        super()._put(item)
+        self.peak = max(self.peak, self._qsize())
+
+
+_END = object()  # end of stream, passed down the stages
+_HALT = object()  # returned by a get when stopping early (cancel, error, consumer left)
+
+
+def _frames(source, start: int, stop: int | None) -> Iterator[Frame]:
+    """Frames ``start``..``stop`` the fastest way the source allows (sequential decoding)."""
+    try:
+        n = len(source)
+    except TypeError:  # a plain iterable
+        yield from itertools.islice(source, start, stop)
+        return
+    stop = n if stop is None else max(0, min(stop, n))
+    start = max(0, start)
+    if start == 0 and stop == n:
+        yield from source
+    elif isinstance(source, VideoSource):
+        for i, t, rgb in source.reader.frames(start, stop):
+            yield Frame(i, t, rgb, source.name(i))
+    else:
+        for i in range(start, stop):
+            yield source[i]
+
+
+class _Run:
+    """The threads and queues of one ``analyse`` call."""
+
+    def __init__(self, source, backend: Backend, batch_size: int, queue_size: int,
+                 cancel: threading.Event | None, start: int, stop: int | None, keep_prob: bool,
+                 render: Callable | None, stats: StageTimes) -> None:
+        self.source, self.backend, self.bs = source, backend, batch_size
+        self.cancel, self.start_i, self.stop_i = cancel, start, stop
+        self.keep_prob, self.render, self.stats = keep_prob, render, stats
+        batches = max(1, queue_size // batch_size)
+        self.queues = {"frames": _Queue(queue_size), "batches": _Queue(batches),
+                       "results": _Queue(batches), "out": _Queue(queue_size)}
+        if render is not None:
+            self.queues["rendered"] = _Queue(queue_size)
+        self.halt = threading.Event()
+        self.error: BaseException | None = None
+        self.threads: list[threading.Thread] = []
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def halted(self) -> bool:
+        return self.halt.is_set() or (self.cancel is not None and self.cancel.is_set())
+
+    def put(self, name: str, item) -> bool:
+        q = self.queues[name]
+        while not self.halted():
+            try:
+                q.put(item, timeout=POLL_S)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def get(self, name: str):
+        q = self.queues[name]
+        while not self.halted():
+            try:
+                return q.get(timeout=POLL_S)
+            except queue.Empty:
+                pass
+        return _HALT
+
+    def spawn(self, name: str, fn: Callable[[], None]) -> None:
+        def guarded() -> None:
+            try:
+                fn()
+            except BaseException as e:  # noqa: BLE001 - handed to the consumer, never lost
+                if self.error is None:
+                    self.error = e
+                self.halt.set()
+
+        t = threading.Thread(target=guarded, name=f"polypviewer-pipeline-{name}", daemon=True)
+        self.threads.append(t)
+        t.start()
+
+    def start(self) -> None:
+        self.t0 = time.perf_counter()
+        self.spawn("decode", self.decode)
+        self.spawn("preprocess", self.preprocess)
+        self.spawn("inference", self.inference)
+        self.spawn("postprocess", self.postprocess)
+        if self.render is not None:
+            self.spawn("render", self.render_stage)
+
+    def shutdown(self) -> None:
+        self.halt.set()
+        deadline = time.monotonic() + JOIN_S
+        for t in self.threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                log.warning("pipeline thread %s did not stop in time", t.name)
+        self.stats.wall_s = time.perf_counter() - self.t0
+        for k, q in self.queues.items():
+            self.stats.queue_peak[k] = q.peak
+            self.stats.queue_capacity[k] = q.maxsize
+
+    # -- stages -----------------------------------------------------------------------------
+    def decode(self) -> None:
+        it = _frames(self.source, self.start_i, self.stop_i)
+        while not self.halted():
+            t = time.perf_counter()
+            frame = next(it, _END)
+            self.stats.add("decode", time.perf_counter() - t)
+            if not self.put("frames", frame) or frame is _END:
+                return
+
+    def preprocess(self) -> None:
+        prepare = self.backend.predictor.prepare
+        frames, imgs, boxes = [], [], []
+        while True:
+            frame = self.get("frames")
+            if frame is _HALT:
+                return
+            t = time.perf_counter()
+            if frame is not _END:
+                img, box = prepare(frame.rgb)
+                frames.append(frame)
+                imgs.append(img)
+                boxes.append(box)
+            ready = frames and (len(frames) >= self.bs or frame is _END)
+            batch = (frames, np.stack(imgs), boxes) if ready else None
+            self.stats.add("preprocess", time.perf_counter() - t)
+            if batch is not None:
+                if not self.put("batches", batch):
+                    return
+                frames, imgs, boxes = [], [], []
+            if frame is _END:
+                self.put("batches", _END)
+                return
+
+    def inference(self) -> None:
+        while True:
+            item = self.get("batches")
+            if item is _HALT:
+                return
+            if item is _END:
+                self.put("results", _END)
+                return
+            frames, arr, boxes = item
+            t = time.perf_counter()
+            probs, fprobs = forward_adaptive(self.backend, arr)
+            self.stats.add("inference", time.perf_counter() - t)
+            self.stats.batches += 1
+            if not self.put("results", (frames, boxes, probs, fprobs)):
+                return
+
+    def postprocess(self) -> None:
+        nxt = "out" if self.render is None else "rendered"
+        while True:
+            item = self.get("results")
+            if item is _HALT:
+                return
+            if item is _END:
+                self.put(nxt, _END)
+                return
+            for frame, box, prob, fprob in zip(*item):
+                t = time.perf_counter()
+                pred = self.backend.finish(prob, float(fprob), box)
+                if not self.keep_prob:
+                    pred.prob = None
+                self.stats.add("postprocess", time.perf_counter() - t)
+                if not self.put(nxt, (frame, pred)):
+                    return
+
+    def render_stage(self) -> None:
+        while True:
+            item = self.get("rendered")
+            if item is _HALT:
+                return
+            if item is not _END:
+                t = time.perf_counter()
+                self.render(*item)
+                self.stats.add("render", time.perf_counter() - t)
+            if not self.put("out", item) or item is _END:
+                return
+
+
+def _as_backend(predictor_or_backend: Predictor | Backend) -> Backend:
+    if isinstance(predictor_or_backend, Predictor):
+        return make_backend(predictor_or_backend, "auto")
+    return predictor_or_backend
+
+
+def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, *,
+            batch_size: int | None = None, queue_size: int = 16,
+            cancel: threading.Event | None = None, start: int = 0, stop: int | None = None,
+            keep_prob: bool = True, render: Callable[[Frame, FramePrediction], object] | None = None,
+            stats: StageTimes | None = None) -> Iterator[tuple[Frame, FramePrediction]]:
+    """Yield ``(frame, prediction)`` for frames ``start``..``stop`` in order, none dropped.
+
+    A Predictor is wrapped with ``make_backend(kind="auto")``. ``batch_size`` None: 8 on CPU,
+    from free memory on CUDA (halved on out-of-memory). ``queue_size`` bounds every queue
+    (frames; batch queues hold ``queue_size // batch_size`` batches). ``cancel`` set, or the
+    consumer leaving the loop, stops every thread within about one model call; an exception
+    in any stage is raised here unchanged. ``keep_prob=False`` sets ``prediction.prob`` to None
+    (an 8 MB float map per HD frame: drop it when only masks and counts are kept; then
+    ``rethreshold`` is unavailable). ``render(frame, pred)`` runs in its own stage (e.g.
+    overlays, writing files); ``stats`` collects per-stage seconds and queue peaks.
+    """
+    backend = _as_backend(predictor_or_backend)
+    if batch_size is None:
+        batch_size = backend.batch_size or suggest_batch_size(backend)
+    batch_size = max(1, int(batch_size))
+    if backend.batch_size is None or backend.batch_size > batch_size:
+        backend.batch_size = batch_size
+    run = _Run(source, backend, batch_size, max(1, int(queue_size)), cancel, start, stop,
+               keep_prob, render, stats if stats is not None else StageTimes())
+    run.start()
+    try:
+        while True:
+            item = run.get("out")
+            if item is _END or item is _HALT:
+                break
+            run.stats.frames += 1
+            yield item
+        if run.error is not None:
+            raise run.error
+    finally:
+        run.shutdown()
+
+
+class LiveAnalyser:
+    """Playback analysis: one frame at a time, the newest submitted frame wins.
+
+    ``submit`` never blocks; if frames arrive faster than the model runs, frames still waiting
+    are replaced (counted in ``skipped``), so the overlay lags by at most one model call.
+    ``on_result(frame, pred)`` runs in the worker thread (emit a Qt signal from it). An error
+    stops the worker and is raised by the next ``submit``/``latest``. Do not share a torch
+    backend with a running ``analyse`` (ONNX Runtime sessions may be shared).
+    """
+
+    def __init__(self, predictor_or_backend: Predictor | Backend,
+                 on_result: Callable[[Frame, FramePrediction], object] | None = None) -> None:
+        self.backend = _as_backend(predictor_or_backend)
+        self.on_result = on_result
+        self.skipped = 0
+        self.done = 0
+        self.last_latency_s = 0.0
+        self.error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._pending: Frame | None = None
+        self._busy = False
+        self._closed = False
+        self._latest: tuple[Frame, FramePrediction] | None = None
+        self._thread = threading.Thread(target=self._work, name="polypviewer-live", daemon=True)
+        self._thread.start()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, frame: Frame) -> None:
+        with self._cond:
+            self._raise()
+            if self._closed:
+                raise RuntimeError("LiveAnalyser is closed")
+            if self._pending is not None:
+                self.skipped += 1
+            self._pending = frame
+            self._cond.notify_all()
+
+    def latest(self) -> tuple[Frame, FramePrediction] | None:
+        """The most recent result (None before the first)."""
+        with self._cond:
+            self._raise()
+            return self._latest
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every submitted frame is done or skipped; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: (self._pending is None and not self._busy) or self.error is not None
+                or self._closed, timeout)
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._closed)
+                if self._closed:
+                    return
+                frame, self._pending, self._busy = self._pending, None, True
+            try:
+                t = time.perf_counter()
+                img, box = self.backend.predictor.prepare(frame.rgb)
+                probs, fprobs = self.backend.forward(img[None])
+                pred = self.backend.finish(probs[0], float(fprobs[0]), box)
+                latency = time.perf_counter() - t
+                if self.on_result is not None:  # before going idle: wait_idle covers callbacks
+                    self.on_result(frame, pred)
+            except BaseException as e:  # noqa: BLE001 - reported through submit/latest
+                with self._cond:
+                    self.error, self._busy = e, False
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._latest, self._busy = (frame, pred), False
+                self.done += 1
+                self.last_latency_s = latency
+                self._cond.notify_all()
+
+    def close(self, timeout: float = JOIN_S) -> None:
+        with self._cond:
+            self._closed = True
+            self._pending = None
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    def __enter__(self) -> LiveAnalyser:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,135 @@
+"""What the workspace's worker threads run (no widgets): analyse, score, sweep, export.
+
+Probability maps are cached per dataset + model in an :class:`AnalysisStore`, so reopening a
+dataset, changing the threshold, sweeping thresholds and exporting never run the model again.
+Each function is a generator for ``gui.workers.Task``: it polls the cancel event and yields
+progress or batches of table rows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...engine import exports
+from ...engine.compare import ImageRow, Sweep, image_row, threshold_sweep
+from ...engine.inference import Predictor
+from ...engine.model_settings import effective_threshold
+from ...engine.modelfile import LoadedModel, load_model
+from ...engine.registry import resolve_model
+from ...engine.results import AnalysisStore
+from ...engine.sources import DatasetSource
+
+BATCH = 8
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    stage: str  # "analysing" or "scoring"
+
+
+@dataclass
+class Opened:
+    source: DatasetSource
+    predictor: Predictor
+    store: AnalysisStore
+
+
+def open_dataset(root: str | Path, model: LoadedModel | Predictor | str | Path | None,
+                 split: str | Path | None = None, device: str = "auto") -> Opened:
+    """The dataset (``split`` optional), a predictor at the user's threshold, and its cache."""
+    source = DatasetSource(root, split)
+    if isinstance(model, Predictor):
+        predictor = model
+    else:
+        loaded = model if isinstance(model, LoadedModel) else load_model(resolve_model(model))
+        predictor = Predictor(loaded, device=device, threshold=effective_threshold(loaded))
+    store = AnalysisStore.open(source, predictor, n_frames=len(source))
+    return Opened(source, predictor, store)
+
+
+def analyse(opened: Opened, cancel: threading.Event) -> Iterator[Progress]:
+    """Run the model on every image not yet cached (batched), flushing the cache at the end."""
+    src, pred, store = opened.source, opened.predictor, opened.store
+    todo = [i for i in range(len(src)) if not store.has(i)]
+    last = 0.0
+    try:
+        for start in range(0, len(todo), BATCH):
+            if cancel.is_set():
+                return
+            idx = todo[start:start + BATCH]
+            prepared = [pred.prepare(src[i].rgb) for i in idx]
+            probs, fprobs = pred.forward(np.stack([p for p, _ in prepared]))
+            for k, i in enumerate(idx):
+                store.put(i, probs[k], float(fprobs[k]), prepared[k][1])
+            now = time.monotonic()
+            if now - last > 0.2 or start + BATCH >= len(todo):
+                last = now
+                yield Progress(min(start + BATCH, len(todo)), len(todo), "analysing")
+    finally:
+        store.flush()
+
+
+def score_rows(opened: Opened, threshold: float, cancel: threading.Event,
+               indices: list[int] | None = None) -> Iterator[list[ImageRow] | Progress]:
+    """Table rows from the cache at ``threshold``, in batches (the table fills as it goes)."""
+    src, store = opened.source, opened.store
+    frac = opened.predictor.min_area_fraction
+    indices = list(range(len(src))) if indices is None else indices
+    batch: list[ImageRow] = []
+    last = time.monotonic()
+    for k, i in enumerate(indices):
+        if cancel.is_set():
+            return
+        if not store.has(i):
+            continue
+        frame = src[i]
+        batch.append(image_row(i, frame.name, store.get(i, threshold, frac), frame.gt_mask))
+        if time.monotonic() - last > 0.25 or k == len(indices) - 1:
+            last = time.monotonic()
+            yield batch
+            yield Progress(k + 1, len(indices), "scoring")
+            batch = []
+    if batch:
+        yield batch
+
+
+def sweep(opened: Opened, cancel: threading.Event,
+          thresholds: np.ndarray | None = None) -> Iterator[Sweep]:
+    """Metrics vs threshold from the cached maps (no model run); one Sweep at the end."""
+    src, store = opened.source, opened.store
+
+    def items():
+        for i in range(len(src)):
+            pair = src.pairs[i]
+            if pair.mask is None or not store.has(i):
+                continue
+            p = store.get(i)
+            yield p.prob, p.frame_prob, src[i].gt_mask
+
+    result = threshold_sweep(items(), thresholds, opened.predictor.min_area_fraction,
+                             cancel=cancel.is_set)
+    yield result
+
+
+def export(opened: Opened, out_dir: str | Path, formats: list[str], threshold: float,
+           cancel: threading.Event, progress=None, overwrite: bool = False) -> exports.ExportResult:
+    """The same ``engine.exports.export`` as ``polypviewer export``, fed from the cache."""
+    src, store = opened.source, opened.store
+    frac = opened.predictor.min_area_fraction
+
+    def items():
+        for i in range(len(src)):
+            yield src[i], store.get(i, threshold, frac)
+
+    return exports.export(items(), out_dir, formats, total=len(src), overwrite=overwrite,
+                          cancel=cancel, progress=progress, model_name=opened.predictor.name,
+                          source_name=src.path.name, settings={"threshold": round(threshold, 4)},
+                          file_name=exports.source_file_names(src))

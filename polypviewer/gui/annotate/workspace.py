@@ -1,0 +1,435 @@
+"""The annotator workspace: review a whole dataset against the model and correct its masks.
+
+Left, the table of images (worst Dice first); right, three tabs for the selected image and the
+dataset: Compare, Correct, Summary. Analysis, scoring, the threshold sweep and exports run in
+worker threads (``gui.workers.Task``); the UI thread only decodes the one image shown and
+re-thresholds its cached probability map.
+
+Unsaved mask edits are never lost silently: selecting another image, opening another dataset
+or closing asks Save / Discard / Cancel through ``ask_unsaved`` (replaceable, e.g. in tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenuBar,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...engine import annotations, model_settings
+from ...engine.compare import image_row
+from ...engine.dataset import Pair
+from ..workers import Task
+from . import analysis
+from .compare_view import CompareView
+from .editor import MaskEditor
+from .export_dialog import ExportDialog
+from .summary import SummaryPanel
+from .table_model import COLUMNS, FILTERS, ImageTableModel, ReviewProxy
+
+
+def ask_with_message_box(parent: QWidget, text: str) -> str:
+    box = QMessageBox(QMessageBox.Icon.Question, "Unsaved mask", text,
+                      QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                      | QMessageBox.StandardButton.Cancel, parent)
+    answer = box.exec()
+    return {QMessageBox.StandardButton.Save: "save",
+            QMessageBox.StandardButton.Discard: "discard"}.get(QMessageBox.StandardButton(answer), "cancel")
+
+
+class AnnotateWorkspace(QWidget):
+    """Self-contained; :func:`polypviewer.gui.annotate.install` puts it in the main window."""
+
+    message = Signal(str)
+    export_progress = Signal(int, int)  # emitted from the export thread (queued to the UI)
+
+    def __init__(self, model=None, device: str = "auto", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model, self.device = model, device
+        self.ask_unsaved: Callable[[str], str] = lambda text: ask_with_message_box(self, text)
+        self.opened: analysis.Opened | None = None
+        self.threshold = 0.5
+        self.current_index: int | None = None
+        self.frame = None
+        self.prediction = None
+        self.tasks: list[Task] = []
+        self.main_task: Task | None = None
+        self.sweep_task: Task | None = None
+        self.export_task: Task | None = None
+        self.last_export = None
+        self._reverting = False
+        self._build()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.menu_bar = QMenuBar(self)
+        file_menu = self.menu_bar.addMenu("&File")
+        self.open_action = file_menu.addAction("Open dataset…", self.open_dataset_dialog)
+        self.export_action = file_menu.addAction("Export…", self.export_dialog)
+        self.export_action.setEnabled(False)
+
+        self.filter_box = QComboBox(self)
+        for key, label in FILTERS.items():
+            self.filter_box.addItem(label, key)
+        self.filter_box.currentIndexChanged.connect(
+            lambda _i: self.set_filter(self.filter_box.currentData()))
+        self.search = QLineEdit(self, placeholderText="Filter by name")
+        self.search.textChanged.connect(self._on_search)
+        self.progress = QProgressBar(self, maximumWidth=220, textVisible=True)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel", self, clicked=self.cancel_work)
+        self.cancel_button.hide()
+        self.status = QLabel("Open a dataset (a folder with images/ and masks/).", self)
+        top = QHBoxLayout()
+        top.addWidget(self.menu_bar)
+        top.addWidget(QLabel("Show:"))
+        top.addWidget(self.filter_box)
+        top.addWidget(self.search)
+        top.addWidget(self.progress)
+        top.addWidget(self.cancel_button)
+        top.addStretch(1)
+
+        self.table_model = ImageTableModel(self)
+        self.proxy = ReviewProxy(self)
+        self.proxy.setSourceModel(self.table_model)
+        self.table = QTableView(self)
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(COLUMNS.index("dice"), Qt.SortOrder.AscendingOrder)  # worst first
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
+
+        self.compare = CompareView(self)
+        self.editor = MaskEditor(self)
+        self.editor.save_requested.connect(self.save)
+        self.editor.canvas.undo_stack.cleanChanged.connect(self._update_title)
+        self.summary = SummaryPanel(self)
+        self.summary.threshold_chosen.connect(self.use_threshold)
+        self.summary.image_clicked.connect(self.select_index)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.compare, "Compare")
+        self.tabs.addTab(self.editor, "Correct")
+        self.tabs.addTab(self.summary, "Summary")
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(self.table)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.status)
+        save = QAction("Save mask", self, shortcut=QKeySequence("Ctrl+S"), triggered=self.save)
+        save.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.addAction(save)
+        file_menu.insertAction(self.export_action, save)
+        self.export_progress.connect(self._on_export_progress)
+        # B blinks GT/prediction also while the table has focus (arrow keys walk, B compares)
+        QShortcut(QKeySequence("B"), self.table, self.compare.blink,
+                  context=Qt.ShortcutContext.WidgetShortcut)
+
+    # ------------------------------------------------------------------ opening
+    def open_dataset_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open dataset (folder with images/ and masks/)")
+        if path:
+            self.open_dataset(path)
+
+    def open_dataset(self, path: str | Path, split: str | Path | None = None) -> bool:
+        """Analyse (or load from the cache) and score every image, in the background."""
+        if not self.maybe_save():
+            return False
+        self.stop_tasks()
+        self.table_model.clear()
+        self.summary.set_sweep(None)
+        self.opened, self.current_index, self.frame, self.prediction = None, None, None, None
+        model, device = self.model, self.device
+
+        def work(cancel):
+            opened = analysis.open_dataset(path, model, split, device)
+            yield ("opened", opened)
+            for p in analysis.analyse(opened, cancel):
+                yield ("progress", p)
+            if not cancel.is_set():
+                yield from _tagged(analysis.score_rows(opened, opened.predictor.threshold, cancel))
+            return not cancel.is_set()
+
+        self.status.setText(f"Opening {Path(path).name}…")
+        self.main_task = self._start(Task(work, "annotate-open", self), self._on_open_finished)
+        return True
+
+    def _start(self, task: Task, on_finished) -> Task:
+        self.tasks = [t for t in self.tasks if t.running()]
+        self.tasks.append(task)
+        task.progress.connect(self._on_task_progress)
+        task.finished.connect(on_finished)
+        task.failed.connect(self._on_task_failed)
+        return task.start()
+
+    def _on_task_progress(self, *args) -> None:
+        if args[0] is not self.main_task:
+            return
+        kind, value = args[-1]
+        if kind == "opened":
+            self.opened = value
+            self.threshold = value.predictor.threshold
+            n = len(value.source)
+            self.status.setText(f"{value.source.path.name}: {n} images · model {value.predictor.name} "
+                                f"· threshold {self.threshold:.2f}")
+        elif kind == "progress":
+            self._show_progress(value.done, value.total, value.stage)
+        elif kind == "rows":
+            self.table_model.add_rows(value)
+            if self.current_index is None and self.proxy.rowCount():
+                self.table.selectRow(0)
+
+    def _on_open_finished(self, *args) -> None:
+        if args[0] is not self.main_task:
+            return
+        self.progress.hide()
+        self.cancel_button.hide()
+        if args[-1]:
+            self.export_action.setEnabled(True)
+            self.proxy.sort(self.proxy.sortColumn(), self.proxy.sortOrder())
+            self.summary.set_rows(self.table_model.rows, self.threshold)
+            if self.summary.sweep_result is None:
+                self.start_sweep()
+
+    def _on_task_failed(self, *args) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.status.setText(f"Error: {args[-1]}")
+        self.message.emit(args[-1])
+
+    def _show_progress(self, done: int, total: int, stage: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{stage} %v/%m")
+        self.progress.show()
+        self.cancel_button.show()
+
+    @property
+    def busy(self) -> bool:
+        return any(t.running() for t in self.tasks)
+
+    def cancel_work(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+
+    def stop_tasks(self) -> None:
+        for t in self.tasks:
+            t.stop()
+        self.tasks = []
+
+    # ------------------------------------------------------------------ table
+    def set_filter(self, preset: str) -> None:
+        self.proxy.set_preset(preset)
+        i = self.filter_box.findData(preset)
+        if i != self.filter_box.currentIndex():
+            self.filter_box.setCurrentIndex(i)
+
+    def _on_search(self, text: str) -> None:
+        self.proxy.setFilterFixedString(text)
+
+    def visible_indices(self) -> list[int]:
+        """Image indices in the table's current (filtered, sorted) order."""
+        return [self.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole) for r in range(self.proxy.rowCount())]
+
+    def _on_current_row(self, current, previous) -> None:
+        if self._reverting or not current.isValid():
+            return
+        index = current.data(Qt.ItemDataRole.UserRole)
+        if index == self.current_index:
+            return
+        if not self.maybe_save():  # Cancel: stay on the edited image, once the click is done
+            QTimer.singleShot(0, lambda: self._revert_selection(previous))
+            return
+        self.show_image(index)
+
+    def _revert_selection(self, previous) -> None:
+        self._reverting = True
+        try:
+            self.table.selectionModel().setCurrentIndex(
+                previous, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows)
+        finally:
+            self._reverting = False
+
+    def select_index(self, index: int) -> bool:
+        """Select image ``index`` in the table (clearing a filter that hides it)."""
+        row = self.table_model.row_of(index)
+        if row is None:
+            return False
+        pidx = self.proxy.mapFromSource(self.table_model.index(row, 0))
+        if not pidx.isValid():
+            self.set_filter("all")
+            self.search.clear()
+            pidx = self.proxy.mapFromSource(self.table_model.index(row, 0))
+        self.table.selectRow(pidx.row())
+        return self.current_index == index
+
+    # ------------------------------------------------------------------ current image
+    def show_image(self, index: int) -> None:
+        o = self.opened
+        frame = o.source[index]
+        pred = o.store.get(index, self.threshold, o.predictor.min_area_fraction) if o.store.has(index) else None
+        self.current_index, self.frame, self.prediction = index, frame, pred
+        self.compare.set_data(frame.rgb, frame.gt_mask, pred)
+        note = frame.name if frame.gt_mask is not None else f"{frame.name}: no mask yet, draw one"
+        self.editor.set_image(frame.rgb, frame.gt_mask, None if pred is None else pred.mask, note)
+        self._update_title()
+
+    def _update_title(self, *_args) -> None:
+        tab = "Correct *" if self.editor.canvas.is_dirty() else "Correct"
+        self.tabs.setTabText(self.tabs.indexOf(self.editor), tab)
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to leave the current image (saved, discarded or clean)."""
+        if not self.editor.canvas.is_dirty() or self.frame is None:
+            return True
+        answer = self.ask_unsaved(f"The mask of {self.frame.name} has unsaved changes.")
+        if answer == "save":
+            return self.save()
+        if answer == "discard":
+            self.editor.canvas.undo_stack.setClean()  # the next image replaces the canvas
+            return True
+        return False
+
+    def save(self) -> bool:
+        """Write the edited mask (previous one backed up) and re-score this image."""
+        o, frame = self.opened, self.frame
+        if o is None or frame is None:
+            return False
+        i = self.current_index
+        pair = o.source.pairs[i]
+        mask = self.editor.canvas.mask()
+        try:
+            saved = annotations.save_mask(o.source.path / "masks", pair.stem, mask, frame.rgb.shape)
+        except Exception as e:  # disk full, permissions: say so and keep the edits
+            self.status.setText(f"Could not save the mask: {e}")
+            self.message.emit(str(e))
+            return False
+        o.source.pairs[i] = Pair(pair.stem, pair.image, saved.path)
+        self.editor.canvas.mark_saved()
+        frame.gt_mask = mask
+        kept = f" (previous kept in {annotations.BACKUP_DIR}/)" if saved.backups else ""
+        self.status.setText(f"Saved {saved.path.name}{kept}")
+        if self.prediction is not None:
+            self.table_model.add_rows([image_row(i, frame.name, self.prediction, mask)])
+            self.summary.set_rows(self.table_model.rows, self.threshold)
+            self.start_sweep()
+        self.compare.set_data(frame.rgb, mask, self.prediction)
+        return True
+
+    # ------------------------------------------------------------------ threshold
+    def start_sweep(self) -> None:
+        if self.opened is None:
+            return
+        if self.sweep_task is not None:
+            self.sweep_task.cancel()
+        opened = self.opened
+        self.sweep_task = self._start(Task(lambda c: analysis.sweep(opened, c), "annotate-sweep", self),
+                                      self._on_sweep_done)
+        self.sweep_task.progress.connect(self._on_sweep)
+
+    def _on_sweep(self, *args) -> None:
+        if args[0] is self.sweep_task:
+            self.summary.set_sweep(args[-1])
+
+    def _on_sweep_done(self, *args) -> None:
+        pass
+
+    def use_threshold(self, t: float) -> None:
+        """Save ``t`` in the user's settings for this model and re-score the table with it."""
+        o = self.opened
+        if o is None:
+            return
+        path = model_settings.save_threshold(o.predictor.name, t)
+        self.threshold = float(t)
+        o.predictor.threshold = float(t)
+        self.status.setText(f"Threshold {t:.2f} saved for {o.predictor.name} in {path.name} "
+                            "(your settings; the model file is unchanged)")
+
+        def work(cancel):
+            yield from _tagged(analysis.score_rows(o, float(t), cancel))
+            return True
+
+        self.main_task = self._start(Task(work, "annotate-rescore", self), self._on_open_finished)
+        if self.current_index is not None:
+            self.show_image(self.current_index)
+
+    # ------------------------------------------------------------------ export
+    def export_dialog(self) -> None:
+        if self.opened is None:
+            return
+        dlg = ExportDialog(self, self.opened.source.path.parent / f"{self.opened.source.path.name}-export")
+        if dlg.exec():
+            self.export_to(dlg.out_dir(), dlg.formats(), overwrite=dlg.overwrite())
+
+    def export_to(self, out_dir: str | Path, formats: list[str], overwrite: bool = False) -> Task | None:
+        o = self.opened
+        if o is None or self.busy and self.main_task is not None and self.main_task.running():
+            self.status.setText("Wait until the analysis has finished to export.")
+            return None
+        thr = self.threshold
+
+        def work(cancel):
+            return analysis.export(o, out_dir, formats, thr, cancel,
+                                   progress=lambda d, t: self.export_progress.emit(d, t or 0),
+                                   overwrite=overwrite)
+            yield  # noqa: B901 - a generator for Task
+
+        self._show_progress(0, len(o.source), "exporting")
+        self.export_task = self._start(Task(work, "annotate-export", self), self._on_export_done)
+        return self.export_task
+
+    def _on_export_progress(self, done: int, total: int) -> None:
+        self._show_progress(done, total, "exporting")
+
+    def _on_export_done(self, *args) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.last_export = args[-1]
+        self.status.setText(f"Exported {', '.join(self.last_export.files)} to {self.last_export.folder}")
+
+    # ------------------------------------------------------------------ closing
+    def closeEvent(self, event) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.stop_tasks()
+        super().closeEvent(event)
+
+    def shutdown(self) -> bool:
+        """For the main window's close: False when the user cancelled."""
+        if not self.maybe_save():
+            return False
+        self.stop_tasks()
+        if self.opened is not None:
+            self.opened.store.flush()
+        return True
+
+
+def _tagged(gen):
+    """score_rows items -> ("rows", [...]) / ("progress", Progress) for one progress signal."""
+    for item in gen:
+        yield ("rows", item) if isinstance(item, list) else ("progress", item)

@@ -1,0 +1,47 @@
+"""``polypviewer bench`` end to end on a tiny generated clip and the tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+from synthetic import synthetic_frame
+
+from polypviewer.cli import bench
+from polypviewer.cli.main import main
+
+
+def make_clip(path, n=12):
+    rng = np.random.default_rng(0)
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (128, 96))
+    for _ in range(n):
+        w.write(np.ascontiguousarray(synthetic_frame(rng)[0][..., ::-1]))
+    w.release()
+    return path
+
+
+def test_bench_end_to_end_writes_json(tiny_model_path, tmp_path, capsys):
+    clip = make_clip(tmp_path / "clip.avi")
+    out = tmp_path / "bench.json"
+    rc = main(["bench", str(clip), "--model", str(tiny_model_path), "--device", "cpu",
+               "--frames", "10", "--model-only-batches", "1,2", "--json", str(out)])
+    assert rc == 0
+    r = json.loads(out.read_text())
+    for key in ("naive_fps", "pipeline_fps", "speedup", "device", "backend", "frames", "cpu",
+                "model_only", "peak_rss_mb", "pipeline_stage_ms_per_frame", "torch_threads"):
+        assert key in r, key
+    assert r["frames"] == 10 and r["naive_fps"] > 0 and r["pipeline_fps"] > 0
+    assert r["backend"] == "onnx" and set(r["model_only"]) == {"torch", "onnx"}
+    assert set(r["model_only"]["onnx"]) == {"1", "2"}
+    assert r["mask_dice_vs_naive"] > 0.95
+    text = capsys.readouterr().out
+    assert "frames/s" in text and "speedup" in text
+
+
+def test_bench_without_input_or_demo_says_so(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("polypviewer.paths.resources_dir", lambda: tmp_path)
+    assert main(["bench", "--frames", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "demo clip is missing" in err and "bench VIDEO" in err
+    assert bench.cpu_model()
