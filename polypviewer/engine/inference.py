@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
 from .device import resolve_device
 from .modelfile import LoadedModel, load_model
 from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance, find_instances, min_area_pixels

@@ -7,8 +7,8 @@ import os
 import shutil
 
 import pytest
-from synthetic import write_dataset
 from PySide6.QtGui import QGuiApplication
+from synthetic import write_dataset
 from wizard_helpers import StubMainWindow, fake_finished_run, tiny_settings
 
 from polypviewer.engine.modelfile import load_model
