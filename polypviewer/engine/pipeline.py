@@ -23,6 +23,7 @@ import numpy as np
 
 from .backends import Backend, forward_adaptive, make_backend, suggest_batch_size
 from .inference import FramePrediction, Predictor
+from .preprocess import Letterbox
 from .sources import Frame, VideoSource
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ class _Run:
 
     def __init__(self, source, backend: Backend, batch_size: int, queue_size: int,
                  cancel: threading.Event | None, start: int, stop: int | None, keep_prob: bool,
-                 render: Callable | None, stats: StageTimes) -> None:
+                 render: Callable | None, stats: StageTimes,
+                 model_output: Callable | None = None) -> None:
+        self.model_output = model_output
         self.source, self.backend, self.bs = source, backend, batch_size
         self.cancel, self.start_i, self.stop_i = cancel, start, stop
         self.keep_prob, self.render, self.stats = keep_prob, render, stats
@@ -231,9 +234,15 @@ class _Run:
                 return
             for frame, box, prob, fprob in zip(*item):
                 t = time.perf_counter()
-                pred = self.backend.finish(prob, float(fprob), box)
-                if not self.keep_prob:
-                    pred.prob = None
+                if self.model_output is not None:
+                    # a consumer that stores model-size maps (the analysis cache) needs
+                    # nothing at full resolution: skip that work
+                    self.model_output(frame, prob, float(fprob), box)
+                    pred = None
+                else:
+                    pred = self.backend.finish(prob, float(fprob), box)
+                    if not self.keep_prob:
+                        pred.prob = None
                 self.stats.add("postprocess", time.perf_counter() - t)
                 if not self.put(nxt, (frame, pred)):
                     return
@@ -261,7 +270,9 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
             batch_size: int | None = None, queue_size: int = 16,
             cancel: threading.Event | None = None, start: int = 0, stop: int | None = None,
             keep_prob: bool = True, render: Callable[[Frame, FramePrediction], object] | None = None,
-            stats: StageTimes | None = None) -> Iterator[tuple[Frame, FramePrediction]]:
+            stats: StageTimes | None = None,
+            model_output: Callable[[Frame, np.ndarray, float, Letterbox], object] | None = None,
+            ) -> Iterator[tuple[Frame, FramePrediction | None]]:
     """Yield ``(frame, prediction)`` for frames ``start``..``stop`` in order, none dropped.
 
     A Predictor is wrapped with ``make_backend(kind="auto")``. ``batch_size`` None: 8 on CPU,
@@ -272,6 +283,9 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
     (an 8 MB float map per HD frame: drop it when only masks and counts are kept; then
     ``rethreshold`` is unavailable). ``render(frame, pred)`` runs in its own stage (e.g.
     overlays, writing files); ``stats`` collects per-stage seconds and queue peaks.
+    ``model_output(frame, prob_model, frame_prob, letterbox)`` receives the model-size maps
+    instead of full-resolution post-processing (then the yielded prediction is None): the
+    GUI's analysis cache stores exactly that.
     """
     backend = _as_backend(predictor_or_backend)
     if batch_size is None:
@@ -280,7 +294,7 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
     if backend.batch_size is None or backend.batch_size > batch_size:
         backend.batch_size = batch_size
     run = _Run(source, backend, batch_size, max(1, int(queue_size)), cancel, start, stop,
-               keep_prob, render, stats if stats is not None else StageTimes())
+               keep_prob, render, stats if stats is not None else StageTimes(), model_output)
     run.start()
     try:
         while True:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..engine.inference import FramePrediction, Predictor
+from ..engine.pipeline import analyse
 from ..engine.results import AnalysisStore
 from ..engine.sources import Frame, Source, open_source
 
@@ -116,28 +117,23 @@ def analyse_source(path: str, predictor: Predictor, store: AnalysisStore, n: int
     src = open_source(path)
     t0 = last = time.perf_counter()
     count = 0
+
+    def keep(frame, prob, frame_prob, box) -> None:
+        store.put(frame.index, prob, frame_prob, box)
+
     try:
-        batch: list[tuple[int, np.ndarray, object]] = []
-        frames = _frames(src, todo)
-        for frame in frames:
-            if cancel.is_set():
-                return False
-            prepared, box = predictor.prepare(frame.rgb)
-            batch.append((frame.index, prepared, box))
-            if len(batch) < batch_size and frame.index != todo[-1]:
-                continue
-            probs, fprobs = predictor.forward(np.stack([b[1] for b in batch]))
-            for k, (i, _, box) in enumerate(batch):
-                store.put(i, probs[k], float(fprobs[k]), box)
-            count += len(batch)
-            batch = []
+        # the engine's pipeline overlaps decoding, batched inference and storing
+        results = analyse(_frames(src, todo), predictor, batch_size=batch_size, cancel=cancel,
+                          model_output=keep)
+        for _ in results:
+            count += 1
             now = time.perf_counter()
             if now - last > 0.2 or count == len(todo):
                 last = now
                 rate = count / max(now - t0, 1e-6)
                 left = len(todo) - count
                 yield Progress(done0 + count, stop, rate, left / rate if rate > 0 else None)
-        return True
+        return not cancel.is_set() and count == len(todo)
     finally:
         src.close()
         store.flush()

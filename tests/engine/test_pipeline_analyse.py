@@ -206,3 +206,20 @@ def test_out_of_memory_on_a_single_frame_is_raised(predictor):
     with pytest.raises(torch.cuda.OutOfMemoryError):
         forward_adaptive(backend, np.zeros((4, 64, 64, 3), np.uint8))
     assert backend.calls == [4, 2, 1]
+
+
+def test_model_output_hands_over_model_size_maps_in_order(predictor):
+    """The analysis cache takes model-size maps; finishing them gives the normal results."""
+    frames = make_frames(7)
+    got = []
+    out = list(analyse(frames, TorchBackend(predictor), batch_size=3,
+                       model_output=lambda f, p, fp, box: got.append((f.index, p, fp, box))))
+    assert [f.index for f, _ in out] == list(range(7))
+    assert all(pred is None for _, pred in out)
+    assert [g[0] for g in got] == list(range(7))
+    for (i, prob, fprob, box), frame in zip(got, frames):
+        assert prob.shape == (predictor.config.input_size,) * 2
+        direct = predictor.predict(frame.rgb)
+        finished = predictor.finish(prob, fprob, box)
+        assert np.array_equal(finished.mask, direct.mask)
+        assert abs(finished.frame_prob - direct.frame_prob) < 1e-5
