@@ -217,7 +217,7 @@ def test_model_output_hands_over_model_size_maps_in_order(predictor):
     assert [f.index for f, _ in out] == list(range(7))
     assert all(pred is None for _, pred in out)
     assert [g[0] for g in got] == list(range(7))
-    for (i, prob, fprob, box), frame in zip(got, frames):
+    for (_, prob, fprob, box), frame in zip(got, frames):
         assert prob.shape == (predictor.config.input_size,) * 2
         direct = predictor.predict(frame.rgb)
         finished = predictor.finish(prob, fprob, box)
