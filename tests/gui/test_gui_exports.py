@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import cv2
 import pytest
 from gui_helpers import SLOW, open_and_wait
@@ -36,10 +34,16 @@ def test_whole_source_exports(qtbot, analysed, tmp_path, kind, expected):
 
 
 def test_screenshot_mode(qtbot, tiny_model_path, video, tmp_path):
-    from polypviewer.gui.app import run_app
+    # a child process, as the CLI runs it: screenshot mode quits its QApplication at the end
+    import os
+    import subprocess
+    import sys
 
     out = tmp_path / "shot.png"
-    args = SimpleNamespace(frame=6, screenshot=str(out), model=str(tiny_model_path), device="cpu")
-    assert run_app([str(video)], args) == 0
+    cmd = [sys.executable, "-m", "polypviewer", "gui", str(video), "--frame", "6",
+           "--screenshot", str(out), "--model", str(tiny_model_path), "--device", "cpu"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert res.returncode == 0, res.stderr[-2000:]
     img = cv2.imread(str(out))
     assert img is not None and img.shape[0] > 300 and img.shape[1] > 600
