@@ -62,4 +62,29 @@ def make_window(qtbot, tiny_model_path):
         win.close()
         win.deleteLater()
     assert pv_threads() == [], "worker threads left running after close"
+    _collect_qt_garbage()
 
+
+def _collect_qt_garbage() -> None:
+    """Delete closed windows and collect their Python wrappers now, with no worker running.
+
+    Left to chance, the cyclic GC can finalise Qt wrappers of a closed window in the middle of
+    a later test while a worker thread is building a model, which crashed PySide6 once.
+    """
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()
+    gc.collect()
+
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_between_tests():
+    yield
+    from PySide6.QtCore import QCoreApplication
+
+    if QCoreApplication.instance() is not None:
+        _collect_qt_garbage()
