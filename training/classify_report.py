@@ -16,6 +16,8 @@ import numpy as np  # noqa: E402
 
 from polypviewer.engine import fsutil  # noqa: E402
 
+from .report import save_figure, write_metrics_csv  # noqa: E402
+
 
 def roc_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """False/true positive rates at every distinct score (descending), starting at (0, 0)."""
@@ -78,13 +80,6 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, class_names: list[s
     }
 
 
-def _save(fig, path: Path) -> Path:
-    with fsutil.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 def write_roc(out: Path, y: np.ndarray, probs: np.ndarray, class_names: list[str]) -> Path:
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
     classes = [1] if len(class_names) == 2 else range(len(class_names))
@@ -96,7 +91,7 @@ def write_roc(out: Path, y: np.ndarray, probs: np.ndarray, class_names: list[str
            xlim=(0, 1), ylim=(0, 1.01))
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    return _save(fig, out / "roc.png")
+    return save_figure(fig, out / "roc.png")
 
 
 def write_confusion(out: Path, metrics: dict) -> Path:
@@ -110,18 +105,12 @@ def write_confusion(out: Path, metrics: dict) -> Path:
                 color="white" if v > cm.max() / 2 else "black")
     ax.set(xticks=range(len(names)), yticks=range(len(names)), xticklabels=names, yticklabels=names,
            xlabel="predicted", ylabel="true", title="Validation confusion matrix")
-    return _save(fig, out / "confusion_matrix.png")
+    return save_figure(fig, out / "confusion_matrix.png")
 
 
 def write_history(out: Path, history: list[dict]) -> Path:
     """metrics.csv plus curves.png (loss, accuracy, AUC per epoch)."""
-    import csv
-
-    with fsutil.atomic_path(out / "metrics.csv") as tmp:
-        with open(tmp, "w", newline="") as fh:
-            w = csv.DictWriter(fh, list(history[0]))
-            w.writeheader()
-            w.writerows(history)
+    write_metrics_csv(out, history)
     ep = [h["epoch"] + 1 for h in history]
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     ax[0].plot(ep, [h["train_loss"] for h in history], "o-", label="train")
@@ -133,4 +122,4 @@ def write_history(out: Path, history: list[dict]) -> Path:
     for a in ax:
         a.grid(alpha=0.3)
         a.legend()
-    return _save(fig, out / "curves.png")
+    return save_figure(fig, out / "curves.png")

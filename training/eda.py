@@ -26,6 +26,8 @@ from polypviewer.engine.errors import DatasetError  # noqa: E402
 from polypviewer.engine.imageio import read_image, read_mask  # noqa: E402
 from polypviewer.engine.postprocess import find_instances, min_area_pixels  # noqa: E402
 
+from .report import save_figure  # noqa: E402
+
 SIZE_CLASSES = (("small", 0.0, 0.05), ("medium", 0.05, 0.20), ("large", 0.20, 1.01))
 ALPHA = 0.05
 
@@ -134,10 +136,7 @@ def analyse(root: str | Path, workers: int = 2, max_images: int | None = None) -
 
 
 def _save(fig, path: Path) -> Path:
-    with fsutil.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def write_plots(out: Path, summary: dict, seg: list[dict]) -> dict[str, Path]:

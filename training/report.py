@@ -16,22 +16,27 @@ from polypviewer.engine import fsutil  # noqa: E402
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path, dpi: int = 110) -> Path:
+    """PNG written atomically; the figure is closed (Agg keeps every open figure alive)."""
     with fsutil.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
-def write_curves(out: Path, history: list[dict]) -> Path:
-    """metrics.csv plus curves.png (loss, Dice, IoU per epoch)."""
+def write_metrics_csv(out: Path, history: list[dict]) -> None:
+    """One row per epoch, written atomically; shared by segmentation and classification runs."""
     if history:
-        keys = list(history[0])
         with fsutil.atomic_path(out / "metrics.csv") as tmp:
             with open(tmp, "w", newline="") as fh:
-                w = csv.DictWriter(fh, keys)
+                w = csv.DictWriter(fh, list(history[0]))
                 w.writeheader()
                 w.writerows(history)
+
+
+def write_curves(out: Path, history: list[dict]) -> Path:
+    """metrics.csv plus curves.png (loss, Dice, IoU per epoch)."""
+    write_metrics_csv(out, history)
     ep = [h["epoch"] + 1 for h in history]
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     ax[0].plot(ep, [h["train_loss"] for h in history], "o-", label="train")
@@ -44,7 +49,7 @@ def write_curves(out: Path, history: list[dict]) -> Path:
     ax[1].legend()
     for a in ax:
         a.grid(alpha=0.3)
-    return _save(fig, out / "curves.png")
+    return save_figure(fig, out / "curves.png")
 
 
 def threshold_sweep(probs: np.ndarray, gt: np.ndarray, thresholds=THRESHOLDS) -> dict:
@@ -77,7 +82,7 @@ def write_sweep(out: Path, sweep: dict) -> Path:
     ax.set(xlabel="threshold", ylim=(0, 1), title="Validation threshold sweep")
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, out / "threshold_sweep.png")
+    return save_figure(fig, out / "threshold_sweep.png")
 
 
 def write_sample_grid(out: Path, images: np.ndarray, masks: np.ndarray, probs: np.ndarray,
@@ -93,4 +98,4 @@ def write_sample_grid(out: Path, images: np.ndarray, masks: np.ndarray, probs: n
             ax[r, c].set_axis_off()
             if r == 0:
                 ax[r, c].set_title(title)
-    return _save(fig, out / "samples.png")
+    return save_figure(fig, out / "samples.png")
