@@ -178,3 +178,35 @@ def test_register_and_use_now(qtbot, tmp_path, dataset, tiny_model_path):
     assert "already registered" in view.register_status.text()
     assert os.path.isfile(path)
     shutil.rmtree(run)
+
+
+def test_results_and_monitor_fit_their_page(qtbot, tmp_path, dataset):
+    """Plots scale to the page (no horizontal scrolling), empty messages take no room, epochs
+    are whole numbers on the live curves' axis."""
+    from PySide6.QtGui import QColor, QPixmap
+
+    from polypviewer.gui.wizard.monitor import EpochAxis
+    from polypviewer.gui.wizard.results import ResultsView
+
+    run = fake_finished_run(tmp_path / "runs", dataset)
+    big = QPixmap(1800, 800)
+    big.fill(QColor("white"))
+    big.save(str(run / "curves.png"))
+    (run / "summary.json").write_text(json.dumps({"val_dice_model_res": 0.5, "best_epoch": 0,
+                                                  "train_time_s": 125.0}))
+    view = ResultsView()
+    qtbot.addWidget(view)
+    view.resize(860, 640)
+    view.show_run(run)
+    view.show()
+    qtbot.waitExposed(view)
+    label = view.tabs.widget(0)
+    assert label.pixmap().width() <= view.tabs.width()
+    assert not view.compare_label.isVisible() and not view.pairs_widget.isVisible()
+    text = view.metrics.text()
+    assert "<table>" in text and "validation Dice" in text
+    assert "best epoch</b>: 1<" in text and "2 min 05 s" in text  # epochs from 1, like the plots
+    axis = EpochAxis("bottom")
+    ticks = [v for _, vals in axis.tickValues(0.9, 2.1, 400) for v in vals]
+    assert ticks and all(float(v).is_integer() for v in ticks)
+    assert axis.tickStrings([1.0, 2.0], 1, 1) == ["1", "2"]

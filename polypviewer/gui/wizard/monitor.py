@@ -6,12 +6,14 @@ the run goes on.
 
 from __future__ import annotations
 
+import math
 import time
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from .compute import format_duration
 from .process import RunProcess
+from .widgets import FitPixmapLabel
 
 # key in epoch_metrics -> (plot, legend name, colour)
 SERIES = {
@@ -34,6 +37,21 @@ SERIES = {
     "val_accuracy": ("metric", "val accuracy", "#2ca02c"),
     "val_auc": ("metric", "val AUC", "#9467bd"),
 }
+
+
+class EpochAxis(pg.AxisItem):
+    """An epoch axis: whole-number ticks only (no "1.2 epochs" after the first few epochs)."""
+
+    def tickValues(self, minVal, maxVal, size):
+        levels = [(sp, [v for v in vals if float(v).is_integer()])
+                  for sp, vals in super().tickValues(minVal, maxVal, size) if sp >= 1]
+        levels = [(sp, vals) for sp, vals in levels if vals]
+        if levels:
+            return levels
+        return [(1, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]
+
+    def tickStrings(self, values, scale, spacing):
+        return [str(int(round(v * scale))) for v in values]
 
 
 class RunMonitor(QWidget):
@@ -51,18 +69,23 @@ class RunMonitor(QWidget):
         self.cancel_btn.setEnabled(False)
         self.cancel_btn.clicked.connect(self.cancel)
         self.epoch_bar, self.run_bar = QProgressBar(), QProgressBar()
+        self.run_bar.setFormat("%v / %m epochs")
         self.epoch_eta, self.run_eta = QLabel(), QLabel()
-        self.loss_plot = pg.PlotWidget(title="Loss")
-        self.metric_plot = pg.PlotWidget(title="Validation")
+        self.loss_plot = pg.PlotWidget(title="Loss", axisItems={"bottom": EpochAxis("bottom")})
+        self.metric_plot = pg.PlotWidget(title="Validation",
+                                         axisItems={"bottom": EpochAxis("bottom")})
+        # losses fall and scores rise: keep each legend in the corner its curves leave free
+        self.loss_plot.addLegend(offset=(-5, 5))
+        self.metric_plot.addLegend(offset=(-5, -5))
         for p in (self.loss_plot, self.metric_plot):
-            p.addLegend(offset=(5, 5))
             p.setLabel("bottom", "epoch")
             p.showGrid(x=True, y=True, alpha=0.2)
-        self.metric_plot.setYRange(0, 1)
+        self.metric_plot.setYRange(0, 1, padding=0.08)  # room for the 1.0 tick label
         self.curves: dict[str, pg.PlotDataItem] = {}
-        self.samples = QLabel("sample predictions appear after the first epoch")
-        self.samples.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.samples.setMinimumHeight(160)
+        # validation images, ground truth and prediction, one row each: a tall picture, so it
+        # gets the full height beside the plots
+        self.samples = FitPixmapLabel(minimum=QSize(140, 160))
+        self.samples.setText("sample predictions appear after the first epoch")
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(5000)
         self._build()
@@ -72,25 +95,30 @@ class RunMonitor(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.status, 1)
         top.addWidget(self.cancel_btn)
-        bars = QVBoxLayout()
-        for label, bar, eta in (("Epoch", self.epoch_bar, self.epoch_eta),
-                                ("Run", self.run_bar, self.run_eta)):
-            row = QHBoxLayout()
-            row.addWidget(QLabel(label))
-            row.addWidget(bar, 1)
-            row.addWidget(eta)
-            bars.addLayout(row)
-        plots = QHBoxLayout()
-        plots.addWidget(self.loss_plot)
-        plots.addWidget(self.metric_plot)
-        upper = QWidget()
-        ul = QVBoxLayout(upper)
-        ul.setContentsMargins(0, 0, 0, 0)
-        ul.addLayout(plots, 2)
-        ul.addWidget(self.samples, 1)
+        bars = QGridLayout()  # one column per kind, so both bars line up
+        for r, (label, bar, eta) in enumerate((("Epoch", self.epoch_bar, self.epoch_eta),
+                                               ("Run", self.run_bar, self.run_eta))):
+            bars.addWidget(QLabel(label), r, 0)
+            bars.addWidget(bar, r, 1)
+            bars.addWidget(eta, r, 2)
+        bars.setColumnStretch(1, 1)
+        plots = QWidget()
+        pl = QVBoxLayout(plots)
+        pl.setContentsMargins(0, 0, 0, 0)
+        pl.addWidget(self.loss_plot)
+        pl.addWidget(self.metric_plot)
+        upper = QSplitter(Qt.Orientation.Horizontal)
+        upper.addWidget(plots)
+        upper.addWidget(self.samples)
+        upper.setStretchFactor(0, 3)
+        upper.setStretchFactor(1, 1)
+        upper.setSizes([3000, 1000])  # proportions: the samples need about a quarter
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(upper)
         split.addWidget(self.log)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        split.setSizes([4000, 1000])
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addLayout(bars)
@@ -207,9 +235,7 @@ class RunMonitor(QWidget):
         if pix.isNull():
             return
         self.samples_path = path
-        self.samples.setPixmap(pix.scaled(self.samples.width(), max(160, self.samples.height()),
-                                          Qt.AspectRatioMode.KeepAspectRatio,
-                                          Qt.TransformationMode.SmoothTransformation))
+        self.samples.set_source(pix)
 
     def on_ended(self, status: str, message: str, notify: bool = True) -> None:
         self.cancel_btn.setEnabled(False)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWizardPage
+from PySide6.QtWidgets import QVBoxLayout, QWizardPage
 
 from .monitor import RunMonitor
+from .widgets import AutoHideLabel
 
 
 class RunPage(QWizardPage):
@@ -15,8 +16,7 @@ class RunPage(QWizardPage):
                          "in the Runs panel.")
         self.monitor = RunMonitor()
         self.monitor.ended.connect(lambda *_: self.completeChanged.emit())
-        self.error = QLabel()
-        self.error.setWordWrap(True)
+        self.error = AutoHideLabel()  # takes no room unless the run could not start
         lay = QVBoxLayout(self)
         lay.addWidget(self.error)
         lay.addWidget(self.monitor, 1)

@@ -41,7 +41,8 @@ def model_card(name: str, description: str, meta: dict, run_dir: Path) -> str:
     for key in ("datasets", "train_split", "val_split", "n_train", "n_val", "epochs_run",
                 "best_epoch", "loss", "augment", "lr", "device", "train_time_s"):
         if key in tr:
-            lines.append(f"- {key.replace('_', ' ')}: {tr[key]}")
+            value = tr[key] + 1 if key == "best_epoch" and isinstance(tr[key], int) else tr[key]
+            lines.append(f"- {key.replace('_', ' ')}: {value}")  # epochs counted from 1
     lines += ["", "## Validation (model resolution)", ""]
     for key in ("val_dice_model_res", "val_iou_model_res", "val_accuracy", "val_auc"):
         if key in tr:

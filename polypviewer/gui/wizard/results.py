@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -27,11 +28,31 @@ from PySide6.QtWidgets import (
 )
 
 from ..workers import Task
-from .compute import compare_models
+from .compute import compare_models, format_duration
 from .register import check_name, register_run
+from .widgets import AutoHideLabel, FitPixmapLabel
 
 PLOTS = (("Curves", "curves.png"), ("Threshold sweep", "threshold_sweep.png"),
          ("Samples", "samples.png"))
+METRIC_COLUMNS = 3
+
+
+def _metrics_html(pairs: list[tuple[str, str]]) -> str:
+    """label: value pairs in a few columns, so the plots below keep most of the height."""
+    rows = []
+    for i in range(0, len(pairs), METRIC_COLUMNS):
+        cells = "".join(f"<td style='padding-right: 24px'><b>{label}</b>: {value}</td>"
+                        for label, value in pairs[i:i + METRIC_COLUMNS])
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table>{''.join(rows)}</table>"
+
+
+def _value(key: str, v) -> str:
+    if key == "train_time_s" and isinstance(v, (int, float)):
+        return format_duration(v)
+    if key == "best_epoch" and isinstance(v, int):
+        return str(v + 1)  # runs count epochs from 0; the plots and the user from 1
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
 def _overlay(rgb: np.ndarray, mask: np.ndarray, side: int = 160) -> QPixmap:
@@ -61,10 +82,10 @@ class ResultsView(QWidget):
         self.metrics.setWordWrap(True)
         self.metrics.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.tabs = QTabWidget()
+        self.tabs.setMinimumHeight(260)
         self.compare_btn = QPushButton("Compare with the current model")
         self.compare_btn.clicked.connect(self.compare)
-        self.compare_label = QLabel()
-        self.compare_label.setWordWrap(True)
+        self.compare_label = AutoHideLabel()
         self.pairs = QGridLayout()
         self.name = QLineEdit()
         self.description = QLineEdit()
@@ -73,8 +94,7 @@ class ResultsView(QWidget):
         self.use_btn = QPushButton("Use now")
         self.use_btn.setEnabled(False)
         self.use_btn.clicked.connect(lambda: self.use_model.emit(self.model_path or ""))
-        self.register_status = QLabel()
-        self.register_status.setWordWrap(True)
+        self.register_status = AutoHideLabel()
         self._build()
 
     def _build(self) -> None:
@@ -82,9 +102,10 @@ class ResultsView(QWidget):
         cl = QVBoxLayout(cmp)
         cl.addWidget(self.compare_btn)
         cl.addWidget(self.compare_label)
-        pairs = QWidget()
-        pairs.setLayout(self.pairs)
-        cl.addWidget(pairs)
+        self.pairs_widget = QWidget()  # shown once a comparison has filled it
+        self.pairs_widget.setLayout(self.pairs)
+        self.pairs_widget.setVisible(False)
+        cl.addWidget(self.pairs_widget)
         reg = QGroupBox("Register the model")
         rl = QFormLayout(reg)
         rl.addRow("Name", self.name)
@@ -103,6 +124,8 @@ class ResultsView(QWidget):
         lay.addWidget(reg)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(inner)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -115,6 +138,7 @@ class ResultsView(QWidget):
         self.use_btn.setEnabled(False)
         self.register_status.setText("")
         self.compare_label.setText("")
+        self._clear_pairs()
         try:
             summary = json.loads((self.run_dir / "summary.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -123,19 +147,16 @@ class ResultsView(QWidget):
                 ("threshold", "threshold"), ("val_accuracy", "validation accuracy"),
                 ("val_auc", "validation AUC"), ("n_train", "training images"),
                 ("n_val", "validation images"), ("epochs_run", "epochs"),
-                ("best_epoch", "best epoch"), ("train_time_s", "training time (s)"),
+                ("best_epoch", "best epoch"), ("train_time_s", "training time"),
                 ("device", "device"))
-        lines = [f"<b>{label}</b>: {summary[k]:.4f}" if isinstance(summary[k], float)
-                 else f"<b>{label}</b>: {summary[k]}" for k, label in keys if k in summary]
-        self.metrics.setText("<br>".join(lines) or "No summary.json: the run has not finished.")
+        pairs = [(label, _value(k, summary[k])) for k, label in keys if k in summary]
+        self.metrics.setText(_metrics_html(pairs) if pairs
+                             else "No summary.json: the run has not finished.")
         self.tabs.clear()
         for title, fname in PLOTS:
             pix = QPixmap(str(self.run_dir / fname))
             if not pix.isNull():
-                label = QLabel()
-                label.setPixmap(pix.scaledToWidth(min(900, pix.width()),
-                                                  Qt.TransformationMode.SmoothTransformation))
-                self.tabs.addTab(label, title)
+                self.tabs.addTab(FitPixmapLabel(pix), title)
         finished = (self.run_dir / "model.safetensors").is_file()
         self.register_btn.setEnabled(finished)
         self.compare_btn.setEnabled(finished and (self.run_dir / "split.json").is_file())
@@ -166,10 +187,7 @@ class ResultsView(QWidget):
         self.compare_label.setText(
             f"Mean Dice over {c.n} validation images: new model ({c.names[0]}) "
             f"{c.mean_dice[0]:.3f}, current model ({c.names[1]}) {c.mean_dice[1]:.3f}.")
-        while self.pairs.count():
-            w = self.pairs.takeAt(0).widget()
-            if w is not None:
-                w.deleteLater()
+        self._clear_pairs()
         for r, (name, rgb, a, b, da, db) in enumerate(c.pairs):
             for col, (mask, text) in enumerate(((a, f"new: Dice {da:.3f}"),
                                                 (b, f"current: Dice {db:.3f}"))):
@@ -178,6 +196,14 @@ class ResultsView(QWidget):
                 label.setToolTip(f"{name} — {text}")
                 self.pairs.addWidget(label, r, 2 * col)
                 self.pairs.addWidget(QLabel(f"{name}\n{text}"), r, 2 * col + 1)
+        self.pairs_widget.setVisible(self.pairs.count() > 0)
+
+    def _clear_pairs(self) -> None:
+        while self.pairs.count():
+            w = self.pairs.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        self.pairs_widget.setVisible(False)
 
     def _compare_failed(self, _task, message: str) -> None:
         self.compare_task = None

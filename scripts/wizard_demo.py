@@ -1,0 +1,199 @@
+"""Drive the training wizard end to end on a real dataset, as a user would, offscreen.
+
+Opens the main window, Tools -> Train a model…, adds DATASET, keeps the polyp segmentation
+task, picks the dataset's own split files (splits/train.txt, splits/val.txt) and the
+"Quick check on CPU" preset, starts the run (a child process), screenshots the Run page once
+curves are visible and the Results page at the end, then registers the model.
+
+Usage: uv run python scripts/wizard_demo.py PATH/TO/kvasir-seg [--shots docs/screenshots]
+       [--work DIR] [--name kvasir-quick-check]
+
+User data (runs, registered models), cache and settings go to a temporary folder (or --work),
+never to your own PolypViewer folders; the script prints where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+PRESET = "Quick check on CPU"
+TIMEOUT_S = 3 * 3600
+
+
+def _isolate(work: Path) -> None:
+    """Point every per-user folder (ours and Qt's) into ``work``; the child run inherits it."""
+    for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"),
+                     ("XDG_CACHE_HOME", "cache"), ("POLYPVIEWER_DATA_DIR", "data/PolypViewer"),
+                     ("POLYPVIEWER_CONFIG_DIR", "config/PolypViewer"),
+                     ("POLYPVIEWER_CACHE_DIR", "cache/PolypViewer")):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+        os.environ[var] = str(work / sub)
+
+
+def _pump(until, timeout_s: float = TIMEOUT_S, what: str = "") -> None:
+    """Process Qt events until ``until()`` is true (the window stays live meanwhile)."""
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while not until():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
+def _settle(seconds: float = 0.5) -> None:
+    end = time.monotonic() + seconds
+    _pump(lambda: time.monotonic() > end)
+
+
+def _click(wiz, which) -> None:
+    button = wiz.button(which)
+    if not button.isEnabled() or not button.isVisible():
+        raise RuntimeError(f"{button.text()!r} is not available on page {wiz.currentPage().title()!r}")
+    button.click()
+    _settle(0.2)
+
+
+def _tools_action(win, title_start: str):
+    menu = win.menus["Tools"]
+    return next(a for a in menu.actions() if a.text().startswith(title_start))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("dataset", help="dataset folder (images/, masks/, splits/train.txt, val.txt)")
+    p.add_argument("--shots", default="docs/screenshots", help="folder for the two screenshots")
+    p.add_argument("--work", help="folder for user data, cache and settings (default: a new "
+                                  "temporary folder, kept so the model can be evaluated)")
+    p.add_argument("--name", default="kvasir-quick-check", help="name to register the model as")
+    p.add_argument("--description", default="Quick check on CPU from the training wizard "
+                                             "(3 epochs, 192 px, 200 training images)")
+    a = p.parse_args()
+    dataset = Path(a.dataset).resolve()
+    for f in ("images", "masks", "splits/train.txt", "splits/val.txt"):
+        if not (dataset / f).exists():
+            p.error(f"{dataset} has no {f}")
+    work = Path(a.work).resolve() if a.work else Path(tempfile.mkdtemp(prefix="pv-wizard-demo-"))
+    _isolate(work)
+    shots = Path(a.shots)
+    shots.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtWidgets import QApplication, QWizard
+
+    from polypviewer.gui.app import create_window
+    from polypviewer.gui.wizard.spec import display_command
+    from polypviewer.paths import runs_dir, user_models_dir
+
+    B = QWizard.WizardButton
+    print(f"user data, cache and settings: {work}")
+    print("load average (1, 5, 15 min) at the start: " +
+          ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+    win = create_window(None, "cpu")
+    win.resize(1400, 900)
+    win.show()
+    _settle(0.5)
+
+    # ---- Tools -> Train a model… --------------------------------------------------------
+    t0 = time.monotonic()
+    _tools_action(win, "Train a model").trigger()
+    wiz = win.training_tools.wizard
+    _settle(0.3)
+
+    # Data: "Add folder…" with the dataset chosen in the folder dialog
+    data = wiz.data_page
+    data.add_dataset(dataset)
+    _pump(lambda: not data.busy(), 600, "the dataset check")
+    if not data.isComplete():
+        raise SystemExit(f"the dataset check refused the data: {data.reason.text()}")
+    print("data check:", data.summary.text().replace("\n", " | "))
+    _click(wiz, B.NextButton)
+
+    # Task and model: polyp segmentation (the default), ImageNet start
+    mp = wiz.model_page
+    mp.task_btn["polyp"].click()
+    if mp.init_btn["imagenet"].isEnabled():
+        mp.init_btn["imagenet"].click()
+    _click(wiz, B.NextButton)
+
+    # Split: the dataset's split files
+    sp = wiz.split_page
+    sp.btn["files"].click()
+    sp.train_file.setCurrentText("train.txt")
+    sp.val_file.setCurrentText("val.txt")
+    assert sp.train_file.currentText() == "train.txt" and sp.val_file.currentText() == "val.txt"
+    _click(wiz, B.NextButton)
+
+    # Settings: the preset, a run name; "Start training" starts the child process
+    st = wiz.settings_page
+    st.preset.setCurrentText(PRESET)
+    st.name.setText(a.name)
+    st.description.setText(a.description)
+    spec = wiz.spec()
+    print(f"preset {PRESET!r}: {spec.epochs} epochs, {spec.size} px, batch {spec.batch_size}, "
+          f"max {spec.max_train_images} training images, device {spec.device}")
+    _click(wiz, B.CommitButton)
+
+    run = wiz.run_page
+    proc, mon = run.proc, run.monitor
+    if proc is None:
+        raise SystemExit(f"the run did not start: {run.error.text()}")
+    print(f"run folder: {proc.run_dir}")
+    print("command:", display_command(proc.command, proc.args))
+
+    # Run page mid-run: wait for two epochs of curves (or one if the run ends first)
+    _pump(lambda: mon.curve_points("val_dice") >= 2 or not proc.running, what="curves")
+    if proc.running or mon.curve_points("val_dice") >= 1:
+        _settle(1.0)  # let the sample image and plots paint
+        wiz.grab().save(str(shots / "wizard-run.png"))
+        print(f"saved {shots / 'wizard-run.png'} ({mon.curve_points('val_dice')} epoch(s) plotted)")
+    _pump(lambda: not proc.running, what="the end of the run")
+    if proc.status != "finished":
+        print("\n".join(proc.log_lines[-30:]), file=sys.stderr)
+        raise SystemExit(f"the run {proc.status}: {proc.message}")
+    _pump(run.isComplete, 10, "the Run page to complete")
+    _click(wiz, B.NextButton)
+
+    # Results: metrics and plots; screenshot; Register
+    view = wiz.results_page.view
+    _settle(1.0)
+    wiz.grab().save(str(shots / "wizard-results.png"))
+    print(f"saved {shots / 'wizard-results.png'}")
+    m = re.search(r"validation Dice</b>: ([0-9.]+)", view.metrics.text())
+    val_dice = float(m.group(1)) if m else float("nan")
+    view.name.setText(a.name)
+    view.description.setText(a.description)
+    view.register_btn.click()
+    target = user_models_dir() / f"{a.name}.safetensors"
+    _pump(lambda: target.with_suffix(".json").is_file() and target.is_file(), 120,
+          "the registered model")
+    elapsed = time.monotonic() - t0
+    print(view.register_status.text())
+
+    print()
+    print(f"time from opening the wizard to the registered model: {elapsed:.0f} s "
+          f"({elapsed / 60:.1f} min)")
+    print(f"registered model: {target.with_suffix('.json')}")
+    print(f"val Dice on the results page: {val_dice:.4f}")
+    print(f"runs folder: {runs_dir()}")
+    print(f"check it: uv run polypviewer evaluate {dataset} --split "
+          f"{dataset / 'splits' / 'val.txt'} --model {target.with_suffix('.json')}")
+    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+    wiz.close()
+    win.training_tools.shutdown()
+    win.close()
+    QApplication.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
