@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="batch sizes for the model-only figures, '' to skip (default %(default)s)")
     p.add_argument("--int8", action="store_true",
                    help="also time the int8-quantised ONNX model (CPU) and report its Dice vs fp32")
+    p.add_argument("--workers", type=positive_int, metavar="N",
+                   help="threads for preprocessing and post-processing (default 1)")
     p.add_argument("--compile", action="store_true", help="torch.compile the PyTorch model (GPU)")
     p.add_argument("--json", metavar="OUT", help="also write all figures to this JSON file")
 
@@ -146,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from ..engine.backends import TorchBackend, make_backend, physical_cores
+    from ..engine.backends import TorchBackend, make_backend, physical_cores, suggest_batch_size
     from ..engine.overlay import draw_overlay
     from ..engine.pipeline import StageTimes, analyse
     from ..engine.sources import open_source
@@ -175,12 +177,16 @@ def run(args: argparse.Namespace) -> int:
     t = time.perf_counter()
     backend = make_backend(predictor, args.backend, compile=args.compile)
     setup_s = time.perf_counter() - t
-    backend.forward(np.zeros((args.batch_size or 8, size, size, 3), np.uint8))
+    bs = args.batch_size or suggest_batch_size(backend)
+    backend.batch_size = bs
+    workers = args.workers or 1
+    for _ in range(2):  # warm-up at the shape the pipeline will use (cuDNN tunes per shape)
+        backend.forward(np.zeros((bs, size, size, 3), np.uint8))
     rss1 = rss_mb()
     stats = StageTimes()
     same = dice_sum = 0.0
     with open_source(path) as src2:
-        for i, (_, pred) in enumerate(analyse(src2, backend, batch_size=args.batch_size, stop=n,
+        for i, (_, pred) in enumerate(analyse(src2, backend, batch_size=bs, stop=n, workers=workers,
                                               render=lambda f, p: draw(f.rgb, p), stats=stats)):
             a = np.unpackbits(naive_masks[i], count=pred.mask.size).astype(bool)
             b = pred.mask.ravel()
@@ -217,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
         "model_parameters": int(sum(p.numel() for p in predictor.net.parameters())),
         "device": predictor.device_note, "backend": backend.kind, "backend_note": backend.note,
         "backend_setup_s": round(setup_s, 2), "batch_size": backend.batch_size,
+        "cpu_workers": workers,
         "naive_fps": round(naive.fps, 3), "pipeline_fps": round(stats.fps, 3),
         "speedup": round(stats.fps / naive.fps, 3) if naive.fps else None,
         "naive_stage_ms_per_frame": {k: round(v, 2) for k, v in naive.per_frame_ms().items()},
@@ -244,7 +251,8 @@ def format_report(r: dict) -> str:
              f"({r['frame_shape'][1]}x{r['frame_shape'][0]}), model {r['model']} at {r['input_size']}px",
              f"CPU {r['cpu']} ({r['physical_cores']} cores, torch {r['torch_threads']} threads, "
              f"load {r['load_average']}); device {r['device']}",
-             f"pipeline backend: {r['backend_note']}, batch {r['batch_size']}", "",
+             f"pipeline backend: {r['backend_note']}, batch {r['batch_size']}, "
+             f"{r.get('cpu_workers', 1)} thread(s) per CPU stage", "",
              f"{'stage (ms/frame)':<18}{'naive':>10}{'pipeline':>10}"]
     for k in ("decode", "preprocess", "inference", "postprocess", "render"):
         lines.append(f"{k:<18}{r['naive_stage_ms_per_frame'][k]:>10.1f}"

@@ -78,6 +78,8 @@ class TorchBackend:
         self.predictor = predictor
         self.device = predictor.device
         self.cuda = self.device.type == "cuda"
+        if self.cuda:  # fixed shapes (see forward): let cuDNN pick its fastest kernels once
+            torch.backends.cudnn.benchmark = True
         self.net = predictor.net
         self.compiled = False
         if compile:
@@ -101,8 +103,9 @@ class TorchBackend:
     @torch.inference_mode()
     def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = len(batch)
-        if self.compiled and self.batch_size and n < self.batch_size:
-            # a fixed shape avoids a recompile for the last, shorter batch
+        if (self.compiled or (self.cuda and n > 1)) and self.batch_size and n < self.batch_size:
+            # a fixed shape avoids a recompile (or a cuDNN re-tune) for the last, shorter batch;
+            # single live frames stay unpadded for latency
             pad = np.zeros((self.batch_size - n,) + batch.shape[1:], batch.dtype)
             batch = np.concatenate([batch, pad])
         x = torch.from_numpy(np.ascontiguousarray(batch))

@@ -17,6 +17,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,8 +32,6 @@ log = logging.getLogger(__name__)
 STAGES = ("decode", "preprocess", "inference", "postprocess", "render")
 POLL_S = 0.05  # how often a blocked stage looks at the stop/cancel flags
 JOIN_S = 60.0  # a model call in progress cannot be interrupted; wait for it this long
-
-
 @dataclass
 class StageTimes:
     """Busy seconds per stage, frames done, wall time and the fullest each queue got."""
@@ -102,8 +101,10 @@ class _Run:
     def __init__(self, source, backend: Backend, batch_size: int, queue_size: int,
                  cancel: threading.Event | None, start: int, stop: int | None, keep_prob: bool,
                  render: Callable | None, stats: StageTimes,
-                 model_output: Callable | None = None) -> None:
+                 model_output: Callable | None = None, workers: int = 1) -> None:
         self.model_output = model_output
+        # map() keeps order, so several threads per stage never reorder frames
+        self.pool = ThreadPoolExecutor(workers, "polypviewer-pipeline-cpu") if workers > 1 else None
         self.source, self.backend, self.bs = source, backend, batch_size
         self.cancel, self.start_i, self.stop_i = cancel, start, stop
         self.keep_prob, self.render, self.stats = keep_prob, render, stats
@@ -168,6 +169,8 @@ class _Run:
             t.join(max(0.0, deadline - time.monotonic()))
             if t.is_alive():
                 log.warning("pipeline thread %s did not stop in time", t.name)
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
         self.stats.wall_s = time.perf_counter() - self.t0
         for k, q in self.queues.items():
             self.stats.queue_peak[k] = q.peak
@@ -183,26 +186,26 @@ class _Run:
             if not self.put("frames", frame) or frame is _END:
                 return
 
+    def _map(self, fn: Callable, items: list) -> list:
+        return list(self.pool.map(fn, items)) if self.pool is not None else [fn(x) for x in items]
+
     def preprocess(self) -> None:
         prepare = self.backend.predictor.prepare
-        frames, imgs, boxes = [], [], []
+        frames: list[Frame] = []
         while True:
             frame = self.get("frames")
             if frame is _HALT:
                 return
-            t = time.perf_counter()
             if frame is not _END:
-                img, box = prepare(frame.rgb)
                 frames.append(frame)
-                imgs.append(img)
-                boxes.append(box)
-            ready = frames and (len(frames) >= self.bs or frame is _END)
-            batch = (frames, np.stack(imgs), boxes) if ready else None
-            self.stats.add("preprocess", time.perf_counter() - t)
-            if batch is not None:
+            if frames and (len(frames) >= self.bs or frame is _END):
+                t = time.perf_counter()
+                done = self._map(lambda f: prepare(f.rgb), frames)
+                batch = (frames, np.stack([img for img, _ in done]), [box for _, box in done])
+                self.stats.add("preprocess", time.perf_counter() - t)
                 if not self.put("batches", batch):
                     return
-                frames, imgs, boxes = [], [], []
+                frames = []
             if frame is _END:
                 self.put("batches", _END)
                 return
@@ -232,20 +235,26 @@ class _Run:
             if item is _END:
                 self.put(nxt, _END)
                 return
-            for frame, box, prob, fprob in zip(*item):
-                t = time.perf_counter()
-                if self.model_output is not None:
-                    # a consumer that stores model-size maps (the analysis cache) needs
-                    # nothing at full resolution: skip that work
+            t = time.perf_counter()
+            if self.model_output is not None:
+                # a consumer that stores model-size maps (the analysis cache) needs nothing
+                # at full resolution: skip that work (and keep its calls in order, unthreaded)
+                for frame, box, prob, fprob in zip(*item):
                     self.model_output(frame, prob, float(fprob), box)
-                    pred = None
-                else:
-                    pred = self.backend.finish(prob, float(fprob), box)
-                    if not self.keep_prob:
-                        pred.prob = None
-                self.stats.add("postprocess", time.perf_counter() - t)
+                preds = [None] * len(item[0])
+            else:
+                preds = self._map(self._finish, list(zip(*item)))
+            self.stats.add("postprocess", time.perf_counter() - t)
+            for frame, pred in zip(item[0], preds):
                 if not self.put(nxt, (frame, pred)):
                     return
+
+    def _finish(self, args) -> FramePrediction:
+        _, box, prob, fprob = args
+        pred = self.backend.finish(prob, float(fprob), box)
+        if not self.keep_prob:
+            pred.prob = None
+        return pred
 
     def render_stage(self) -> None:
         while True:
@@ -272,6 +281,7 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
             keep_prob: bool = True, render: Callable[[Frame, FramePrediction], object] | None = None,
             stats: StageTimes | None = None,
             model_output: Callable[[Frame, np.ndarray, float, Letterbox], object] | None = None,
+            workers: int = 1,
             ) -> Iterator[tuple[Frame, FramePrediction | None]]:
     """Yield ``(frame, prediction)`` for frames ``start``..``stop`` in order, none dropped.
 
@@ -285,7 +295,10 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
     overlays, writing files); ``stats`` collects per-stage seconds and queue peaks.
     ``model_output(frame, prob_model, frame_prob, letterbox)`` receives the model-size maps
     instead of full-resolution post-processing (then the yielded prediction is None): the
-    GUI's analysis cache stores exactly that.
+    GUI's analysis cache stores exactly that. ``workers`` threads share preprocessing and
+    post-processing, order kept. The default is 1: on CPU the model needs every core, and on
+    a GPU (H200, measured) more threads slowed the whole pipeline, since they compete for the
+    GIL with the inference thread's kernel launches.
     """
     backend = _as_backend(predictor_or_backend)
     if batch_size is None:
@@ -294,7 +307,8 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
     if backend.batch_size is None or backend.batch_size > batch_size:
         backend.batch_size = batch_size
     run = _Run(source, backend, batch_size, max(1, int(queue_size)), cancel, start, stop,
-               keep_prob, render, stats if stats is not None else StageTimes(), model_output)
+               keep_prob, render, stats if stats is not None else StageTimes(), model_output,
+               max(1, int(workers)))
     run.start()
     try:
         while True:

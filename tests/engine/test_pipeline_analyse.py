@@ -75,6 +75,18 @@ def test_same_masks_as_per_frame_predictor_in_order(predictor):
     assert wait_no_threads() < 5 and not pipeline_threads()
 
 
+def test_worker_threads_keep_order_and_results(predictor):
+    """Several threads per CPU stage (the GPU setting) must not reorder or change anything."""
+    frames = make_frames(11)
+    one = list(analyse(frames, TorchBackend(predictor), batch_size=4, workers=1, keep_prob=False))
+    many = list(analyse(frames, TorchBackend(predictor), batch_size=4, workers=3, keep_prob=False))
+    assert [f.index for f, _ in many] == list(range(11))
+    for (_, a), (_, b) in zip(one, many, strict=True):
+        assert np.array_equal(a.mask, b.mask) and b.prob is None
+        assert [i.bbox for i in a.instances] == [i.bbox for i in b.instances]
+    assert wait_no_threads() < 5 and not pipeline_threads()
+
+
 def test_start_stop_and_keep_prob(predictor, tmp_path):
     import cv2
 
