@@ -54,12 +54,25 @@ def positive_int(value: str) -> int:
     return v
 
 
+def analysis_size(value: str) -> int:
+    from ..engine.inference import check_input_size
+
+    try:
+        return check_input_size(int(value))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e) if value.strip().lstrip("-").isdigit()
+                                         else f"'{value}' is not a number of pixels") from None
+
+
 def add_model_arguments(p: argparse.ArgumentParser, threshold: bool = True, tta: bool = True) -> None:
     p.add_argument("--model", metavar="NAME|PATH",
                    help="model name (see 'polypviewer models') or NAME.safetensors path; "
                         "default: the bundled model")
     p.add_argument("--device", type=device_arg, default="auto",
                    help="auto (GPU if usable), cpu, cuda, cuda:N or mps (default %(default)s)")
+    p.add_argument("--size", type=analysis_size, metavar="PX",
+                   help="analysis size in pixels, a multiple of 32 (default: the model's own); "
+                        "smaller is faster and a little less accurate")
     if threshold:
         p.add_argument("--threshold", type=unit_float, metavar="T",
                        help="pixel probability threshold (default: the model's own)")
@@ -88,7 +101,8 @@ def make_predictor(args: argparse.Namespace, min_area_fraction: float | None = N
     try:
         return Predictor(getattr(args, "model", None), device=getattr(args, "device", "auto"),
                          threshold=getattr(args, "threshold", None), min_area_fraction=frac,
-                         tta=bool(getattr(args, "tta", False)))
+                         tta=bool(getattr(args, "tta", False)),
+                         input_size=getattr(args, "size", None))
     except ValueError as e:  # e.g. an unknown device string
         raise PolypViewerError(str(e)) from e
 
@@ -100,4 +114,7 @@ def has_finding(pred) -> bool:
 
 def describe_predictor(pred) -> str:
     tta = ", TTA" if pred.tta else ""
-    return f"model {pred.name}, threshold {pred.threshold:.2f}, device {pred.device_note}{tta}"
+    size = pred.config.input_size
+    own = getattr(pred, "native_size", size)
+    at = f" at {size}px (model's own {own}px)" if size != own else ""
+    return f"model {pred.name}{at}, threshold {pred.threshold:.2f}, device {pred.device_note}{tta}"

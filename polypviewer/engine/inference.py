@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,15 +43,34 @@ def from_probability(prob: np.ndarray, frame_prob: float, threshold: float,
     return FramePrediction(prob, float(frame_prob), float(threshold), mask, insts, min_area_fraction)
 
 
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 64, 1024
+
+
+def check_input_size(size: int) -> int:
+    """An analysis size the U-Net family accepts: a multiple of 32 within sensible bounds."""
+    s = int(size)
+    if s % 32 or not MIN_INPUT_SIZE <= s <= MAX_INPUT_SIZE:
+        raise ValueError(f"analysis size must be a multiple of 32 between {MIN_INPUT_SIZE} and "
+                         f"{MAX_INPUT_SIZE} pixels (got {size})")
+    return s
+
+
 class Predictor:
     """Loads a model once and predicts frames; safe to use from one worker thread at a time."""
 
     def __init__(self, model: LoadedModel | str | Path | None = None, device: str = "auto",
                  threshold: float | None = None,
-                 min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION, tta: bool = False) -> None:
+                 min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION, tta: bool = False,
+                 input_size: int | None = None) -> None:
         self.device, self.device_note = resolve_device(device)
         if not isinstance(model, LoadedModel):
             model = load_model(resolve_model(model))
+        self.native_size = model.config.input_size
+        if input_size is not None and int(input_size) != self.native_size:
+            # the nets are fully convolutional: a smaller analysis size trades a little
+            # accuracy for speed (docs/performance.md measures both)
+            model = dataclasses.replace(
+                model, config=dataclasses.replace(model.config, input_size=check_input_size(input_size)))
         self.loaded = model
         self.config = model.config
         self.net = model.model.to(self.device).eval()

@@ -73,6 +73,9 @@ def cache_key(loaded: LoadedModel) -> str:
 def candidate_paths(loaded: LoadedModel, quantize: bool = False) -> list[Path]:
     """Where the graph may live, in order of preference: beside the model, then the user cache."""
     suffix = ".int8.onnx" if quantize else ".onnx"
+    native = loaded.metadata.get("config", {}).get("input_size")
+    if native is not None and native != loaded.config.input_size:  # one graph per analysis size
+        suffix = f".{loaded.config.input_size}px{suffix}"
     key = cache_key(loaded)
     stem = loaded.path.with_suffix("").name if loaded.path else loaded.name
     cached = paths.user_cache_dir() / "onnx" / f"{stem}-{key[:16]}{suffix}"

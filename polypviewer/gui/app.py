@@ -44,12 +44,12 @@ def make_app():
     return app
 
 
-def create_window(model: str | None = None, device: str | None = None):
+def create_window(model: str | None = None, device: str | None = None, size: int | None = None):
     from . import annotate, wizard
     from .main_window import MainWindow
 
     make_app()
-    win = MainWindow(model=model, device=device)
+    win = MainWindow(model=model, device=device, size=size)
     annotate.install(win)  # Tools -> Dataset review
     wizard.install(win)  # Tools -> Train a model..., Runs dock
     return win
@@ -115,7 +115,8 @@ def run_app(paths: list[str], args=None) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     frame = getattr(args, "frame", None) or 0
     app = make_app()
-    win = create_window(getattr(args, "model", None), getattr(args, "device", None))
+    win = create_window(getattr(args, "model", None), getattr(args, "device", None),
+                        getattr(args, "size", None))
     if not paths:
         from ..paths import resources_dir
 

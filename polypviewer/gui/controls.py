@@ -25,6 +25,8 @@ from superqt.utils import qthrottled
 from .overlay_items import Layer
 
 DEVICES = (("Automatic", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"), ("Apple GPU (MPS)", "mps"))
+# analysis sizes (0 = the model's own); measured speed and Dice: docs/performance.md
+SIZES = (("Model's own (most accurate)", 0), ("224 px (faster)", 224), ("192 px (fastest)", 192))
 
 
 def swatch(colour: tuple[int, ...], dashed: bool = False) -> QLabel:
@@ -61,6 +63,7 @@ class ControlPanel(QWidget):
     min_area_changed = Signal(float)  # fraction of the frame
     model_chosen = Signal(str)  # model path
     device_chosen = Signal(str)
+    size_chosen = Signal(int)  # analysis size in pixels, 0 = the model's own
     gradcam_target_changed = Signal(str)
 
     def __init__(self, layers: dict[str, Layer], parent: QWidget | None = None):
@@ -108,6 +111,13 @@ class ControlPanel(QWidget):
             self.device.addItem(title, value)
         self.device.activated.connect(lambda i: self.device_chosen.emit(self.device.itemData(i)))
         form.addRow("Device", self.device)
+        self.size = QComboBox()
+        for title, value in SIZES:
+            self.size.addItem(title, value)
+        self.size.setToolTip("Smaller analysis sizes run faster on a CPU and are a little less "
+                             "accurate (see docs/performance.md)")
+        self.size.activated.connect(lambda i: self.size_chosen.emit(int(self.size.itemData(i))))
+        form.addRow("Analysis size", self.size)
         self.device_note = QLabel()
         self.device_note.setWordWrap(True)
         self.device_note.setObjectName("frameinfo")
@@ -149,6 +159,10 @@ class ControlPanel(QWidget):
                 self.model.addItem(current.rsplit("/", 1)[-1], current)
                 i = self.model.count() - 1
             self.model.setCurrentIndex(i)
+
+    def set_size(self, value: int) -> None:
+        i = self.size.findData(int(value))
+        self.size.setCurrentIndex(max(0, i))
 
     def set_device(self, value: str, note: str) -> None:
         i = self.device.findData(value)

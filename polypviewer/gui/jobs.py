@@ -48,8 +48,8 @@ class Loaded:
 
 
 def load_predictor(model_path: str | None, device: str, source: Source | None,
-                   n: int) -> Loaded:
-    pred = Predictor(model_path, device=device)
+                   n: int, input_size: int | None = None) -> Loaded:
+    pred = Predictor(model_path, device=device, input_size=input_size or None)
     store = AnalysisStore.open(source, pred, n_frames=n) if source is not None else None
     return Loaded(pred, store)
 

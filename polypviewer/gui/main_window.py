@@ -42,7 +42,8 @@ FILE_FILTER = ("Images and videos (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.mp4 *
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, model: str | None = None, device: str | None = None):
+    def __init__(self, model: str | None = None, device: str | None = None,
+                 size: int | None = None):
         super().__init__()
         self.setWindowTitle("PolypViewer")
         self.setAcceptDrops(True)
@@ -88,7 +89,7 @@ class MainWindow(QMainWindow):
             self.menus["View"].addAction(dock.toggleViewAction())
         self._build_status_bar()
         self._connect()
-        self._restore_settings(device)
+        self._restore_settings(device, size)
         self._fill_samples()
         self._fill_recent()
         self._fill_models(model)
@@ -151,6 +152,7 @@ class MainWindow(QMainWindow):
         c.min_area_changed.connect(r.set_min_area)
         c.model_chosen.connect(lambda p: r.load_model(p or None))
         c.device_chosen.connect(self._device_changed)
+        c.size_chosen.connect(lambda size: r.load_model(r.model_path, None, size))
         c.gradcam_target_changed.connect(r.set_gradcam_target)
         self.features.stages_changed.connect(lambda _s: r.request_extras())
         self.feature_dock.visibilityChanged.connect(lambda on: on and r.request_extras())
@@ -162,7 +164,7 @@ class MainWindow(QMainWindow):
         r.analysis_finished.connect(self._analysis_finished)
 
     # ------------------------------------------------------------------ settings
-    def _restore_settings(self, device: str | None) -> None:
+    def _restore_settings(self, device: str | None, size: int | None = None) -> None:
         s = self.settings
         geo = s.get("geometry")
         if isinstance(geo, QByteArray):
@@ -185,6 +187,8 @@ class MainWindow(QMainWindow):
                                  else "auto")
         self.controls.set_device(self.review.device, note)
         self.device_label.setText(note)
+        self.review.input_size = s.get("analysis_size", 0, int) if size is None else int(size)
+        self.controls.set_size(self.review.input_size)
         self.review.min_area = s.get("min_area", self.review.min_area, float)
         self.controls.set_min_area(self.review.min_area)
 
@@ -196,6 +200,7 @@ class MainWindow(QMainWindow):
             s.set(f"overlay/{name}", layer.visible)
             s.set(f"overlay/{name}_opacity", layer.opacity)
         s.set("device", self.review.device)
+        s.set("analysis_size", self.review.input_size)
         s.set("min_area", self.review.min_area)
         if self.review.predictor is not None:
             s.set(f"threshold/{self.review.predictor.name}", self.review.threshold)
@@ -264,7 +269,8 @@ class MainWindow(QMainWindow):
 
     def _model_ready(self, name: str) -> None:
         r = self.review
-        self.model_label.setText(f"Model: {name}")
+        size, own = r.predictor.config.input_size, r.predictor.native_size
+        self.model_label.setText(f"Model: {name}" + (f" at {size} px" if size != own else ""))
         self.device_label.setText(r.predictor.device_note)
         self.controls.set_device(r.device, r.predictor.device_note)
         from ..engine.model_settings import effective_threshold

@@ -40,6 +40,7 @@ class Review(QObject):
         self.store = None
         self.model_path: str | None = None
         self.device = "auto"
+        self.input_size = 0  # analysis size; 0 = the model's own
         self.threshold = 0.5
         self.min_area = DEFAULT_MIN_AREA_FRACTION
         self.gradcam_target = "segmentation"
@@ -77,18 +78,22 @@ class Review(QObject):
         return task.start()
 
     # ------------------------------------------------------------------ model
-    def load_model(self, model: str | None, device: str | None = None) -> None:
+    def load_model(self, model: str | None, device: str | None = None,
+                   input_size: int | None = None) -> None:
         """Load a model in the background; analysis re-runs with it where it had run."""
         self.stop_analysis()
         if device is not None:
             self.device = device
+        if input_size is not None:
+            self.input_size = int(input_size)
+        size = self.input_size
         self.model_path = model
         media = self.media
 
         def work():
             from ..engine.registry import resolve_model
 
-            loaded = jobs.load_predictor(str(resolve_model(model)), self.device, None, 0)
+            loaded = jobs.load_predictor(str(resolve_model(model)), self.device, None, 0, size)
             if media is not None:
                 from ..engine.results import AnalysisStore
 

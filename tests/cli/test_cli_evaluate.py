@@ -76,3 +76,14 @@ def test_not_a_dataset(tmp_path, tiny_model_path, capsys):
     assert _evaluate(tiny_model_path, tmp_path / "empty") != 0
     err = error_lines(capsys.readouterr().err)
     assert len(err) == 1 and err[0].startswith("polypviewer: error:") and "images/" in err[0]
+
+
+def test_analysis_size_option(self_labelled, tiny_model_path, tmp_path, capsys):
+    out = tmp_path / "eval96.json"
+    assert _evaluate(tiny_model_path, self_labelled, "--size", 96, "--json", out) == 0
+    assert "at 96px (model's own 64px)" in capsys.readouterr().out
+    assert json.loads(out.read_text())["n_images"] == 3
+    with pytest.raises(SystemExit) as e:
+        _evaluate(tiny_model_path, self_labelled, "--size", 100)
+    assert e.value.code == 2
+    assert "multiple of 32" in capsys.readouterr().err

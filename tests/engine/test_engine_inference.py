@@ -133,3 +133,38 @@ def test_predict_places_polyp_where_it_is(predictor):
     assert fp.mask.shape == (50, 100)
     assert xs.min() > 55 and ys.mean() == pytest.approx(24.5, abs=2)
     assert fp.count == 1 and cv2.countNonZero(fp.mask.astype(np.uint8)) > 100
+
+
+def test_analysis_size_override(tiny_model_path, tmp_path):
+    """A smaller/larger analysis size: same weights, other model size, results at frame size."""
+    from polypviewer.engine.onnx_backend import candidate_paths
+    from polypviewer.engine.results import AnalysisStore
+
+    own = Predictor(tiny_model_path, device="cpu")
+    big = Predictor(tiny_model_path, device="cpu", input_size=96)
+    assert own.config.input_size == own.native_size == 64
+    assert big.config.input_size == 96 and big.native_size == 64
+    rgb, _ = synthetic_frame(np.random.default_rng(3), 120, 90)
+    prep, _ = big.prepare(rgb)
+    assert prep.shape == (96, 96, 3)
+    pred = big.predict(rgb)
+    assert pred.mask.shape == pred.prob.shape == (120, 90)
+    assert not np.allclose(pred.prob, own.predict(rgb).prob)  # really ran at the other size
+    # the model's own size given explicitly changes nothing
+    same = Predictor(tiny_model_path, device="cpu", input_size=64)
+    assert np.array_equal(same.predict(rgb).prob, own.predict(rgb).prob)
+    # one ONNX graph per size, beside the model, never overwriting the model's own
+    assert candidate_paths(big.loaded)[0].name == "tiny.96px.onnx"
+    assert candidate_paths(own.loaded)[0].name == "tiny.onnx"
+    # analysis caches of different sizes are kept apart
+    img = tmp_path / "frame.png"
+    cv2.imwrite(str(img), rgb[:, :, ::-1])
+    a = AnalysisStore.open(str(img), own, root=tmp_path / "stores", n_frames=1)
+    b = AnalysisStore.open(str(img), big, root=tmp_path / "stores", n_frames=1)
+    assert a.folder != b.folder
+
+
+@pytest.mark.parametrize("size", [100, 32, 2048, 0])
+def test_analysis_size_rejected(tiny_model_path, size):
+    with pytest.raises(ValueError, match="multiple of 32"):
+        Predictor(tiny_model_path, device="cpu", input_size=size)

@@ -75,3 +75,23 @@ def test_drop_opens_file(qtbot, make_window, video):
     win.dropEvent(event)
     qtbot.waitUntil(lambda: win.review.shown == 0, timeout=SLOW)
     assert np.array_equal(win.view.frame.shape, (96, 160, 3))
+
+
+def test_analysis_size_setting(qtbot, make_window, video):
+    """Choosing a faster analysis size reloads the model at that size and is remembered."""
+    win = open_and_wait(qtbot, make_window(), video)
+    assert win.review.predictor.config.input_size == 64  # the tiny model's own
+    combo = win.controls.size
+    i = combo.findData(192)
+    old = win.review.predictor
+    combo.setCurrentIndex(i)
+    combo.activated.emit(i)
+    qtbot.waitUntil(lambda: win.review.predictor is not old, timeout=SLOW)
+    assert win.review.predictor.config.input_size == 192
+    assert win.review.store is not None and win.review.store.size == 192
+    assert "at 192 px" in win.model_label.text()
+    win.save_settings()
+    assert win.settings.get("analysis_size", 0, int) == 192
+    again = make_window()
+    assert again.controls.size.currentData() == 192
+    assert again.review.predictor.config.input_size == 192
