@@ -3,13 +3,17 @@
 Opens the main window, Tools -> Train a model…, adds DATASET, keeps the polyp segmentation
 task, picks the dataset's own split files (splits/train.txt, splits/val.txt) and the
 "Quick check on CPU" preset, starts the run (a child process), screenshots the Run page once
-curves are visible and the Results page at the end, then registers the model.
+curves are visible, compares the new model with the current (bundled) one on the Results page
+and screenshots it, then registers the model.
 
 Usage: uv run python scripts/wizard_demo.py PATH/TO/kvasir-seg [--shots docs/screenshots]
        [--work DIR] [--name kvasir-quick-check]
 
-User data (runs, registered models), cache and settings go to a temporary folder (or --work),
-never to your own PolypViewer folders; the script prints where.
+The app and its training child run with a throwaway home folder (a new temporary folder, or
+--work): HOME, the XDG folders and PolypViewer's own folders all point inside it, and the
+dataset is reached through the link ~/datasets/NAME. So runs, registered models, cache and
+settings never touch your own folders, and the screenshots (where the wizard writes the home
+folder as ~) show no path of this machine. The script prints where that home is.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,16 +31,32 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 PRESET = "Quick check on CPU"
 TIMEOUT_S = 3 * 3600
+WINDOW = (900, 1000)  # the wizard: tall enough for the Results page with its comparison
 
 
-def _isolate(work: Path) -> None:
-    """Point every per-user folder (ours and Qt's) into ``work``; the child run inherits it."""
-    for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"),
-                     ("XDG_CACHE_HOME", "cache"), ("POLYPVIEWER_DATA_DIR", "data/PolypViewer"),
-                     ("POLYPVIEWER_CONFIG_DIR", "config/PolypViewer"),
-                     ("POLYPVIEWER_CACHE_DIR", "cache/PolypViewer")):
-        (work / sub).mkdir(parents=True, exist_ok=True)
-        os.environ[var] = str(work / sub)
+def _isolate(home: Path, dataset: Path) -> Path:
+    """Make ``home`` the home folder of this process and its children (the training run):
+    HOME, the XDG folders (Qt's and matplotlib's too) and PolypViewer's own folders inside it,
+    and ``home/datasets/NAME`` a link to ``dataset``; returns that link."""
+    os.environ["HOME"] = str(home)
+    for var, sub in (("XDG_DATA_HOME", ".local/share"), ("XDG_CONFIG_HOME", ".config"),
+                     ("XDG_CACHE_HOME", ".cache"),
+                     ("POLYPVIEWER_DATA_DIR", ".local/share/PolypViewer"),
+                     ("POLYPVIEWER_CONFIG_DIR", ".config/PolypViewer"),
+                     ("POLYPVIEWER_CACHE_DIR", ".cache/PolypViewer")):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        os.environ[var] = str(home / sub)
+    link = home / "datasets" / dataset.name
+    link.parent.mkdir(exist_ok=True)
+    if not link.is_symlink():
+        link.symlink_to(dataset, target_is_directory=True)
+    # the child run inherits this environment: check that its home is the new one as well
+    probe = "import os, pathlib; print(pathlib.Path.home()); print(os.path.expanduser('~'))"
+    seen = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+    if Path.home() != home or seen != [str(home)] * 2:
+        raise SystemExit(f"the home folder is not {home} here ({Path.home()}) or in a child ({seen})")
+    return link
 
 
 def _pump(until, timeout_s: float = TIMEOUT_S, what: str = "") -> None:
@@ -63,6 +84,18 @@ def _click(wiz, which) -> None:
     _settle(0.2)
 
 
+def _check_no_paths(wiz, paths) -> None:
+    """Warn when a text on the current page shows one of ``paths`` (the screenshot would)."""
+    from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QPlainTextEdit
+
+    page = wiz.currentPage()
+    texts = [w.text() for kind in (QLabel, QLineEdit, QAbstractButton) for w in page.findChildren(kind)]
+    texts += [w.toPlainText() for w in page.findChildren(QPlainTextEdit)]
+    found = sorted({p for p in paths for t in texts if p in t})
+    if found:
+        print(f"WARNING: the {page.title()!r} page shows {', '.join(found)}", file=sys.stderr)
+
+
 def _tools_action(win, title_start: str):
     menu = win.menus["Tools"]
     return next(a for a in menu.actions() if a.text().startswith(title_start))
@@ -72,8 +105,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("dataset", help="dataset folder (images/, masks/, splits/train.txt, val.txt)")
     p.add_argument("--shots", default="docs/screenshots", help="folder for the two screenshots")
-    p.add_argument("--work", help="folder for user data, cache and settings (default: a new "
-                                  "temporary folder, kept so the model can be evaluated)")
+    p.add_argument("--work", help="folder to use as the home folder: user data, cache, settings "
+                                  "(default: a new temporary folder, kept so the model can be "
+                                  "evaluated)")
     p.add_argument("--name", default="kvasir-quick-check", help="name to register the model as")
     p.add_argument("--description", default="Quick check on CPU from the training wizard "
                                              "(3 epochs, 192 px, 200 training images)")
@@ -83,8 +117,9 @@ def main() -> int:
         if not (dataset / f).exists():
             p.error(f"{dataset} has no {f}")
     work = Path(a.work).resolve() if a.work else Path(tempfile.mkdtemp(prefix="pv-wizard-demo-"))
-    _isolate(work)
-    shots = Path(a.shots)
+    work.mkdir(parents=True, exist_ok=True)
+    shots = Path(a.shots).resolve()
+    real_dataset, dataset = dataset, _isolate(work, dataset)
     shots.mkdir(parents=True, exist_ok=True)
 
     from PySide6.QtWidgets import QApplication, QWizard
@@ -94,7 +129,7 @@ def main() -> int:
     from polypviewer.paths import runs_dir, user_models_dir
 
     B = QWizard.WizardButton
-    print(f"user data, cache and settings: {work}")
+    print(f"home folder (user data, cache and settings): {work}; dataset: {dataset}")
     print("load average (1, 5, 15 min) at the start: " +
           ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     win = create_window(None, "cpu")
@@ -106,6 +141,7 @@ def main() -> int:
     t0 = time.monotonic()
     _tools_action(win, "Train a model").trigger()
     wiz = win.training_tools.wizard
+    wiz.resize(*WINDOW)
     _settle(0.3)
 
     # Data: "Add folder…" with the dataset chosen in the folder dialog
@@ -155,6 +191,7 @@ def main() -> int:
         _settle(1.0)  # let the sample image and plots paint
         wiz.grab().save(str(shots / "wizard-run.png"))
         print(f"saved {shots / 'wizard-run.png'} ({mon.curve_points('val_dice')} epoch(s) plotted)")
+        _check_no_paths(wiz, (str(work), str(real_dataset)))
     _pump(lambda: not proc.running, what="the end of the run")
     if proc.status != "finished":
         print("\n".join(proc.log_lines[-30:]), file=sys.stderr)
@@ -162,15 +199,24 @@ def main() -> int:
     _pump(run.isComplete, 10, "the Run page to complete")
     _click(wiz, B.NextButton)
 
-    # Results: metrics and plots; screenshot; Register
+    # Results: metrics and plots; "Compare with the current model"; screenshot; Register
     view = wiz.results_page.view
+    view.name.setText(a.name)
+    view.description.setText(a.description)
+    _settle(0.5)
+    t_cmp = time.monotonic()
+    view.compare_btn.click()
+    _pump(lambda: not view.busy(), 1800, "the comparison")
+    compare_s = time.monotonic() - t_cmp
+    print(f"comparison ({compare_s:.0f} s):", view.compare_label.text())
+    if not view.pairs_widget.isVisible():
+        raise SystemExit(f"no comparison shown: {view.compare_label.text()}")
     _settle(1.0)
     wiz.grab().save(str(shots / "wizard-results.png"))
     print(f"saved {shots / 'wizard-results.png'}")
+    _check_no_paths(wiz, (str(work), str(real_dataset)))
     m = re.search(r"validation Dice</b>: ([0-9.]+)", view.metrics.text())
     val_dice = float(m.group(1)) if m else float("nan")
-    view.name.setText(a.name)
-    view.description.setText(a.description)
     view.register_btn.click()
     target = user_models_dir() / f"{a.name}.safetensors"
     _pump(lambda: target.with_suffix(".json").is_file() and target.is_file(), 120,
@@ -180,7 +226,7 @@ def main() -> int:
 
     print()
     print(f"time from opening the wizard to the registered model: {elapsed:.0f} s "
-          f"({elapsed / 60:.1f} min)")
+          f"({elapsed / 60:.1f} min), of which {compare_s:.0f} s for the comparison")
     print(f"registered model: {target.with_suffix('.json')}")
     print(f"val Dice on the results page: {val_dice:.4f}")
     print(f"runs folder: {runs_dir()}")

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a GUI backend in the training package
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from polypviewer.engine import fsutil  # noqa: E402
 
@@ -49,6 +50,7 @@ def write_curves(out: Path, history: list[dict]) -> Path:
     ax[1].legend()
     for a in ax:
         a.grid(alpha=0.3)
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
     return save_figure(fig, out / "curves.png")
 
 

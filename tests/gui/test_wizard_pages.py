@@ -210,3 +210,46 @@ def test_results_and_monitor_fit_their_page(qtbot, tmp_path, dataset):
     ticks = [v for _, vals in axis.tickValues(0.9, 2.1, 400) for v in vals]
     assert ticks and all(float(v).is_integer() for v in ticks)
     assert axis.tickStrings([1.0, 2.0], 1, 1) == ["1", "2"]
+
+
+def test_home_folder_shown_as_tilde_paths_kept(qtbot, tmp_path, monkeypatch):
+    """The wizard writes the home folder as ~ in what it shows; what it runs keeps full paths."""
+    from polypviewer.gui.wizard.monitor import RunMonitor
+    from polypviewer.gui.wizard.page_data import DataPage
+    from polypviewer.gui.wizard.process import RunProcess
+    from polypviewer.gui.wizard.widgets import home_short
+
+    home = tmp_path / "ann"
+    monkeypatch.setenv("HOME", str(home))
+    assert home_short(f"train {home}/data --out '{home}/runs/r 1'") == "train ~/data --out '~/runs/r 1'"
+    assert home_short(str(home)) == "~"
+    others = f"{home}e/x /mnt{home}/x {tmp_path}/bob"
+    assert home_short(others) == others
+    ds = write_dataset(home / "datasets" / "polyps", n=4)
+    data = DataPage()
+    qtbot.addWidget(data)
+    data.add_dataset(ds)
+    qtbot.waitUntil(lambda: not data.busy(), timeout=60_000)
+    assert data.list.item(0).text() == "~/datasets/polyps" and data.datasets() == [str(ds)]
+    run = home / "runs" / "r1"
+    proc = RunProcess(run, "train", [str(ds), "--out", str(run)])  # never started
+    mon = RunMonitor()
+    qtbot.addWidget(mon)
+    mon.attach(proc)
+    mon.on_log(f"saved {run}/model.safetensors")
+    assert mon.log.toPlainText().splitlines() == [
+        "$ polypviewer train ~/datasets/polyps --out ~/runs/r1 --events jsonl",
+        "saved ~/runs/r1/model.safetensors"]
+    assert proc.argv[-5:-2] == [str(ds), "--out", str(run)]
+
+
+def test_compare_against_default_model_when_none_chosen():
+    """The viewer runs the default model until one is chosen: that is the one to compare with."""
+    from types import SimpleNamespace
+
+    from polypviewer.engine.registry import DEFAULT_MODEL
+
+    mw = SimpleNamespace(review=SimpleNamespace(model_path=None))
+    assert TrainingTools(mw).current_model() == DEFAULT_MODEL
+    mw.review.model_path = "/models/mine.safetensors"
+    assert TrainingTools(mw).current_model() == "/models/mine.safetensors"

@@ -7,7 +7,8 @@ and a "Runs" dock (``add_dock(widget, title)``), and returns the ``TrainingTools
 stored as ``main_window.training_tools``). "Use now" calls ``main_window.set_model(path)`` when
 it exists, else ``main_window.review.load_model(path)``, and always emits
 ``TrainingTools.model_ready(path)``. The model compared against is ``main_window.current_model()``
-when it exists, else ``main_window.review.model_path``. Runs are child processes; before the
+when it exists, else ``main_window.review.model_path`` (None there: the viewer runs the default
+model, so that one). Runs are child processes; before the
 main window closes it should call ``tools.shutdown()`` (cancel runs, keep their checkpoints) —
 install also connects it to ``QCoreApplication.aboutToQuit``.
 """
@@ -72,7 +73,12 @@ class TrainingTools(QObject):
         if hasattr(mw, "current_model"):
             return mw.current_model()
         review = getattr(mw, "review", None)
-        return getattr(review, "model_path", None) if review is not None else None
+        if review is None:
+            return None
+        from ...engine.registry import DEFAULT_MODEL  # imports torch: not at app start
+
+        # no model chosen: the viewer loaded the default one (review.load_model(None))
+        return getattr(review, "model_path", None) or DEFAULT_MODEL
 
     def use_model(self, path: str) -> None:
         """Hand a registered model to the viewer (``set_model`` hook, else review.load_model)."""

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 
 from .compute import format_duration
 from .process import RunProcess
-from .widgets import FitPixmapLabel
+from .spec import quote
+from .widgets import FitPixmapLabel, home_short
 
 # key in epoch_metrics -> (plot, legend name, colour)
 SERIES = {
@@ -149,9 +150,10 @@ class RunMonitor(QWidget):
         self.proc = proc
         self._reset()
         self.t_started = proc.started_at
-        self.log.appendPlainText("$ " + " ".join(proc.argv[3:]))
+        # shown with ~ for the home folder; the child runs with the absolute paths
+        self.log.appendPlainText("$ " + home_short(quote(["polypviewer", *proc.argv[3:]])))
         for line in proc.log_lines:
-            self.log.appendPlainText(line)
+            self.on_log(line)
         for ev in proc.events:
             self.on_event(ev, replay=True)
         if self._last_samples:
@@ -174,7 +176,7 @@ class RunMonitor(QWidget):
 
     # ---- events ------------------------------------------------------------------------
     def on_log(self, text: str) -> None:
-        self.log.appendPlainText(text)
+        self.log.appendPlainText(home_short(text))
 
     def on_event(self, ev, replay: bool = False) -> None:
         d = ev.data
@@ -201,9 +203,9 @@ class RunMonitor(QWidget):
             if not replay:
                 self.show_samples(self._last_samples)
         elif ev.kind in ("cancelled", "cv_summary"):
-            self.log.appendPlainText(tag + str(d.get("message", ev.kind)))
+            self.on_log(tag + str(d.get("message", ev.kind)))
         elif ev.kind == "failed":
-            self.log.appendPlainText(f"{tag}failed: {d.get('error')}")
+            self.on_log(f"{tag}failed: {d.get('error')}")
 
     def _run_eta(self, done_epochs: float) -> None:
         todo = self.epochs - done_epochs
@@ -245,10 +247,10 @@ class RunMonitor(QWidget):
             self.epoch_eta.setText("")
             self.run_eta.setText("done")
         elif status == "cancelled":
-            self.status.setText(message or "cancelled")
+            self.status.setText(home_short(message) or "cancelled")
             self.status.setStyleSheet("color: #a06000;")
         else:
-            self.status.setText(f"Training failed: {message}")
+            self.status.setText(f"Training failed: {home_short(message)}")
             self.status.setStyleSheet("color: #c0392b; font-weight: bold;")
         if notify:
             self.ended.emit(status, message)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -22,6 +23,9 @@ from PySide6.QtWidgets import (
 
 from ...paths import user_data_dir
 from ..workers import Task
+from .widgets import home_short
+
+PATH_ROLE = Qt.ItemDataRole.UserRole  # the real folder; the item text shows it with ~
 
 
 def _validate(roots: list[str]):
@@ -81,12 +85,14 @@ class DataPage(QWizardPage):
 
     # ---- datasets ----------------------------------------------------------------------
     def datasets(self) -> list[str]:
-        return [self.list.item(i).text() for i in range(self.list.count())]
+        return [self.list.item(i).data(PATH_ROLE) for i in range(self.list.count())]
 
     def add_dataset(self, path: str | Path) -> None:
         path = str(Path(path))
         if path not in self.datasets():
-            self.list.addItem(path)
+            item = QListWidgetItem(home_short(path))
+            item.setData(PATH_ROLE, path)
+            self.list.addItem(item)
             self.revalidate()
 
     def _browse(self) -> None:
@@ -133,7 +139,7 @@ class DataPage(QWizardPage):
                      f"{len(rep.warnings)} warning(s).")
         self.summary.setText("\n".join(lines))
         for p in rep.fatal + rep.warnings:
-            item = QTreeWidgetItem([p.severity, p.kind, p.file, p.message])
+            item = QTreeWidgetItem([p.severity, p.kind, home_short(p.file), home_short(p.message)])
             if p.severity == "fatal":
                 item.setForeground(0, Qt.GlobalColor.red)
             self.problems.addTopLevelItem(item)
@@ -141,7 +147,7 @@ class DataPage(QWizardPage):
         self.problems.resizeColumnToContents(1)
         if rep.fatal:
             first = rep.summary_lines("fatal", per_kind=1)
-            self.reason.setText("Cannot train on this data: " + "; ".join(first))
+            self.reason.setText("Cannot train on this data: " + home_short("; ".join(first)))
         else:
             self.reason.setText("")
         self.completeChanged.emit()
@@ -150,7 +156,7 @@ class DataPage(QWizardPage):
         if task is not self.task:
             return
         self.task = None
-        self.reason.setText(f"The dataset check failed: {message}")
+        self.reason.setText(f"The dataset check failed: {home_short(message)}")
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
@@ -185,4 +191,4 @@ class DataPage(QWizardPage):
         self.eda_task = None
         self.eda_btn.setEnabled(True)
         self.eda_btn.setText("Dataset report (EDA)…")
-        self.reason.setText(f"The dataset report failed: {message}")
+        self.reason.setText(f"The dataset report failed: {home_short(message)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QVBoxLayout, QWizardPage
 
 from .monitor import RunMonitor
-from .widgets import AutoHideLabel
+from .widgets import AutoHideLabel, home_short
 
 
 class RunPage(QWizardPage):
@@ -29,7 +29,7 @@ class RunPage(QWizardPage):
         try:
             self.proc = self.wizard().start_run()
         except Exception as e:  # noqa: BLE001 - e.g. an unwritable runs folder: say so, stay up
-            self.error.setText(f"Could not start the run: {e}")
+            self.error.setText(f"Could not start the run: {home_short(str(e))}")
             self.error.setStyleSheet("color: #c0392b; font-weight: bold;")
             self.proc = None
             return

@@ -30,11 +30,12 @@ from PySide6.QtWidgets import (
 from ..workers import Task
 from .compute import compare_models, format_duration
 from .register import check_name, register_run
-from .widgets import AutoHideLabel, FitPixmapLabel
+from .widgets import AutoHideLabel, FitPixmapLabel, home_short
 
 PLOTS = (("Curves", "curves.png"), ("Threshold sweep", "threshold_sweep.png"),
          ("Samples", "samples.png"))
 METRIC_COLUMNS = 3
+PAIR_SIDE = 120  # px per overlay: the example pairs sit side by side within the wizard's width
 
 
 def _metrics_html(pairs: list[tuple[str, str]]) -> str:
@@ -86,7 +87,8 @@ class ResultsView(QWidget):
         self.compare_btn = QPushButton("Compare with the current model")
         self.compare_btn.clicked.connect(self.compare)
         self.compare_label = AutoHideLabel()
-        self.pairs = QGridLayout()
+        self.pairs = QGridLayout()  # one column per example image
+        self.pairs.setHorizontalSpacing(16)
         self.name = QLineEdit()
         self.description = QLineEdit()
         self.register_btn = QPushButton("Register")
@@ -186,29 +188,49 @@ class ResultsView(QWidget):
         self.comparison = c
         self.compare_label.setText(
             f"Mean Dice over {c.n} validation images: new model ({c.names[0]}) "
-            f"{c.mean_dice[0]:.3f}, current model ({c.names[1]}) {c.mean_dice[1]:.3f}.")
+            f"{c.mean_dice[0]:.3f}, current model ({c.names[1]}) {c.mean_dice[1]:.3f}."
+            + (" Below, the predicted polyp in green on the first images." if c.pairs else ""))
         self._clear_pairs()
-        for r, (name, rgb, a, b, da, db) in enumerate(c.pairs):
-            for col, (mask, text) in enumerate(((a, f"new: Dice {da:.3f}"),
-                                                (b, f"current: Dice {db:.3f}"))):
-                label = QLabel()
-                label.setPixmap(_overlay(rgb, mask))
-                label.setToolTip(f"{name} — {text}")
-                self.pairs.addWidget(label, r, 2 * col)
-                self.pairs.addWidget(QLabel(f"{name}\n{text}"), r, 2 * col + 1)
+        for k, pair in enumerate(c.pairs):
+            self.pairs.addWidget(self._pair_widget(*pair), 0, k)
+            self.pairs.setColumnStretch(k, 1)
         self.pairs_widget.setVisible(self.pairs.count() > 0)
+
+    def _pair_widget(self, name, rgb, a, b, da, db) -> QWidget:
+        """One image: its name over the new and the current model's prediction, with their Dice."""
+        cell = QWidget()
+        grid = QGridLayout(cell)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(4)
+        center = Qt.AlignmentFlag.AlignHCenter
+        title = QLabel(self.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle,
+                                                     2 * PAIR_SIDE))
+        title.setToolTip(name)
+        grid.addWidget(title, 0, 0, 1, 2, center)
+        for col, (mask, text) in enumerate(((a, f"new: Dice {da:.3f}"),
+                                            (b, f"current: Dice {db:.3f}"))):
+            image = QLabel()  # a fixed square, so every pair lines up whatever its aspect
+            image.setFixedSize(PAIR_SIDE, PAIR_SIDE)
+            image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            image.setPixmap(_overlay(rgb, mask, PAIR_SIDE))
+            image.setToolTip(f"{name} — {text}")
+            grid.addWidget(image, 1, col, center)
+            grid.addWidget(QLabel(text), 2, col, center)
+        return cell
 
     def _clear_pairs(self) -> None:
         while self.pairs.count():
             w = self.pairs.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
+        for k in range(self.pairs.columnCount()):
+            self.pairs.setColumnStretch(k, 0)
         self.pairs_widget.setVisible(False)
 
     def _compare_failed(self, _task, message: str) -> None:
         self.compare_task = None
         self.compare_btn.setEnabled(True)
-        self.compare_label.setText(f"Comparison failed: {message}")
+        self.compare_label.setText(f"Comparison failed: {home_short(message)}")
 
     # ---- register ----------------------------------------------------------------------
     def register(self) -> None:
@@ -222,11 +244,11 @@ class ResultsView(QWidget):
         try:
             path = register_run(self.run_dir, name, self.description.text().strip())
         except Exception as e:  # noqa: BLE001 - shown to the user
-            self._register_message(f"Could not register: {e}", error=True)
+            self._register_message(f"Could not register: {home_short(str(e))}", error=True)
             return
         self.model_path = str(path)
         self.use_btn.setEnabled(True)
-        self._register_message(f"Registered as '{name}' in {path.parent}.")
+        self._register_message(f"Registered as '{name}' in {home_short(str(path.parent))}.")
         self.registered.emit(str(path))
 
     def _register_message(self, text: str, error: bool = False) -> None:

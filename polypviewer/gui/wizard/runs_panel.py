@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from .monitor import RunMonitor
 from .results import ResultsView
 from .runs import delete_run, reproduce_command, scan_runs
+from .widgets import home_short
 
 ROLE = Qt.ItemDataRole.UserRole
 COLUMNS = ("run", "status", "data", "settings", "best")
@@ -72,7 +73,8 @@ class RunsPanel(QWidget):
         self.runs = scan_runs(self.tools.runs_root(), self.tools.manager.live_dirs())
         self.tree.clear()
         for r in self.runs:
-            status = r.status + (f": {r.message}" if r.status == "failed" and r.message else "")
+            failed = r.status == "failed" and r.message
+            status = r.status + (f": {home_short(r.message)}" if failed else "")
             item = QTreeWidgetItem([r.name, status, ", ".join(r.datasets), r.settings, r.best])
             item.setToolTip(1, status)
             item.setData(0, ROLE, str(r.path))
@@ -140,7 +142,7 @@ class RunsPanel(QWidget):
         try:
             self.tools.manager.resume(run)
         except ValueError as e:
-            self.message.setText(str(e))
+            self.message.setText(home_short(str(e)))
             return
         self.message.setText(f"resuming {run.name}")
         self.refresh()
@@ -157,10 +159,10 @@ class RunsPanel(QWidget):
         try:
             cmd = reproduce_command(run)
         except ValueError as e:
-            self.message.setText(str(e))
+            self.message.setText(home_short(str(e)))
             return
         QGuiApplication.clipboard().setText(cmd)
-        self.message.setText(f"copied: {cmd}")
+        self.message.setText(f"copied: {home_short(cmd)}")  # the clipboard keeps full paths
 
     def delete_selected(self) -> None:
         run = self.selected()
@@ -171,5 +173,5 @@ class RunsPanel(QWidget):
         try:
             delete_run(run)
         except OSError as e:
-            self.message.setText(f"could not delete {run.name}: {e}")
+            self.message.setText(f"could not delete {run.name}: {home_short(str(e))}")
         self.refresh()

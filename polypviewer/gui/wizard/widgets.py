@@ -1,10 +1,36 @@
-"""Small label widgets shared by the wizard's Run and Results pages."""
+"""Small label widgets shared by the wizard's Run and Results pages, and ``home_short``."""
 
 from __future__ import annotations
+
+import os
+import re
+import sys
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+
+def _home_prefixes() -> list[str]:
+    home = os.path.expanduser("~")  # $HOME (USERPROFILE on Windows), read at every call
+    out: list[str] = []
+    for h in (home, os.path.realpath(home)):
+        h = h.rstrip("/\\")
+        if h and h != "~" and os.path.dirname(h) != h and h not in out:  # never "/" or "C:"
+            out.append(h)
+    return sorted(out, key=len, reverse=True)
+
+
+def home_short(text: str) -> str:
+    """``text`` with the user's home folder written as ``~`` (``/home/ann/data`` -> ``~/data``).
+
+    For what the wizard shows only (command line, log, messages): the paths it runs with or
+    opens stay absolute. ``/home/anne`` or ``/mnt/home/ann`` are left alone for home ``/home/ann``.
+    """
+    flags = re.IGNORECASE if sys.platform == "win32" else 0
+    for h in _home_prefixes():
+        text = re.sub(r"(?<![\w.~/\\-])" + re.escape(h) + r"(?![\w.-])", "~", text, flags=flags)
+    return text
 
 
 class FitPixmapLabel(QLabel):
