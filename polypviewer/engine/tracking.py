@@ -183,6 +183,25 @@ def track(frames: Iterable[tuple[int, float | None, list[Instance]]], *,
     return TrackResult(ids, findings)
 
 
+def per_image(frames: Iterable[tuple[int, float | None, list[Instance]]]) -> TrackResult:
+    """Stills (a folder, a dataset): every region is its own finding, numbered 1..K in order.
+
+    Neighbouring files are unrelated pictures, so linking regions across them (as ``track``
+    does for video) would merge different polyps and drop single-image ones as flicker.
+    """
+    findings: list[Finding] = []
+    ids: dict[int, list[int]] = {}
+    for index, time_s, instances in frames:
+        row = []
+        for inst in instances:
+            findings.append(Finding(len(findings) + 1, index, index, time_s, time_s,
+                                    0.0 if time_s is not None else None, 1, index,
+                                    float(inst.confidence), float(inst.area)))
+            row.append(len(findings))
+        ids[index] = row
+    return TrackResult(ids, findings)
+
+
 def segments(frame_probs: np.ndarray, threshold: float = 0.5, min_len: int = 1,
              gap: int = 0) -> list[tuple[int, int]]:
     """Runs of frames with probability >= threshold as inclusive (start, end) pairs.

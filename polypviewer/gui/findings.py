@@ -24,7 +24,9 @@ def to_pixmap(rgb: np.ndarray, size: int = THUMB) -> QPixmap:
                                          Qt.TransformationMode.SmoothTransformation)
 
 
-def describe(f) -> str:
+def describe(f, name: str | None = None) -> str:
+    if name is not None:  # a still: one image, no time span
+        return f"Polyp #{f.id}\n{name}\nconfidence {f.peak_confidence:.2f} · {f.mean_area:.0f} px"
     if f.first_time_s is not None:
         span = f"{format_time(f.first_time_s)} – {format_time(f.last_time_s)}  ({f.duration_s:.1f} s)"
     else:
@@ -52,11 +54,12 @@ class FindingsPanel(QWidget):
         lay.addWidget(self.list, 1)
         self.findings: list = []
 
-    def set_findings(self, findings: list, thumbs: dict[int, np.ndarray], note: str = "") -> None:
+    def set_findings(self, findings: list, thumbs: dict[int, np.ndarray], note: str = "",
+                     names: dict[int, str] | None = None) -> None:
         self.findings = list(findings)
         self.list.clear()
         for f in self.findings:
-            item = QListWidgetItem(describe(f))
+            item = QListWidgetItem(describe(f, (names or {}).get(f.best_index)))
             item.setData(Qt.ItemDataRole.UserRole, f.best_index)
             if f.best_index in thumbs:
                 item.setIcon(QIcon(to_pixmap(thumbs[f.best_index])))

@@ -168,6 +168,7 @@ class FindingsResult:
     frame_probs: np.ndarray
     counts: np.ndarray
     thumbs: dict[int, np.ndarray] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)  # stills: file name per frame index
 
 
 def compute_findings(req: FindingsRequest) -> FindingsResult:
@@ -186,9 +187,11 @@ def compute_findings(req: FindingsRequest) -> FindingsResult:
         if not same:
             counts[i] = len(insts)
         frames.append((i, i / req.fps if req.fps else None, insts))
-    result = tracking.track(frames)
+    # video: link regions over time; stills: each image's regions are its own findings
+    result = tracking.track(frames) if req.fps else tracking.per_image(frames)
     segs = tracking.segments(probs, req.threshold, min_len=1, gap=2)
     thumbs: dict[int, np.ndarray] = {}
+    names: dict[int, str] = {}
     if result.findings:
         src = open_source(req.path)
         try:
@@ -199,9 +202,11 @@ def compute_findings(req: FindingsRequest) -> FindingsResult:
                 img = overlay.draw_overlay(frame.rgb, pred, track_ids=ids,
                                            style=overlay.DEFAULT_STYLE.only("mask", "contours", "boxes"))
                 thumbs[f.best_index] = _shrink(img, 160)
+                if not req.fps:
+                    names[f.best_index] = frame.name
         finally:
             src.close()
-    return FindingsResult(result, segs, probs, counts, thumbs)
+    return FindingsResult(result, segs, probs, counts, thumbs, names)
 
 
 def _shrink(rgb: np.ndarray, side: int) -> np.ndarray:

@@ -411,7 +411,7 @@ class Review(QObject):
         self.track = res.track
         self._track_counts = res.counts
         note = "" if self.store.complete else "analysis incomplete"
-        self.win.findings.set_findings(res.track.findings, res.thumbs, note)
+        self.win.findings.set_findings(res.track.findings, res.thumbs, note, res.names)
         self.timeline.set_data(res.frame_probs, res.counts, self.threshold, res.segments)
         if self.prediction is not None:
             self.view.set_prediction(self.prediction, self._ids())

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from polypviewer.engine.postprocess import find_instances
-from polypviewer.engine.tracking import Tracker, segments, track
+from polypviewer.engine.tracking import Tracker, per_image, segments, track
 
 
 def _instances(centres, r=12, shape=(120, 200), conf=None):
@@ -76,3 +76,19 @@ def test_segments_merge_gaps_and_drop_short_runs():
     assert segments(p, 0.5, gap=1) == [(1, 6), (10, 10), (13, 15)]
     assert segments(p, 0.5, min_len=3, gap=1) == [(1, 6), (13, 15)]
     assert segments(np.full(5, np.nan), 0.5) == []
+
+
+def test_stills_are_never_linked_and_single_images_count():
+    """Unrelated images: the same spot in three files is three findings, not one track."""
+    frames = [(0, None, _instances([(50, 60)])), (1, None, []),
+              (2, None, _instances([(52, 60), (150, 40)], conf=[0.9, 0.6])),
+              (3, None, _instances([(50, 61)]))]
+    linked = track(frames)  # what video tracking would do with them
+    assert len(linked.findings) <= 1
+    result = per_image(frames)
+    assert [f.id for f in result.findings] == [1, 2, 3, 4]
+    assert [f.best_index for f in result.findings] == [0, 2, 2, 3]
+    assert result.ids_per_frame == {0: [1], 1: [], 2: [2, 3], 3: [4]}
+    f = result.findings[2]
+    assert (f.first_index, f.last_index, f.n_frames, f.duration_s) == (2, 2, 1, None)
+    assert f.peak_confidence == pytest.approx(0.6)

@@ -95,3 +95,17 @@ def test_analysis_size_setting(qtbot, make_window, video):
     again = make_window()
     assert again.controls.size.currentData() == 192
     assert again.review.predictor.config.input_size == 192
+
+
+def test_folder_findings_are_per_image(qtbot, make_window, image_folder):
+    """Stills are not tracked across files: each image's regions are listed with its name."""
+    win = open_and_wait(qtbot, make_window(), image_folder, analysed=True)
+    win.review.set_threshold(0.01)  # the tiny random model: make every image positive
+    qtbot.waitUntil(lambda: win.findings.list.count() > 0, timeout=SLOW)
+    store = win.review.store
+    expected = sum(len(store.get(i, 0.01, win.review.min_area).instances) for i in range(3))
+    qtbot.waitUntil(lambda: win.findings.list.count() == expected, timeout=SLOW)
+    texts = [win.findings.list.item(i).text() for i in range(win.findings.list.count())]
+    names = {p.stem for p in image_folder.iterdir()}
+    assert all(any(n in t for n in names) for t in texts), (texts, names)
+    assert all("frames" not in t for t in texts)
