@@ -54,6 +54,11 @@ class Timeline(QWidget):
     def set_length(self, n: int) -> None:
         self.n = n
         self.plot.setXRange(0, max(1, n - 1), padding=0.01)
+        axis = self.plot.getAxis("bottom")
+        if n <= 30:  # a few stills: whole frame numbers only, never "2.5"
+            axis.setTickSpacing(5 if n > 10 else 1, 1)
+        else:
+            axis.setTickSpacing()  # automatic for videos
         self.set_data(np.full(n, np.nan), np.full(n, np.nan), 0.5, [])
 
     def set_data(self, frame_probs: np.ndarray, counts: np.ndarray, threshold: float,

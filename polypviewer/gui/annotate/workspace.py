@@ -117,7 +117,11 @@ class AnnotateWorkspace(QWidget):
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # long file names are elided in the middle so the metric columns stay in view
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(0, 150)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
 
         self.compare = CompareView(self)
@@ -135,6 +139,11 @@ class AnnotateWorkspace(QWidget):
         split.addWidget(self.table)
         split.addWidget(self.tabs)
         split.setStretchFactor(1, 2)
+        # the table is the annotator's work list: name, Dice and IoU must stay readable
+        self.table.setMinimumWidth(260)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        split.setCollapsible(0, False)
+        split.setSizes([420, 900])
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(split, 1)
