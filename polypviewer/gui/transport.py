@@ -57,12 +57,12 @@ class TransportBar(QWidget):
         self.slider.setMinimum(0)
         self.slider.setTracking(True)
         self.slider.valueChanged.connect(self._slider_moved)
-        self.slider.setMinimumWidth(120)  # never squeezed away by a wide side panel
+        self.slider.setMinimumWidth(60)  # never squeezed away by a wide side panel
         lay.addWidget(self.slider, 1)
         self.readout = QLabel("", self)
         # room for the longest readout, so "frame 121 / 347" is never cut to "/ 34"
         self.readout.setMinimumWidth(
-            self.readout.fontMetrics().horizontalAdvance("00:00:00.00   frame 00000 / 00000") + 8)
+            self.readout.fontMetrics().horizontalAdvance("00:00.00   frame 0000 / 0000") + 8)
         lay.addWidget(self.readout)
 
         button("◂ Finding", "Previous finding (P)", lambda: self.finding_step.emit(-1))

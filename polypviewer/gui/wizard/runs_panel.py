@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -45,7 +45,7 @@ class RunsPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.buttons = {}
-        row = QHBoxLayout()
+        row = QGridLayout()  # two rows: one long row made the whole side panel too wide
         for key, text, slot in (("show", "Show", self.show_selected),
                                 ("cancel", "Cancel", self.cancel_selected),
                                 ("resume", "Resume", self.resume_selected),
@@ -56,8 +56,7 @@ class RunsPanel(QWidget):
             b = QPushButton(text)
             b.clicked.connect(slot)
             self.buttons[key] = b
-            row.addWidget(b)
-        row.addStretch(1)
+            row.addWidget(b, len(self.buttons) // 5, (len(self.buttons) - 1) % 4)
         lay = QVBoxLayout(self)
         lay.addWidget(self.tree, 1)
         lay.addLayout(row)
