@@ -383,6 +383,13 @@ class MainWindow(QMainWindow):
             w.hide()
         if state == "done":
             self.statusBar().showMessage("Analysis complete", 5000)
+        elif state == "partial":
+            store = self.review.store
+            if store is not None:
+                import numpy as np
+
+                done = int(np.isfinite(store.frame_probs).sum())
+                self.statusBar().showMessage(f"Analysed {done} of {self.review.n} frames", 5000)
         elif state == "cancelled":
             self.statusBar().showMessage("Analysis cancelled; results so far are kept", 5000)
 

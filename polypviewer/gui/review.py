@@ -25,7 +25,7 @@ class Review(QObject):
     model_ready = Signal(str)
     analysis_started = Signal()
     analysis_progress = Signal(object)  # jobs.Progress
-    analysis_finished = Signal(str)  # "done", "cancelled" or an error message
+    analysis_finished = Signal(str)  # "done", "partial" (up to a frame), "cancelled" or an error
     findings_ready = Signal()
     message = Signal(str, bool)  # text, is_error
 
@@ -369,9 +369,11 @@ class Review(QObject):
     def _on_analysis_done(self, task, ok) -> None:
         if task is not self.analysis:
             return
-        if ok and getattr(task, "whole", False) and self.store is not None:
+        whole = getattr(task, "whole", False)
+        if ok and whole and self.store is not None:
             self.store.complete = True
-        self.analysis_finished.emit("done" if ok else "cancelled")
+        # a partial run (up to a frame) must not read as "Analysis complete"
+        self.analysis_finished.emit(("done" if whole else "partial") if ok else "cancelled")
         self.refresh_timeline()
         self.schedule_findings()
         self.refresh()

@@ -128,3 +128,14 @@ def test_close_during_analysis(qtbot, make_window, video, monkeypatch):
     assert win.review.analysing()
     win.close()  # must stop and join every worker (the fixture checks no thread is left)
     assert not win.review.analysing()
+
+
+def test_partial_analysis_is_not_reported_complete(qtbot, make_window, video):
+    win = open_and_wait(qtbot, make_window(), video)
+    with qtbot.waitSignal(win.review.analysis_finished, timeout=SLOW) as blocker:
+        win.review.start_analysis(stop=10)
+    assert blocker.args == ["partial"]
+    assert not win.review.store.complete
+    done = int(np.isfinite(win.review.store.frame_probs).sum())
+    assert 10 <= done < 40
+    assert win.statusBar().currentMessage() == f"Analysed {done} of 40 frames"
