@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=positive_int, default=DEFAULT_FRAMES, metavar="N",
                    help="frames to analyse in each mode (default %(default)s)")
     p.add_argument("--batch-size", type=positive_int, metavar="N",
-                   help="pipeline batch size (default: 8 on CPU, from free memory on GPU)")
+                   help="pipeline batch size (default: 2 on CPU, from free memory on GPU)")
     p.add_argument("--model-only-batches", default=DEFAULT_BATCHES, metavar="LIST",
                    help="batch sizes for the model-only figures, '' to skip (default %(default)s)")
     p.add_argument("--int8", action="store_true",

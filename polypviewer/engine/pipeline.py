@@ -285,7 +285,7 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
             ) -> Iterator[tuple[Frame, FramePrediction | None]]:
     """Yield ``(frame, prediction)`` for frames ``start``..``stop`` in order, none dropped.
 
-    A Predictor is wrapped with ``make_backend(kind="auto")``. ``batch_size`` None: 8 on CPU,
+    A Predictor is wrapped with ``make_backend(kind="auto")``. ``batch_size`` None: ``CPU_BATCH`` on CPU,
     from free memory on CUDA (halved on out-of-memory). ``queue_size`` bounds every queue
     (frames; batch queues hold ``queue_size // batch_size`` batches). ``cancel`` set, or the
     consumer leaving the loop, stops every thread within about one model call; an exception

@@ -102,7 +102,7 @@ class Progress:
 
 
 def analyse_source(path: str, predictor: Predictor, store: AnalysisStore, n: int,
-                   cancel: threading.Event, batch_size: int = 8,
+                   cancel: threading.Event, batch_size: int | None = None,
                    stop: int | None = None) -> Iterator[Progress]:
     """Analyse every frame not yet in ``store`` (up to ``stop``), yielding progress ~5x/s.
 
