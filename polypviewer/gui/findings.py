@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from .pixmaps import rgb_pixmap
 from .transport import format_time
 
 THUMB = 96
 
 
 def to_pixmap(rgb: np.ndarray, size: int = THUMB) -> QPixmap:
-    rgb = np.ascontiguousarray(rgb[..., :3])
-    h, w = rgb.shape[:2]
-    img = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(img).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
-                                         Qt.TransformationMode.SmoothTransformation)
+    return rgb_pixmap(rgb, size)
 
 
 def describe(f, name: str | None = None) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,19 +29,12 @@ from PySide6.QtWidgets import (
 
 from training.losses import LOSSES
 
+from ..pixmaps import rgb_pixmap
 from ..workers import Task
 from .compute import augment_preview, dataset_images, devices, estimate_run
 from .spec import PRESETS, RunSpec
 
 AUGMENTS = ("none", "light", "medium", "strong")
-
-
-def _pixmap(rgb: np.ndarray, side: int = 120) -> QPixmap:
-    rgb = np.ascontiguousarray(rgb)
-    h, w = rgb.shape[:2]
-    img = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(img).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                                         Qt.TransformationMode.SmoothTransformation)
 
 
 class SettingsPage(QWizardPage):
@@ -212,7 +203,7 @@ class SettingsPage(QWizardPage):
         self._clear_preview()
         for i, tile in enumerate(tiles):
             label = QLabel()
-            label.setPixmap(_pixmap(tile))
+            label.setPixmap(rgb_pixmap(tile, 120))
             label.setToolTip("original (letterboxed)" if i % 4 == 0 else "augmented")
             self.preview_grid.addWidget(label, i // 4, i % 4)
         self.preview_tiles = len(tiles)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..pixmaps import rgb_pixmap
 from ..workers import Task
 from .compute import compare_models, format_duration
 from .register import check_name, register_run
@@ -60,11 +61,7 @@ def _overlay(rgb: np.ndarray, mask: np.ndarray, side: int = 160) -> QPixmap:
     out = rgb.copy()
     m = mask.astype(bool)
     out[m] = (0.5 * out[m] + 0.5 * np.array([0, 255, 0])).astype(np.uint8)
-    out = np.ascontiguousarray(out)
-    h, w = out.shape[:2]
-    img = QImage(out.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(img).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                                         Qt.TransformationMode.SmoothTransformation)
+    return rgb_pixmap(out, side)
 
 
 class ResultsView(QWidget):
