@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 
 from polypviewer.engine import fsutil  # noqa: E402
 
-from .report import save_figure, write_metrics_csv  # noqa: E402
+from .report import save_figure, write_curves  # noqa: E402
 
 
 def roc_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -110,16 +110,5 @@ def write_confusion(out: Path, metrics: dict) -> Path:
 
 def write_history(out: Path, history: list[dict]) -> Path:
     """metrics.csv plus curves.png (loss, accuracy, AUC per epoch)."""
-    write_metrics_csv(out, history)
-    ep = [h["epoch"] + 1 for h in history]
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax[0].plot(ep, [h["train_loss"] for h in history], "o-", label="train")
-    ax[0].plot(ep, [h["val_loss"] for h in history], "o-", label="validation")
-    ax[0].set(title="Loss", xlabel="epoch")
-    ax[1].plot(ep, [h["val_accuracy"] for h in history], "o-", label="accuracy")
-    ax[1].plot(ep, [h["val_auc"] for h in history], "o-", label="AUC")
-    ax[1].set(title="Validation", xlabel="epoch", ylim=(0, 1.01))
-    for a in ax:
-        a.grid(alpha=0.3)
-        a.legend()
-    return save_figure(fig, out / "curves.png")
+    return write_curves(out, history, (("val_accuracy", "accuracy"), ("val_auc", "AUC")),
+                        title="Validation")

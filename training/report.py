@@ -35,8 +35,12 @@ def write_metrics_csv(out: Path, history: list[dict]) -> None:
                 w.writerows(history)
 
 
-def write_curves(out: Path, history: list[dict]) -> Path:
-    """metrics.csv plus curves.png (loss, Dice, IoU per epoch)."""
+SEGMENTATION_CURVES = (("val_dice", "Dice"), ("val_iou", "IoU"))
+
+
+def write_curves(out: Path, history: list[dict], metrics=SEGMENTATION_CURVES,
+                 title: str = "Validation (threshold 0.5)") -> Path:
+    """metrics.csv plus curves.png: loss, and the validation ``metrics`` (key, label) per epoch."""
     write_metrics_csv(out, history)
     ep = [h["epoch"] + 1 for h in history]
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -44,9 +48,9 @@ def write_curves(out: Path, history: list[dict]) -> Path:
     ax[0].plot(ep, [h["val_loss"] for h in history], "o-", label="validation")
     ax[0].set(title="Loss", xlabel="epoch")
     ax[0].legend()
-    ax[1].plot(ep, [h["val_dice"] for h in history], "o-", label="Dice")
-    ax[1].plot(ep, [h["val_iou"] for h in history], "o-", label="IoU")
-    ax[1].set(title="Validation (threshold 0.5)", xlabel="epoch", ylim=(0, 1))
+    for key, label in metrics:
+        ax[1].plot(ep, [h[key] for h in history], "o-", label=label)
+    ax[1].set(title=title, xlabel="epoch", ylim=(0, 1.01))
     ax[1].legend()
     for a in ax:
         a.grid(alpha=0.3)
