@@ -58,10 +58,13 @@ def analysis_size(value: str) -> int:
     from ..engine.inference import check_input_size
 
     try:
-        return check_input_size(int(value))
+        size = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number of pixels") from None
+    try:
+        return check_input_size(size)
     except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e) if value.strip().lstrip("-").isdigit()
-                                         else f"'{value}' is not a number of pixels") from None
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def add_model_arguments(p: argparse.ArgumentParser, threshold: bool = True, tta: bool = True) -> None:
