@@ -38,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=positive_int, metavar="N",
                    help="threads for preprocessing and post-processing (default 1)")
     p.add_argument("--compile", action="store_true", help="torch.compile the PyTorch model (GPU)")
+    p.add_argument("--no-cuda-graphs", action="store_true",
+                   help="launch the GPU model's kernels one by one instead of replaying a CUDA graph")
     p.add_argument("--json", metavar="OUT", help="also write all figures to this JSON file")
 
 
@@ -118,19 +120,38 @@ def naive_loop(path: Path, n: int, loaded_net, predictor, draw):
     return stats, masks
 
 
-def model_only(backend, size: int, batches: list[int], budget_s: float = 2.0) -> dict[str, float]:
-    """Frames/s of ``backend.forward`` alone (one warm-up call, then up to ``budget_s``)."""
+def model_only(backend, size: int, batches: list[int], budget_s: float = 2.0,
+               lanes: int = 1) -> dict[str, float]:
+    """Frames/s of ``backend.forward`` alone (one warm-up call, then up to ``budget_s``).
+
+    ``lanes`` > 1: that many threads call ``forward(..., lane=True)`` at once, as the pipeline does.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
 
     out = {}
     rng = np.random.default_rng(0)
-    for bs in batches:
-        x = rng.integers(0, 255, (bs, size, size, 3), dtype=np.uint8)
-        backend.forward(x)
+
+    def call(x) -> None:
+        if lanes > 1:
+            backend.forward(x, lane=True)
+        else:
+            backend.forward(x)
+
+    def timed(x) -> int:
         calls, t0 = 0, time.perf_counter()
         while calls < 1 or (time.perf_counter() - t0 < budget_s and calls < 50):
-            backend.forward(x)
+            call(x)
             calls += 1
+        return calls
+
+    for bs in batches:
+        x = rng.integers(0, 255, (bs, size, size, 3), dtype=np.uint8)
+        call(x)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(lanes) as pool:
+            calls = sum(pool.map(timed, [x] * lanes))
         out[str(bs)] = round(bs * calls / (time.perf_counter() - t0), 2)
     return out
 
@@ -175,7 +196,8 @@ def run(args: argparse.Namespace) -> int:
 
     # (b) pipeline with the best backend (export/compile/warm-up not timed, reported apart)
     t = time.perf_counter()
-    backend = make_backend(predictor, args.backend, compile=args.compile)
+    backend = make_backend(predictor, args.backend, compile=args.compile,
+                           cuda_graphs=not args.no_cuda_graphs)
     setup_s = time.perf_counter() - t
     bs = args.batch_size or suggest_batch_size(backend)
     backend.batch_size = bs
@@ -207,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
                 onnx = None
         if onnx is not None and onnx.kind.startswith("onnx"):
             mo[onnx.kind] = model_only(onnx, size, batches)
+            if onnx.lanes > 1:  # how the pipeline calls it
+                mo[f"{onnx.kind} x{onnx.lanes} lanes"] = model_only(onnx, size, batches, lanes=onnx.lanes)
         if args.int8 and "onnx-int8" not in mo and predictor.device.type == "cpu":
             from ..engine.onnx_backend import OnnxBackend
 
@@ -223,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         "model_parameters": int(sum(p.numel() for p in predictor.net.parameters())),
         "device": predictor.device_note, "backend": backend.kind, "backend_note": backend.note,
         "backend_setup_s": round(setup_s, 2), "batch_size": backend.batch_size,
-        "cpu_workers": workers,
+        "cpu_workers": workers, "lanes": getattr(backend, "lanes", 1),
         "naive_fps": round(naive.fps, 3), "pipeline_fps": round(stats.fps, 3),
         "speedup": round(stats.fps / naive.fps, 3) if naive.fps else None,
         "naive_stage_ms_per_frame": {k: round(v, 2) for k, v in naive.per_frame_ms().items()},
@@ -252,7 +276,7 @@ def format_report(r: dict) -> str:
              f"CPU {r['cpu']} ({r['physical_cores']} cores, torch {r['torch_threads']} threads, "
              f"load {r['load_average']}); device {r['device']}",
              f"pipeline backend: {r['backend_note']}, batch {r['batch_size']}, "
-             f"{r.get('cpu_workers', 1)} thread(s) per CPU stage", "",
+             f"{r.get('lanes', 1)} model call(s) at once, {r.get('cpu_workers', 1)} thread(s) per CPU stage", "",
              f"{'stage (ms/frame)':<18}{'naive':>10}{'pipeline':>10}"]
     for k in ("decode", "preprocess", "inference", "postprocess", "render"):
         lines.append(f"{k:<18}{r['naive_stage_ms_per_frame'][k]:>10.1f}"

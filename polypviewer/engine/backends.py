@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .inference import FramePrediction, Predictor
-from .preprocess import Letterbox, normalise
+from .preprocess import Letterbox
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,13 @@ class Backend(Protocol):
     note: str  # one line for people: device, precision, why a fallback happened
     predictor: Predictor
     batch_size: int | None  # current best batch size (halved after a CUDA OOM)
+    lanes: int  # forward(..., lane=True) calls the pipeline may run at once
 
-    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, S, S, 3) uint8 letterboxed frames -> mask probs (N, S, S) float32, frame probs (N,)."""
+    def forward(self, batch: np.ndarray, lane: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(N, S, S, 3) uint8 letterboxed frames -> mask probs (N, S, S) float32, frame probs (N,).
+
+        ``lane=True``: one of ``lanes`` concurrent calls (may then use fewer threads).
+        """
         ...
 
     def finish(self, prob_model: np.ndarray, frame_prob: float, box: Letterbox,
@@ -76,8 +80,10 @@ class TorchBackend:
     """
 
     kind = "torch"
+    lanes = 1  # one stream of kernels (CUDA) or every core (CPU) per call
 
-    def __init__(self, predictor: Predictor, *, compile: bool = False, note: str = "") -> None:
+    def __init__(self, predictor: Predictor, *, compile: bool = False, note: str = "",
+                 cuda_graphs: bool = True) -> None:
         self.predictor = predictor
         self.device = predictor.device
         self.cuda = self.device.type == "cuda"
@@ -91,9 +97,16 @@ class TorchBackend:
                 self.compiled = True
             except Exception as e:  # noqa: BLE001 - compile is an optional speed-up
                 log.warning("torch.compile unavailable (%s); running eagerly", e)
+        cfg = predictor.config
+        self._mean = torch.tensor(cfg.mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(cfg.std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        # one replay per batch instead of hundreds of kernel launches from Python, which
+        # queue behind the pipeline's other threads for the GIL (docs/performance.md)
+        self.graphs_enabled = self.cuda and cuda_graphs and not self.compiled
+        self._graphs: dict[int, _CudaGraph] = {}
         self.batch_size: int | None = None
         prec = "fp16" if predictor.fp16 else "fp32"
-        extra = ", compiled" if self.compiled else ""
+        extra = (", compiled" if self.compiled else "") + (", CUDA graphs" if self.graphs_enabled else "")
         self.note = f"PyTorch {prec}{extra} on {predictor.device_note}" + (f" ({note})" if note else "")
 
     def finish(self, prob_model, frame_prob, box, threshold=None) -> FramePrediction:
@@ -103,8 +116,47 @@ class TorchBackend:
         out = self.net(x)
         return out if isinstance(out, tuple) else (out, None)
 
+    def compute(self, x: torch.Tensor, autocast_cache: bool = True):
+        """uint8 NHWC frames already on the device -> mask and frame probabilities, on the device.
+
+        The same operations in the same order as ``normalise`` + ``Predictor.forward``, with
+        mean/std made once, so nothing is copied from the host (a CUDA graph forbids that).
+        """
+        x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        x = ((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.predictor.fp16,
+                            cache_enabled=autocast_cache):
+            m, c = self._run(x)
+            if self.predictor.tta:
+                m2, c2 = self._run(torch.flip(x, dims=[3]))
+                m = (m + torch.flip(m2, dims=[3])) / 2
+                c = None if c is None else (c + c2) / 2
+        probs = torch.sigmoid(m.float())[:, 0]
+        frame = torch.sigmoid(c.float())[:, 0] if c is not None else probs.amax(dim=(1, 2))
+        return probs, frame
+
+    def _graph_for(self, n: int) -> _CudaGraph | None:
+        """The captured graph for ``n`` frames: only the pipeline's batch and single live frames."""
+        if not self.graphs_enabled or n not in (1, self.batch_size):
+            return None
+        graph = self._graphs.get(n)
+        if graph is None:
+            try:
+                graph = self._graphs[n] = _CudaGraph(self, n)
+            except torch.cuda.OutOfMemoryError:
+                self._graphs.clear()  # free their memory pools; the caller halves the batch
+                torch.cuda.empty_cache()
+                raise
+            except Exception as e:  # noqa: BLE001 - graphs are a speed-up; eager always works
+                log.warning("CUDA graph capture failed (%s); running eagerly", e)
+                self.graphs_enabled = False
+                self._graphs.clear()
+                self.note = self.note.replace(", CUDA graphs", "") + " (CUDA graphs failed)"
+                return None
+        return graph
+
     @torch.inference_mode()
-    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def forward(self, batch: np.ndarray, lane: bool = False) -> tuple[np.ndarray, np.ndarray]:
         n = len(batch)
         if (self.compiled or (self.cuda and n > 1)) and self.batch_size and n < self.batch_size:
             # a fixed shape avoids a recompile (or a cuDNN re-tune) for the last, shorter batch;
@@ -113,32 +165,53 @@ class TorchBackend:
             batch = np.concatenate([batch, pad])
         x = torch.from_numpy(np.ascontiguousarray(batch))
         if self.cuda:  # uint8 crosses the bus (4x less than float), asynchronously
-            x = x.pin_memory().to(self.device, non_blocking=True)
+            x = x.pin_memory()
+            graph = self._graph_for(len(x))
+            if graph is not None:
+                probs, frame = graph.run(x)
+            else:
+                probs, frame = self.compute(x.to(self.device, non_blocking=True))
         else:
-            x = x.to(self.device)
-        x = normalise(x, self.predictor.config).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.predictor.fp16):
-            m, c = self._run(x)
-            if self.predictor.tta:
-                m2, c2 = self._run(torch.flip(x, dims=[3]))
-                m = (m + torch.flip(m2, dims=[3])) / 2
-                c = None if c is None else (c + c2) / 2
-        probs = torch.sigmoid(m.float())[:, 0]
-        frame = torch.sigmoid(c.float())[:, 0] if c is not None else probs.amax(dim=(1, 2))
+            probs, frame = self.compute(x.to(self.device))
         return probs[:n].cpu().numpy(), frame[:n].cpu().numpy()
 
 
-def forward_adaptive(backend: Backend, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class _CudaGraph:
+    """``TorchBackend.compute`` captured once for a fixed batch; each call is one replay."""
+
+    def __init__(self, backend: TorchBackend, n: int) -> None:
+        s, dev = backend.predictor.config.input_size, backend.device
+        self.input = torch.zeros((n, s, s, 3), dtype=torch.uint8, device=dev)
+        side = torch.cuda.Stream(dev)  # warm-up off the default stream, as capture requires
+        side.wait_stream(torch.cuda.current_stream(dev))
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                backend.compute(self.input, autocast_cache=False)
+        torch.cuda.current_stream(dev).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):  # autocast's weight cache must stay off in a graph
+            self.probs, self.frame = backend.compute(self.input, autocast_cache=False)
+
+    def run(self, x_pinned: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Results live in the graph's own buffers: copy them out before the next call."""
+        self.input.copy_(x_pinned, non_blocking=True)
+        self.graph.replay()
+        return self.probs, self.frame
+
+
+def forward_adaptive(backend: Backend, batch: np.ndarray,
+                     lane: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``backend.forward`` that survives CUDA out-of-memory: halve the batch and retry.
 
     The halved size is remembered on the backend so later batches are split up front.
     """
     size = backend.batch_size or len(batch)
     if len(batch) > size:
-        parts = [forward_adaptive(backend, batch[i:i + size]) for i in range(0, len(batch), size)]
+        parts = [forward_adaptive(backend, batch[i:i + size], lane)
+                 for i in range(0, len(batch), size)]
         return np.concatenate([p for p, _ in parts]), np.concatenate([f for _, f in parts])
     try:
-        return backend.forward(batch)
+        return backend.forward(batch, lane=True) if lane else backend.forward(batch)
     except torch.cuda.OutOfMemoryError:
         if len(batch) <= 1:
             raise
@@ -147,7 +220,7 @@ def forward_adaptive(backend: Backend, batch: np.ndarray) -> tuple[np.ndarray, n
         backend.batch_size = max(1, len(batch) // 2)
         log.warning("GPU out of memory with %d frames per batch; retrying with %d",
                     len(batch), backend.batch_size)
-        return forward_adaptive(backend, batch)
+        return forward_adaptive(backend, batch, lane)
 
 
 def suggest_batch_size(backend: Backend, default: int = CPU_BATCH) -> int:
@@ -172,7 +245,8 @@ def suggest_batch_size(backend: Backend, default: int = CPU_BATCH) -> int:
         return default
 
 
-def make_backend(predictor: Predictor, kind: str = "auto", *, compile: bool = False) -> Backend:
+def make_backend(predictor: Predictor, kind: str = "auto", *, compile: bool = False,
+                 cuda_graphs: bool = True) -> Backend:
     """The runner for ``predictor``: ``auto`` = ONNX Runtime on CPU, PyTorch on CUDA/MPS.
 
     Any ONNX failure (export, numerical check, missing runtime) falls back to PyTorch with the
@@ -181,7 +255,7 @@ def make_backend(predictor: Predictor, kind: str = "auto", *, compile: bool = Fa
     if kind not in BACKEND_KINDS:
         raise ValueError(f"unknown backend '{kind}' (use {', '.join(BACKEND_KINDS)})")
     if kind == "torch" or (kind == "auto" and predictor.device.type != "cpu"):
-        return TorchBackend(predictor, compile=compile)
+        return TorchBackend(predictor, compile=compile, cuda_graphs=cuda_graphs)
     from .onnx_backend import OnnxBackend  # onnx/onnxruntime only when used
 
     reasons = []
@@ -192,4 +266,4 @@ def make_backend(predictor: Predictor, kind: str = "auto", *, compile: bool = Fa
             what = "int8 ONNX" if quantize else "ONNX"
             reasons.append(f"{what} unavailable: {e}")
             log.warning("%s unavailable, falling back: %s", what, e)
-    return TorchBackend(predictor, compile=compile, note="; ".join(reasons))
+    return TorchBackend(predictor, compile=compile, cuda_graphs=cuda_graphs, note="; ".join(reasons))

@@ -11,6 +11,7 @@ stays flat for a procedure of any length. One thread per stage keeps results in 
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import queue
@@ -211,6 +212,10 @@ class _Run:
                 return
 
     def inference(self) -> None:
+        lanes = max(1, int(getattr(self.backend, "lanes", 1)))
+        if lanes > 1:
+            self._inference_lanes(lanes)
+            return
         while True:
             item = self.get("batches")
             if item is _HALT:
@@ -225,6 +230,42 @@ class _Run:
             self.stats.batches += 1
             if not self.put("results", (frames, boxes, probs, fprobs)):
                 return
+
+    def _inference_lanes(self, lanes: int) -> None:
+        """Up to ``lanes`` model calls at once; results still leave in frame order."""
+        pool = ThreadPoolExecutor(lanes, "polypviewer-pipeline-lane")
+        pending: collections.deque = collections.deque()
+
+        def call(arr: np.ndarray):
+            t = time.perf_counter()
+            out = forward_adaptive(self.backend, arr, lane=True)
+            self.stats.add("inference", (time.perf_counter() - t) / lanes)  # per-lane share
+            return out
+
+        def drain(keep: int) -> bool:
+            while len(pending) > keep:
+                (frames, boxes), fut = pending.popleft()
+                probs, fprobs = fut.result()
+                self.stats.batches += 1
+                if not self.put("results", (frames, boxes, probs, fprobs)):
+                    return False
+            return True
+
+        try:
+            while True:
+                item = self.get("batches")
+                if item is _HALT:
+                    return
+                if item is _END:
+                    if drain(0):
+                        self.put("results", _END)
+                    return
+                frames, arr, boxes = item
+                pending.append(((frames, boxes), pool.submit(call, arr)))
+                if not drain(lanes - 1):
+                    return
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def postprocess(self) -> None:
         nxt = "out" if self.render is None else "rendered"
