@@ -32,8 +32,10 @@ def test_bench_end_to_end_writes_json(tiny_model_path, tmp_path, capsys):
                 "model_only", "peak_rss_mb", "pipeline_stage_ms_per_frame", "torch_threads"):
         assert key in r, key
     assert r["frames"] == 10 and r["naive_fps"] > 0 and r["pipeline_fps"] > 0
-    assert r["backend"] == "onnx" and set(r["model_only"]) == {"torch", "onnx"}
-    assert set(r["model_only"]["onnx"]) == {"1", "2"}
+    lanes = r["lanes"]
+    expected = {"torch", "onnx"} | ({f"onnx x{lanes} lanes"} if lanes > 1 else set())
+    assert r["backend"] == "onnx" and set(r["model_only"]) == expected
+    assert all(set(figs) == {"1", "2"} for figs in r["model_only"].values())
     assert r["mask_dice_vs_naive"] > 0.95
     text = capsys.readouterr().out
     assert "frames/s" in text and "speedup" in text
