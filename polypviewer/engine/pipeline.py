@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 STAGES = ("decode", "preprocess", "inference", "postprocess", "render")
 POLL_S = 0.05  # how often a blocked stage looks at the stop/cancel flags
 JOIN_S = 60.0  # a model call in progress cannot be interrupted; wait for it this long
+GPU_WORKERS = 6  # pre/post-processing threads with a GPU (see default_workers)
 @dataclass
 class StageTimes:
     """Busy seconds per stage, frames done, wall time and the fullest each queue got."""
@@ -102,8 +104,10 @@ class _Run:
     def __init__(self, source, backend: Backend, batch_size: int, queue_size: int,
                  cancel: threading.Event | None, start: int, stop: int | None, keep_prob: bool,
                  render: Callable | None, stats: StageTimes,
-                 model_output: Callable | None = None, workers: int = 1) -> None:
+                 model_output: Callable | None = None, workers: int = 1,
+                 parallel_render: bool = False) -> None:
         self.model_output = model_output
+        self.parallel_render = parallel_render
         # map() keeps order, so several threads per stage never reorder frames
         self.pool = ThreadPoolExecutor(workers, "polypviewer-pipeline-cpu") if workers > 1 else None
         self.source, self.backend, self.bs = source, backend, batch_size
@@ -298,16 +302,38 @@ class _Run:
         return pred
 
     def render_stage(self) -> None:
+        parallel = self.parallel_render and self.pool is not None
         while True:
             item = self.get("rendered")
             if item is _HALT:
                 return
-            if item is not _END:
+            items = [item]
+            while parallel and item is not _END and len(items) < self.bs:
+                try:  # whatever is already waiting, drawn together by the worker threads
+                    item = self.queues["rendered"].get_nowait()
+                except queue.Empty:
+                    break
+                items.append(item)
+            work = [x for x in items if x is not _END]
+            if work:
                 t = time.perf_counter()
-                self.render(*item)
+                if parallel:
+                    self._map(lambda x: self.render(*x), work)
+                else:
+                    self.render(*work[0])
                 self.stats.add("render", time.perf_counter() - t)
-            if not self.put("out", item) or item is _END:
-                return
+            for x in items:
+                if not self.put("out", x) or x is _END:
+                    return
+
+
+def default_workers(backend: Backend) -> int:
+    """Threads for preprocessing and post-processing: 1 on CPU, where the model needs every
+    core; several on a GPU, where these stages are the limit (H200: 311 -> 508 frames/s
+    with 6, docs/performance.md)."""
+    if backend.predictor.device.type == "cpu":
+        return 1
+    return max(1, min(GPU_WORKERS, (os.cpu_count() or 1) - 2))
 
 
 def _as_backend(predictor_or_backend: Predictor | Backend) -> Backend:
@@ -322,7 +348,7 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
             keep_prob: bool = True, render: Callable[[Frame, FramePrediction], object] | None = None,
             stats: StageTimes | None = None,
             model_output: Callable[[Frame, np.ndarray, float, Letterbox], object] | None = None,
-            workers: int = 1,
+            workers: int | None = None, parallel_render: bool = False,
             ) -> Iterator[tuple[Frame, FramePrediction | None]]:
     """Yield ``(frame, prediction)`` for frames ``start``..``stop`` in order, none dropped.
 
@@ -337,9 +363,8 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
     ``model_output(frame, prob_model, frame_prob, letterbox)`` receives the model-size maps
     instead of full-resolution post-processing (then the yielded prediction is None): the
     GUI's analysis cache stores exactly that. ``workers`` threads share preprocessing and
-    post-processing, order kept. The default is 1: on CPU the model needs every core, and on
-    a GPU (H200, measured) more threads slowed the whole pipeline, since they compete for the
-    GIL with the inference thread's kernel launches.
+    post-processing, order kept; None = ``default_workers(backend)``. ``parallel_render=True`` lets the workers share rendering too: only for a ``render``
+    that is thread-safe and order-free (drawing); one that writes a file must stay serial.
     """
     backend = _as_backend(predictor_or_backend)
     if batch_size is None:
@@ -349,7 +374,8 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
         backend.batch_size = batch_size
     run = _Run(source, backend, batch_size, max(1, int(queue_size)), cancel, start, stop,
                keep_prob, render, stats if stats is not None else StageTimes(), model_output,
-               max(1, int(workers)))
+               max(1, int(default_workers(backend) if workers is None else workers)),
+               parallel_render)
     run.start()
     try:
         while True:
