@@ -239,11 +239,13 @@ class _Run:
         """Up to ``lanes`` model calls at once; results still leave in frame order."""
         pool = ThreadPoolExecutor(lanes, "polypviewer-pipeline-lane")
         pending: collections.deque = collections.deque()
+        lock = threading.Lock()  # StageTimes expects one writer per stage
 
         def call(arr: np.ndarray):
             t = time.perf_counter()
             out = forward_adaptive(self.backend, arr, lane=True)
-            self.stats.add("inference", (time.perf_counter() - t) / lanes)  # per-lane share
+            with lock:
+                self.stats.add("inference", (time.perf_counter() - t) / lanes)  # per-lane share
             return out
 
         def drain(keep: int) -> bool:
@@ -268,8 +270,8 @@ class _Run:
                 pending.append(((frames, boxes), pool.submit(call, arr)))
                 if not drain(lanes - 1):
                     return
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        finally:  # calls already running finish here, so analyse() never outlives its model calls
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def postprocess(self) -> None:
         nxt = "out" if self.render is None else "rendered"
