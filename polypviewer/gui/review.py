@@ -370,6 +370,8 @@ class Review(QObject):
         if task is not self.analysis:
             return
         whole = getattr(task, "whole", False)
+        if ok and not whole and self.store is not None:  # "up to a frame" that reached the end
+            whole = len(self.store) >= self.store.n_frames > 0
         if ok and whole and self.store is not None:
             self.store.complete = True
         # a partial run (up to a frame) must not read as "Analysis complete"

@@ -130,6 +130,14 @@ def test_close_during_analysis(qtbot, make_window, video, monkeypatch):
     assert not win.review.analysing()
 
 
+def test_analysis_up_to_the_last_frame_is_complete(qtbot, make_window, video):
+    win = open_and_wait(qtbot, make_window(), video)
+    with qtbot.waitSignal(win.review.analysis_finished, timeout=SLOW) as blocker:
+        win.review.start_analysis(stop=win.review.n)
+    assert blocker.args == ["done"]
+    assert win.review.store.complete and len(win.review.store) == win.review.n
+
+
 def test_partial_analysis_is_not_reported_complete(qtbot, make_window, video):
     win = open_and_wait(qtbot, make_window(), video)
     with qtbot.waitSignal(win.review.analysis_finished, timeout=SLOW) as blocker:
