@@ -8,54 +8,17 @@ import time
 import numpy as np
 import pytest
 import torch
-from synthetic import synthetic_frame
+from pipeline_helpers import CountingSource, make_frames, pipeline_threads, wait_no_threads
 
 from polypviewer.engine.backends import TorchBackend, forward_adaptive
 from polypviewer.engine.inference import Predictor
 from polypviewer.engine.pipeline import StageTimes, analyse
-from polypviewer.engine.sources import Frame, open_source
-
-
-def make_frames(n: int, seed: int = 0) -> list[Frame]:
-    rng = np.random.default_rng(seed)
-    shapes = [(96, 128), (120, 90), (64, 64)]
-    return [Frame(i, i / 25, synthetic_frame(rng, *shapes[i % 3])[0], f"f{i}") for i in range(n)]
-
-
-class CountingSource:
-    """A list of frames that records how far it has been read (to see the read-ahead)."""
-
-    def __init__(self, frames, fail_at: int | None = None):
-        self.frames, self.fail_at, self.read = frames, fail_at, 0
-
-    def __len__(self):
-        return len(self.frames)
-
-    def __getitem__(self, i):
-        return self.frames[i]
-
-    def __iter__(self):
-        for f in self.frames:
-            if self.fail_at is not None and f.index == self.fail_at:
-                raise ValueError(f"cannot decode frame {f.index}")
-            self.read += 1
-            yield f
+from polypviewer.engine.sources import open_source
 
 
 @pytest.fixture(scope="module")
 def predictor(tiny_model_path):
     return Predictor(tiny_model_path, device="cpu")
-
-
-def pipeline_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("polypviewer-pipeline")]
-
-
-def wait_no_threads(limit: float = 5.0) -> float:
-    t0 = time.monotonic()
-    while pipeline_threads() and time.monotonic() - t0 < limit:
-        time.sleep(0.01)
-    return time.monotonic() - t0
 
 
 def test_same_masks_as_per_frame_predictor_in_order(predictor):

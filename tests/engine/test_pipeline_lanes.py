@@ -12,49 +12,13 @@ import time
 
 import numpy as np
 import pytest
-from synthetic import synthetic_frame
+from pipeline_helpers import CountingSource, make_frames, pipeline_threads, wait_no_threads
 
 from polypviewer.engine import onnx_backend
 from polypviewer.engine.backends import TorchBackend
 from polypviewer.engine.inference import Predictor
 from polypviewer.engine.onnx_backend import OnnxBackend
 from polypviewer.engine.pipeline import StageTimes, analyse
-from polypviewer.engine.sources import Frame
-
-
-def make_frames(n: int, seed: int = 0) -> list[Frame]:
-    rng = np.random.default_rng(seed)
-    shapes = [(96, 128), (120, 90), (64, 64)]
-    return [Frame(i, i / 25, synthetic_frame(rng, *shapes[i % 3])[0], f"f{i}") for i in range(n)]
-
-
-class CountingSource:
-    """A list of frames that records how far it has been read."""
-
-    def __init__(self, frames):
-        self.frames, self.read = frames, 0
-
-    def __len__(self):
-        return len(self.frames)
-
-    def __getitem__(self, i):
-        return self.frames[i]
-
-    def __iter__(self):
-        for f in self.frames:
-            self.read += 1
-            yield f
-
-
-def pipeline_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("polypviewer-pipeline")]
-
-
-def wait_no_threads(limit: float = 5.0) -> float:
-    t0 = time.monotonic()
-    while pipeline_threads() and time.monotonic() - t0 < limit:
-        time.sleep(0.01)
-    return time.monotonic() - t0
 
 
 class LaneError(RuntimeError):
