@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -38,6 +39,26 @@ def test_round_trip_rectangle(h, w, size):
     ys, xs = np.nonzero(back > 0.5)
     assert ys.mean() == pytest.approx((y0 + y1 - 1) / 2, abs=1.0)
     assert xs.mean() == pytest.approx((x0 + x1 - 1) / 2, abs=1.0)
+
+
+def _pad_then_resize(img, size):
+    """The definition of the letterbox: build the black square, then area-average it."""
+    h, w = img.shape[:2]
+    side = max(h, w)
+    square = np.zeros((side, side) + img.shape[2:], img.dtype)
+    square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = img
+    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("h,w", [(480, 640), (1080, 1920), (720, 1280), (960, 1280), (640, 480),
+                                 (300, 400), (1072, 1920), (1024, 1280), (577, 719)])
+@pytest.mark.parametrize("size", [192, 224, 256])
+def test_letterbox_shortcut_gives_the_same_pixels(h, w, size):
+    """Large frames skip building the padded square when the padding is whole output pixels."""
+    img = np.random.default_rng(h * w + size).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    out, box = letterbox(img, size)
+    assert np.array_equal(out, _pad_then_resize(img, size))
+    assert (box.height, box.width, box.side) == (h, w, max(h, w))
 
 
 def test_padding_is_black_and_centred():
