@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import threading
@@ -26,11 +25,6 @@ from pathlib import Path
 WORK = Path(tempfile.mkdtemp(prefix="polypviewer-memory-"))
 os.environ["XDG_CACHE_HOME"] = str(WORK / "cache")  # a fresh analysis cache, deleted by hand
 os.environ["XDG_DATA_HOME"] = str(WORK / "data")
-
-
-def rss_mb() -> float:
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def write_hd(src: Path, loops: int, out: Path) -> Path:
@@ -71,6 +65,7 @@ def main() -> int:
     a = p.parse_args()
 
     from polypviewer import paths
+    from polypviewer.cli.bench import peak_rss_mb, rss_mb
     from polypviewer.engine.inference import Predictor
     from polypviewer.engine.results import AnalysisStore
     from polypviewer.engine.sources import open_source
@@ -102,7 +97,7 @@ def main() -> int:
     print(f"{predictor.name} on {predictor.device_note}: {n} frames of {video.name} "
           f"({shape[1]}x{shape[0]}) in {wall:.1f} s = {n / wall:.1f} frames/s")
     print("RSS MB every 2 s:", " ".join(f"{s:.0f}" for s in samples))
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
+    print(f"peak RSS {peak_rss_mb():.0f} MB; "
           f"analysis cache on disk {cache / 2**20:.1f} MB ({cache / max(n, 1) / 1024:.1f} kB per frame)")
     print(f"throwaway folder (delete when done): {WORK}")
     return 0

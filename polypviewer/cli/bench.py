@@ -150,10 +150,7 @@ def model_only(backend, size: int, batches: list[int], budget_s: float = 2.0,
     rng = np.random.default_rng(0)
 
     def call(x) -> None:
-        if lanes > 1:
-            backend.forward(x, lane=True)
-        else:
-            backend.forward(x)
+        backend.forward(x, lane=lanes > 1)
 
     def timed(x) -> int:
         calls, t0 = 0, time.perf_counter()

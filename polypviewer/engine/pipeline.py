@@ -35,6 +35,8 @@ STAGES = ("decode", "preprocess", "inference", "postprocess", "render")
 POLL_S = 0.05  # how often a blocked stage looks at the stop/cancel flags
 JOIN_S = 60.0  # a model call in progress cannot be interrupted; wait for it this long
 GPU_WORKERS = 6  # pre/post-processing threads with a GPU (see default_workers)
+
+
 @dataclass
 class StageTimes:
     """Busy seconds per stage, frames done, wall time and the fullest each queue got."""
@@ -354,8 +356,8 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
             ) -> Iterator[tuple[Frame, FramePrediction | None]]:
     """Yield ``(frame, prediction)`` for frames ``start``..``stop`` in order, none dropped.
 
-    A Predictor is wrapped with ``make_backend(kind="auto")``. ``batch_size`` None: ``CPU_BATCH`` on CPU,
-    from free memory on CUDA (halved on out-of-memory). ``queue_size`` bounds every queue
+    A Predictor is wrapped with ``make_backend(kind="auto")``. ``batch_size`` None:
+    ``CPU_BATCH`` on CPU, from free memory on CUDA (halved on out-of-memory). ``queue_size`` bounds every queue
     (frames; batch queues hold ``queue_size // batch_size`` batches). ``cancel`` set, or the
     consumer leaving the loop, stops every thread within about one model call; an exception
     in any stage is raised here unchanged. ``keep_prob=False`` sets ``prediction.prob`` to None
@@ -365,8 +367,9 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
     ``model_output(frame, prob_model, frame_prob, letterbox)`` receives the model-size maps
     instead of full-resolution post-processing (then the yielded prediction is None): the
     GUI's analysis cache stores exactly that. ``workers`` threads share preprocessing and
-    post-processing, order kept; None = ``default_workers(backend)``. ``parallel_render=True`` lets the workers share rendering too: only for a ``render``
-    that is thread-safe and order-free (drawing); one that writes a file must stay serial.
+    post-processing, order kept; None = ``default_workers(backend)``. ``parallel_render=True``
+    lets them share rendering too: only for a ``render`` that is thread-safe and order-free
+    (drawing); one that writes a file must stay serial.
     """
     backend = _as_backend(predictor_or_backend)
     if batch_size is None:

@@ -369,11 +369,12 @@ class Review(QObject):
     def _on_analysis_done(self, task, ok) -> None:
         if task is not self.analysis:
             return
-        whole = getattr(task, "whole", False)
-        if ok and not whole and self.store is not None:  # "up to a frame" that reached the end
-            whole = len(self.store) >= self.store.n_frames > 0
-        if ok and whole and self.store is not None:
-            self.store.complete = True
+        store = self.store
+        # a run "up to a frame" that reached the last frame is complete as well
+        whole = ok and store is not None and (getattr(task, "whole", False)
+                                              or len(store) >= store.n_frames > 0)
+        if whole:
+            store.complete = True
         # a partial run (up to a frame) must not read as "Analysis complete"
         self.analysis_finished.emit(("done" if whole else "partial") if ok else "cancelled")
         self.refresh_timeline()
