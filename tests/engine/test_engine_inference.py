@@ -40,6 +40,38 @@ def test_find_instances_empty_and_diagonal_connectivity():
     assert len(insts) == 1 and insts[0].area == 6  # 8-connected
 
 
+def _instances_full_frame(mask, prob, min_area):
+    """Reference: label the whole frame (what find_instances did before it cropped)."""
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    keep, cleaned = [], mask.copy()
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if area < min_area:
+            cleaned[labels == i] = False
+        else:
+            keep.append(((x, y, x + w, y + h), area, tuple(cents[i]), float(prob[labels == i].mean())))
+    return sorted(keep, key=lambda k: -k[1]), cleaned
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_find_instances_matches_whole_frame_labelling(seed):
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(20, 200, 2)
+    mask = np.zeros((h, w), np.uint8)
+    for _ in range(rng.integers(0, 6)):  # blobs anywhere, edges included, some of them specks
+        c = (int(rng.integers(-5, w + 5)), int(rng.integers(-5, h + 5)))
+        cv2.ellipse(mask, c, (int(rng.integers(0, 30)), int(rng.integers(0, 30))),
+                    float(rng.integers(0, 180)), 0, 360, 1, -1)
+    mask = mask.astype(bool)
+    prob = rng.random((h, w), dtype=np.float32)
+    got, cleaned = find_instances(mask, prob, min_area=12)
+    ref, ref_cleaned = _instances_full_frame(mask, prob, 12)
+    assert [(i.bbox, i.area) for i in got] == [(b, a) for b, a, _, _ in ref]
+    for inst, (_, _, cent, conf) in zip(got, ref):
+        assert inst.centroid == pytest.approx(cent) and inst.confidence == pytest.approx(conf)
+    assert np.array_equal(cleaned, ref_cleaned)
+
+
 def test_min_area_pixels():
     assert min_area_pixels((100, 100), 0.001) == 10
     assert min_area_pixels((4, 4), 0.001) == 1
