@@ -19,6 +19,7 @@ from .common import PROG, add_model_arguments, make_predictor, positive_int
 
 DEFAULT_FRAMES = 100
 DEFAULT_BATCHES = "1,4,8,16"
+DEFAULT_ROUNDS = 3
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,6 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="pipeline backend: auto = ONNX Runtime on CPU, PyTorch on GPU (default %(default)s)")
     p.add_argument("--frames", type=positive_int, default=DEFAULT_FRAMES, metavar="N",
                    help="frames to analyse in each mode (default %(default)s)")
+    p.add_argument("--rounds", type=positive_int, default=DEFAULT_ROUNDS, metavar="R",
+                   help="time naive and pipeline R times each, alternating which goes first, and "
+                        "report medians: a shared machine's speed drifts within a minute, so "
+                        "back-to-back pairs compare fairly (default %(default)s)")
     p.add_argument("--loop", type=positive_int, default=1, metavar="K",
                    help="play the input K times in a row, for runs longer than a short clip "
                         "(a GPU gets through the demo clip in under a second; default 1)")
@@ -136,6 +141,32 @@ def naive_loop(path: Path, n: int, loaded_net, predictor, draw, loops: int = 1):
     return stats, masks
 
 
+def median(values: list[float]) -> float:
+    import statistics
+
+    return round(statistics.median(values), 3)
+
+
+def merge_into(total, part) -> None:
+    """Add one run's stage seconds, frames and wall time to a running total (a StageTimes)."""
+    for k, v in part.seconds.items():
+        total.add(k, v)
+    total.frames += part.frames
+    total.wall_s += part.wall_s
+    total.batches += part.batches
+    for k, v in part.queue_peak.items():
+        total.queue_peak[k] = max(total.queue_peak.get(k, 0), v)
+    total.queue_capacity.update(part.queue_capacity)
+
+
+def packed_dice(a, b) -> float:
+    """Dice of two masks stored with ``np.packbits`` (1.0 when both are empty)."""
+    import numpy as np
+
+    total = int(np.unpackbits(a).sum()) + int(np.unpackbits(b).sum())
+    return 1.0 if total == 0 else 2.0 * int(np.unpackbits(a & b).sum()) / total
+
+
 def model_only(backend, size: int, batches: list[int], budget_s: float = 2.0,
                lanes: int = 1) -> dict[str, float]:
     """Frames/s of ``backend.forward`` alone (one warm-up call, then up to ``budget_s``).
@@ -204,8 +235,6 @@ def run(args: argparse.Namespace) -> int:
         from ..engine.preprocess import normalise
         net(normalise(np.zeros((size, size, 3), np.uint8), predictor.config).to(predictor.device))
     rss0 = rss_mb()
-    naive, naive_masks = naive_loop(path, n, net, predictor, draw, args.loop)
-    del net
 
     # (b) pipeline with the best backend (export/compile/warm-up not timed, reported apart)
     t = time.perf_counter()
@@ -218,17 +247,34 @@ def run(args: argparse.Namespace) -> int:
     for _ in range(2):  # warm-up at the shape the pipeline will use (cuDNN tunes per shape)
         backend.forward(np.zeros((bs, size, size, 3), np.uint8))
     rss1 = rss_mb()
-    stats = StageTimes()
-    same = dice_sum = 0.0
-    results = analyse(looped(path, args.loop), backend, batch_size=bs, stop=n, workers=workers,
-                      parallel_render=workers > 1, render=lambda f, p: draw(f.rgb, p), stats=stats)
-    for i, (_, pred) in enumerate(results):
-        a = np.unpackbits(naive_masks[i], count=pred.mask.size).astype(bool)
-        b = pred.mask.ravel()
-        same += float(np.array_equal(a, b))
-        tot = int(a.sum()) + int(b.sum())
-        dice_sum += 1.0 if tot == 0 else 2.0 * int((a & b).sum()) / tot
-    done = max(1, stats.frames)
+
+    def pipeline_run():
+        stats, masks = StageTimes(), []
+        for _, pred in analyse(looped(path, args.loop), backend, batch_size=bs, stop=n,
+                               workers=workers, parallel_render=workers > 1,
+                               render=lambda f, p: draw(f.rgb, p), stats=stats):
+            masks.append(np.packbits(pred.mask))
+        return stats, masks
+
+    rounds, naive_all, pipe_all = [], StageTimes(), StageTimes()
+    same = dice_sum = compared = 0
+    for r in range(args.rounds):  # pairs back to back, the order alternating against drift
+        got = {}
+        for mode in (("naive", "pipeline") if r % 2 == 0 else ("pipeline", "naive")):
+            got[mode] = (naive_loop(path, n, net, predictor, draw, args.loop) if mode == "naive"
+                         else pipeline_run())
+        (naive, naive_masks), (stats, pipe_masks) = got["naive"], got["pipeline"]
+        merge_into(naive_all, naive)
+        merge_into(pipe_all, stats)
+        for a, b in zip(naive_masks, pipe_masks):
+            same, dice_sum, compared = same + (a == b).all(), dice_sum + packed_dice(a, b), compared + 1
+        rounds.append({"first": "naive" if r % 2 == 0 else "pipeline", "frames": stats.frames,
+                       "naive_fps": round(naive.fps, 3), "pipeline_fps": round(stats.fps, 3),
+                       "speedup": round(stats.fps / naive.fps, 3) if naive.fps else None})
+    del net
+    peak_analysis = peak_rss_mb()
+    done = max(1, compared)
+    ratios = [x["speedup"] for x in rounds if x["speedup"]]
 
     mo, report_int8 = {}, getattr(backend, "dice_vs_fp32", None)
     if batches:
@@ -262,14 +308,17 @@ def run(args: argparse.Namespace) -> int:
         "device": predictor.device_note, "backend": backend.kind, "backend_note": backend.note,
         "backend_setup_s": round(setup_s, 2), "batch_size": backend.batch_size,
         "cpu_workers": workers, "lanes": getattr(backend, "lanes", 1),
-        "naive_fps": round(naive.fps, 3), "pipeline_fps": round(stats.fps, 3),
-        "speedup": round(stats.fps / naive.fps, 3) if naive.fps else None,
-        "naive_stage_ms_per_frame": {k: round(v, 2) for k, v in naive.per_frame_ms().items()},
-        "pipeline_stage_ms_per_frame": {k: round(v, 2) for k, v in stats.per_frame_ms().items()},
-        "pipeline": stats.as_dict(),
+        "naive_fps": median([x["naive_fps"] for x in rounds]),
+        "pipeline_fps": median([x["pipeline_fps"] for x in rounds]),
+        "speedup": median(ratios) if ratios else None,
+        "speedup_range": [min(ratios), max(ratios)] if ratios else None, "rounds": rounds,
+        "naive_stage_ms_per_frame": {k: round(v, 2) for k, v in naive_all.per_frame_ms().items()},
+        "pipeline_stage_ms_per_frame": {k: round(v, 2) for k, v in pipe_all.per_frame_ms().items()},
+        "pipeline": pipe_all.as_dict(),
         "masks_identical_fraction": round(same / done, 4), "mask_dice_vs_naive": round(dice_sum / done, 4),
         "rss_mb_before_naive": round(rss0, 1), "rss_mb_before_pipeline": round(rss1, 1),
         "rss_mb_end": round(rss_mb(), 1), "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_mb_analysis": round(peak_analysis, 1),
         "cpu": cpu_model(), "cpu_count": os.cpu_count(), "physical_cores": physical_cores(),
         "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
         "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
@@ -296,11 +345,17 @@ def format_report(r: dict) -> str:
     for k in ("decode", "preprocess", "inference", "postprocess", "render"):
         lines.append(f"{k:<18}{r['naive_stage_ms_per_frame'][k]:>10.1f}"
                      f"{r['pipeline_stage_ms_per_frame'][k]:>10.1f}")
-    lines += [f"{'frames/s':<18}{r['naive_fps']:>10.2f}{r['pipeline_fps']:>10.2f}",
-              f"speedup {r['speedup']}x; masks identical to naive on "
+    lines.append(f"{'frames/s':<18}{r['naive_fps']:>10.2f}{r['pipeline_fps']:>10.2f}")
+    if len(r.get("rounds", [])) > 1:
+        lo, hi = r["speedup_range"]
+        lines.append(f"(medians of {len(r['rounds'])} rounds, naive and pipeline back to back: "
+                     + ", ".join(f"{x['naive_fps']:.1f}/{x['pipeline_fps']:.1f}" for x in r["rounds"])
+                     + f" f/s; speedup {lo}-{hi}x)")
+    lines += [f"speedup {r['speedup']}x; masks identical to naive on "
               f"{100 * r['masks_identical_fraction']:.0f}% of frames (mean Dice {r['mask_dice_vs_naive']:.4f})",
-              f"memory: peak RSS {r['peak_rss_mb']:.0f} MB (before pipeline {r['rss_mb_before_pipeline']:.0f} "
-              f"MB, after {r['rss_mb_end']:.0f} MB)"]
+              f"memory: peak RSS {r['peak_rss_mb_analysis']:.0f} MB during analysis, "
+              f"{r['peak_rss_mb']:.0f} MB with the model-only runs (model loaded: "
+              f"{r['rss_mb_before_pipeline']:.0f} MB)"]
     if r["model_only"]:
         sizes = list(next(iter(r["model_only"].values())))
         lines += ["", f"{'model only (frames/s)':<22}" + "".join(f"{'batch ' + s:>10}" for s in sizes)]
