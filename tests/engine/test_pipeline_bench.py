@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 
 import cv2
 import numpy as np
@@ -38,8 +39,16 @@ def test_bench_end_to_end_writes_json(tiny_model_path, tmp_path, capsys):
     assert r["backend"] == "onnx" and set(r["model_only"]) == expected
     assert all(set(figs) == {"1", "2"} for figs in r["model_only"].values())
     assert r["mask_dice_vs_naive"] > 0.95
+    rounds = r["rounds"]  # default: three back-to-back pairs, alternating which goes first
+    assert [x["first"] for x in rounds] == ["naive", "pipeline", "naive"]
+    assert all(x["frames"] == 10 for x in rounds)
+    assert r["naive_fps"] == statistics.median(x["naive_fps"] for x in rounds)
+    assert r["speedup"] == statistics.median(x["speedup"] for x in rounds)
+    assert r["speedup_range"] == [min(x["speedup"] for x in rounds), max(x["speedup"] for x in rounds)]
+    assert r["pipeline"]["frames"] == 30  # stage times pooled over the rounds
+    assert 0 < r["peak_rss_mb_analysis"] <= r["peak_rss_mb"]
     text = capsys.readouterr().out
-    assert "frames/s" in text and "speedup" in text
+    assert "frames/s" in text and "speedup" in text and "medians of 3 rounds" in text
 
 
 def test_bench_loop_plays_a_short_clip_again(tiny_model_path, tmp_path, capsys):
@@ -48,11 +57,12 @@ def test_bench_loop_plays_a_short_clip_again(tiny_model_path, tmp_path, capsys):
     with open_source(clip) as src:
         length = len(src)
     rc = main(["bench", str(clip), "--model", str(tiny_model_path), "--device", "cpu",
-               "--frames", str(2 * length + 5), "--loop", "2", "--model-only-batches", "",
+               "--frames", str(2 * length + 5), "--loop", "2", "--model-only-batches", "", "--rounds", "1",
                "--json", str(out)])
     assert rc == 0
     r = json.loads(out.read_text())
     assert r["loops"] == 2 and r["frames"] == 2 * length  # capped at what two plays hold
+    assert len(r["rounds"]) == 1
     assert r["mask_dice_vs_naive"] > 0.95  # naive and pipeline saw the same frames in order
     assert "played 2 times" in capsys.readouterr().out
 
