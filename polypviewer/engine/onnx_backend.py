@@ -32,11 +32,12 @@ from .backends import physical_cores
 from .errors import ModelFileError, PolypViewerError
 from .inference import FramePrediction, Predictor
 from .modelfile import LoadedModel
+from .onnx_graph import one_channel_convs_as_depthwise, static_resize_scales
 from .preprocess import normalise
 
 log = logging.getLogger(__name__)
 
-EXPORT_VERSION = 1  # bump when the graph's inputs/outputs change: old caches are then redone
+EXPORT_VERSION = 2  # bump when the graph's inputs/outputs change: old caches are then redone
 OPSET = 17
 TOLERANCE = 1e-3  # max |p_onnx - p_torch| accepted for fp32
 MIN_INT8_DICE = 0.9  # below this the int8 masks are too different to be offered
@@ -126,6 +127,8 @@ def _export_bytes(loaded: LoadedModel, key: str) -> bytes:
                           dynamic_axes={n: {0: "batch"} for n in [INPUT, *names]},
                           do_constant_folding=True)
         model = onnx.load(str(f))
+    rewrites = {"static_resizes": static_resize_scales(model),
+                "depthwise_heads": one_channel_convs_as_depthwise(model)}
     ref = _torch_logits(graph, frames)
     sess = _session(model.SerializeToString(), threads=physical_cores())
     got = sess.run(None, {INPUT: frames})
@@ -134,7 +137,8 @@ def _export_bytes(loaded: LoadedModel, key: str) -> bytes:
         raise PolypViewerError(f"ONNX export of {loaded.name} differs from PyTorch by {diff:.2g} "
                                f"in probability (limit {TOLERANCE:g}); not used")
     onnx.helper.set_model_props(model, {"polypviewer_key": key, "max_abs_diff": f"{diff:.3g}",
-                                        "model_name": loaded.name})
+                                        "model_name": loaded.name,
+                                        **{k: str(v) for k, v in rewrites.items()}})
     return model.SerializeToString()
 
 

@@ -35,6 +35,8 @@ def predictor(tiny_model_path):
 def test_onnx_matches_torch_and_feeds_the_pipeline(predictor):
     onnx = make_backend(predictor, "auto")  # auto on CPU = ONNX Runtime
     assert onnx.kind == "onnx" and "ONNX Runtime" in onnx.note
+    # the U-Net's upsampling got constant scales and its head became depthwise (onnx_graph)
+    assert int(onnx.props["static_resizes"]) >= 4 and onnx.props["depthwise_heads"] == "1"
     frames = check_frames(predictor.config.input_size, n=3, seed=7)
     p_onnx, f_onnx = onnx.forward(frames)
     p_torch, f_torch = TorchBackend(predictor).forward(frames)

@@ -1,0 +1,86 @@
+"""Graph rewrites for ONNX Runtime: same outputs, and they reach the nodes they are meant for."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from polypviewer.engine.onnx_graph import one_channel_convs_as_depthwise, static_resize_scales
+
+
+class UpToSkip(nn.Module):
+    """Upsample to the skip's size, as smp's U-Net decoder blocks do, then a 1-channel head."""
+
+    def __init__(self, bias: bool = True) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.odd = nn.Conv2d(8, 8, 3, padding=1)
+        self.head = nn.Conv2d(16, 1, 3, padding=1, bias=bias)
+        self.two = nn.Conv2d(16, 2, 1)
+
+    def forward(self, x):
+        skip = torch.relu(self.down(x))  # (N, 8, H/2, W/2)
+        low = F.max_pool2d(skip, 2)
+        up = F.interpolate(low, size=skip.shape[2:], mode="nearest")  # traced as computed sizes
+        odd = F.interpolate(self.odd(skip), size=(skip.shape[2] + 3, skip.shape[3] + 3))  # not whole
+        feats = torch.cat([up, skip], 1)
+        return self.head(feats), self.two(feats), odd
+
+
+def export(net: nn.Module, size: int = 32) -> onnx.ModelProto:
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net.eval(), (torch.zeros(1, 3, size, size),), buf, dynamo=False,
+                          opset_version=17, input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    return onnx.load_from_string(buf.getvalue())
+
+
+def run(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"x": x})
+
+
+def resize_inputs(model: onnx.ModelProto) -> list[list[str]]:
+    return [list(n.input) for n in model.graph.node if n.op_type == "Resize"]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_rewrites_keep_outputs_and_touch_only_their_targets(bias):
+    torch.manual_seed(0)
+    model = export(UpToSkip(bias))
+    x = np.random.default_rng(0).normal(size=(3, 3, 32, 32)).astype(np.float32)
+    before = run(model, x)
+    n_nodes = len(model.graph.node)
+
+    assert static_resize_scales(model) == 1  # the 2x one; the 16 -> 19 one is left as it was
+    kinds = sorted(len(i) for i in resize_inputs(model))
+    assert kinds == [3, 4]  # scales input only vs roi/scales/sizes
+    assert len(model.graph.node) < n_nodes  # the size arithmetic is gone
+    assert one_channel_convs_as_depthwise(model) == 1  # the head, not the 2-channel conv
+    ops = [n.op_type for n in model.graph.node]
+    assert "ReduceSum" in ops
+    assert any(n.op_type == "Add" and n.name.endswith("_dw_bias") for n in model.graph.node) == bias
+    assert sum(1 for n in model.graph.node if n.op_type == "Conv"
+               and any(a.name == "group" and a.i == 16 for a in n.attribute)) == 1
+    onnx.checker.check_model(model)
+
+    after = run(model, x)  # a batch of 3 although traced with 1: the batch stays dynamic
+    np.testing.assert_array_equal(after[1], before[1])
+    np.testing.assert_array_equal(after[2], before[2])
+    np.testing.assert_allclose(after[0], before[0], atol=1e-5)
+
+
+def test_nothing_to_rewrite_leaves_the_graph_alone():
+    model = export(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU()))
+    blob = model.SerializeToString()
+    assert static_resize_scales(model) == 0 and one_channel_convs_as_depthwise(model) == 0
+    assert model.SerializeToString() == blob
