@@ -32,7 +32,7 @@ from .backends import physical_cores
 from .errors import ModelFileError, PolypViewerError
 from .inference import FramePrediction, Predictor
 from .modelfile import LoadedModel
-from .onnx_graph import one_channel_convs_as_depthwise, static_resize_scales
+from .onnx_graph import one_channel_convs_as_depthwise, static_resize_scales, upsampled_convs_as_phases
 from .preprocess import normalise
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ def _export_bytes(loaded: LoadedModel, key: str) -> bytes:
         model = onnx.load(str(f))
     rewrites = {"static_resizes": static_resize_scales(model),
                 "depthwise_heads": one_channel_convs_as_depthwise(model)}
+    rewrites["phase_convs"] = upsampled_convs_as_phases(model)  # needs the constant scales
     ref = _torch_logits(graph, frames)
     sess = _session(model.SerializeToString(), threads=physical_cores())
     got = sess.run(None, {INPUT: frames})

@@ -1,17 +1,22 @@
-"""Rewrites of an exported graph that ONNX Runtime's CPU kernels run faster, same results.
+"""Rewrites of an exported graph that ONNX Runtime's CPU kernels run faster; same results.
 
 ONNX Runtime runs convolutions in a blocked layout (NCHWc, 8 channels per block on AVX2).
-Two things in a traced U-Net defeat it. (1) Each decoder block upsamples to its skip feature's size. Traced, that size becomes
-Shape/Gather/Concat arithmetic feeding Resize's ``sizes`` input, and ONNX Runtime turns a
-Resize into its blocked (NCHWc) Upsample only when the scales are constants. So every block
-copied its tensors out to plain NCHW and back: 16 reorders, 5-10 % of a frame's time in
-single-threaded lanes. Each graph has a fixed input size, so those sizes are constants
-anyway; the same integer scales give the very same values (outputs checked bit-identical).
-(2) The segmentation head is a 3x3 convolution to one channel, padded to a block of 8: it cost
-as much as 8 channels at full resolution. As a depthwise convolution plus a channel sum it
-does an eighth of the work (same values up to float rounding, ~4e-6 in logits).
-Measured on a 2-core Zen 3, two single-threaded lanes, default model: 52-54 -> 54-57 frames/s
-for (1), and a further 3-6 % for (2) (docs/performance.md).
+Three things in a traced U-Net work against it:
+
+1. Each decoder block upsamples to its skip feature's size, which traces into Shape/Gather/
+   Concat arithmetic feeding Resize's ``sizes``. ONNX Runtime blocks a Resize only when its
+   scales are constants, so every block copied its tensors to plain NCHW and back (16
+   reorders). A graph has a fixed input size, so the sizes are constants anyway: the same
+   integer scales give bit-identical outputs.
+2. The segmentation head, a 3x3 convolution to one channel, is padded to a block of 8 and
+   costs as much as 8 channels at full resolution. A depthwise convolution plus a channel sum
+   does an eighth of the work (float rounding only, ~4e-6 in logits).
+3. The last decoder block convolves a 2x nearest-upsampled map with no skip. The same 3x3
+   convolution runs at the lower resolution with four output phases per channel, then
+   DepthToSpace, which fills the blocked kernels better (~3e-6 in logits).
+
+Two single-threaded lanes, default model, 2-core Zen 3: +4-6 % for 1, a further 3-6 % for 2
+and 2-4 % for 3, all interleaved A/B runs (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -50,6 +55,12 @@ def prune_unused(graph) -> int:
         for n in dead:
             graph.node.remove(n)
         removed += len(dead)
+
+
+def drop_unused_initializers(graph) -> None:
+    used = {i for n in graph.node for i in n.input}
+    for init in [i for i in graph.initializer if i.name not in used]:
+        graph.initializer.remove(init)
 
 
 def static_resize_scales(model) -> int:
@@ -115,7 +126,95 @@ def one_channel_convs_as_depthwise(model) -> int:
             g.node.insert(pos + k, n)
         changed += 1
     if changed:
-        used = {i for n in g.node for i in n.input}
-        for init in [i for i in g.initializer if i.name not in used]:
-            g.initializer.remove(init)
+        drop_unused_initializers(g)
+    return changed
+
+
+def _constant(graph, name: str) -> np.ndarray | None:
+    """The value of a constant tensor: an initializer, possibly behind Identity nodes (the
+    exporter shares equal tensors, e.g. the zero biases of freshly folded BatchNorms)."""
+    from onnx import numpy_helper
+
+    inits = {i.name: i for i in graph.initializer}
+    producers = {o: n for n in graph.node for o in n.output}
+    while name not in inits:
+        node = producers.get(name)
+        if node is None or node.op_type != "Identity":
+            return None
+        name = node.input[0]
+    return numpy_helper.to_array(inits[name])
+
+
+def _phase_weights(w: np.ndarray) -> np.ndarray:
+    """3x3 kernel on a 2x nearest-upsampled map -> 3x3 kernel on the map itself, 4 phases.
+
+    Output channel ``(2a + b) * O + o`` is output pixel (2i + a, 2j + b) of channel ``o``
+    (DepthToSpace, DCR order). Upsampled row 2i + a + dy is source row i + (a + dy) // 2.
+    """
+    o, c = w.shape[:2]
+    out = np.zeros((4 * o, c, 3, 3), np.float64)
+    for a in range(2):
+        for b in range(2):
+            block = out[(2 * a + b) * o:(2 * a + b + 1) * o]
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    block[:, :, (a + dy) // 2 + 1, (b + dx) // 2 + 1] += w[:, :, dy + 1, dx + 1]
+    return out.astype(np.float32)
+
+
+def upsampled_convs_as_phases(model) -> int:
+    """Resize(2x nearest) -> Conv 3x3 becomes Conv (4x channels) -> DepthToSpace; returns how many."""
+    from onnx import helper, numpy_helper
+
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    consumers: dict[str, list] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    changed = 0
+    for rs in [n for n in g.node if n.op_type == "Resize"]:
+        scales = inits.get(rs.input[2]) if len(rs.input) == 3 else None
+        users = consumers.get(rs.output[0], [])
+        if (scales is None or list(numpy_helper.to_array(scales)) != [1, 1, 2, 2]
+                or _attr(rs, "mode") != b"nearest" or len(users) != 1 or users[0].op_type != "Conv"):
+            continue
+        conv = users[0]
+        w = _constant(g, conv.input[1])
+        bias = _constant(g, conv.input[2]) if len(conv.input) > 2 and conv.input[2] else None
+        if (w is None or (bias is None and len(conv.input) > 2 and conv.input[2])
+                or _attr(conv, "group", 1) != 1
+                or list(_attr(conv, "kernel_shape", [])) != [3, 3]
+                or list(_attr(conv, "pads", [0] * 4)) != [1, 1, 1, 1]
+                or list(_attr(conv, "strides", [1, 1])) != [1, 1]
+                or list(_attr(conv, "dilations", [1, 1])) != [1, 1]
+                or _attr(rs, "coordinate_transformation_mode") != b"asymmetric"
+                or _attr(rs, "nearest_mode", b"round_prefer_floor") != b"floor"):
+            continue
+        base = f"{conv.output[0]}_phases"
+        g.initializer.append(numpy_helper.from_array(_phase_weights(w.astype(np.float64)), f"{base}_w"))
+        ins = [rs.input[0], f"{base}_w"]
+        if bias is not None:
+            g.initializer.append(numpy_helper.from_array(np.tile(bias, 4), f"{base}_b"))
+            ins.append(f"{base}_b")
+        # an elementwise ReLU right after moves before DepthToSpace, where it fuses into the conv
+        after = consumers.get(conv.output[0], [])
+        relu = after[0] if len(after) == 1 and after[0].op_type == "Relu" else None
+        final = (relu or conv).output[0]
+        new = [helper.make_node("Conv", ins, [f"{base}_out"], name=base, kernel_shape=[3, 3],
+                                pads=[1, 1, 1, 1])]
+        if relu is not None:
+            new.append(helper.make_node("Relu", [f"{base}_out"], [f"{base}_relu"], name=f"{base}_relu"))
+        new.append(helper.make_node("DepthToSpace", [new[-1].output[0]], [final], blocksize=2,
+                                    mode="DCR", name=f"{base}_d2s"))
+        pos = list(g.node).index(rs)
+        for n in (rs, conv, relu):
+            if n is not None:
+                g.node.remove(n)
+        for k, n in enumerate(new):
+            g.node.insert(pos + k, n)
+        changed += 1
+    if changed:
+        prune_unused(g)  # Identity nodes that fed the old bias
+        drop_unused_initializers(g)
     return changed

@@ -13,7 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from polypviewer.engine.onnx_graph import one_channel_convs_as_depthwise, static_resize_scales
+from polypviewer.engine.onnx_graph import (
+    one_channel_convs_as_depthwise,
+    static_resize_scales,
+    upsampled_convs_as_phases,
+)
 
 
 class UpToSkip(nn.Module):
@@ -65,6 +69,7 @@ def test_rewrites_keep_outputs_and_touch_only_their_targets(bias):
     kinds = sorted(len(i) for i in resize_inputs(model))
     assert kinds == [3, 4]  # scales input only vs roi/scales/sizes
     assert len(model.graph.node) < n_nodes  # the size arithmetic is gone
+    assert upsampled_convs_as_phases(model) == 0  # the upsampled map goes to a Concat
     assert one_channel_convs_as_depthwise(model) == 1  # the head, not the 2-channel conv
     ops = [n.op_type for n in model.graph.node]
     assert "ReduceSum" in ops
@@ -84,3 +89,40 @@ def test_nothing_to_rewrite_leaves_the_graph_alone():
     blob = model.SerializeToString()
     assert static_resize_scales(model) == 0 and one_channel_convs_as_depthwise(model) == 0
     assert model.SerializeToString() == blob
+
+
+class UpThenConv(nn.Module):
+    """smp's last decoder block: 2x nearest upsampling (no skip), 3x3 conv + BN + ReLU, twice."""
+
+    def __init__(self, relu: bool) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(3, 16, 3, stride=4, padding=1)
+        self.conv1 = nn.Sequential(nn.Conv2d(16, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8),
+                                   *([nn.ReLU()] if relu else []))
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        h = self.down(x)
+        return self.conv2(self.conv1(F.interpolate(h, size=(2 * h.shape[2], 2 * h.shape[3]))))
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_upsampled_conv_runs_at_low_resolution_in_phases(relu):
+    torch.manual_seed(1)
+    net = UpThenConv(relu).eval()
+    with torch.no_grad():  # a BN that is not the identity, folded into the conv at export
+        net.conv1[1].running_mean.normal_()
+        net.conv1[1].running_var.uniform_(0.5, 2.0)
+    model = export(net, size=64)
+    x = np.random.default_rng(1).normal(size=(2, 3, 64, 64)).astype(np.float32)
+    before = run(model, x)
+    assert upsampled_convs_as_phases(model) == 0  # sizes still computed: not known to be 2x
+    assert static_resize_scales(model) == 1
+    assert upsampled_convs_as_phases(model) == 1
+    ops = [n.op_type for n in model.graph.node]
+    assert "Resize" not in ops and "DepthToSpace" in ops
+    if relu:  # moved in front of DepthToSpace, next to the conv it fuses with
+        assert ops.index("Relu") < ops.index("DepthToSpace")
+    onnx.checker.check_model(model)
+    np.testing.assert_allclose(run(model, x)[0], before[0], atol=1e-5)
+    assert np.abs(before[0]).max() > 0.1  # a real signal was compared
