@@ -120,9 +120,9 @@ def test_upsampled_conv_runs_at_low_resolution_in_phases(relu):
     assert static_resize_scales(model) == 1
     assert upsampled_convs_as_phases(model) == 1
     ops = [n.op_type for n in model.graph.node]
-    assert "Resize" not in ops and "DepthToSpace" in ops
-    if relu:  # moved in front of DepthToSpace, next to the conv it fuses with
-        assert ops.index("Relu") < ops.index("DepthToSpace")
+    assert "Resize" not in ops and "ConvTranspose" in ops
+    if relu:  # moved in front of the interleave, next to the conv it fuses with
+        assert ops.index("Relu") < ops.index("ConvTranspose")
     onnx.checker.check_model(model)
     np.testing.assert_allclose(run(model, x)[0], before[0], atol=1e-5)
     assert np.abs(before[0]).max() > 0.1  # a real signal was compared
