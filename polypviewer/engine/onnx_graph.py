@@ -9,8 +9,9 @@ Three things in a traced U-Net work against it:
    reorders). A graph has a fixed input size, so the sizes are constants anyway: the same
    integer scales give bit-identical outputs.
 2. The segmentation head, a 3x3 convolution to one channel, is padded to a block of 8 and
-   costs as much as 8 channels at full resolution. A depthwise convolution plus a channel sum
-   does an eighth of the work (float rounding only, ~4e-6 in logits).
+   costs as much as 8 channels at full resolution. A depthwise convolution, then a 1x1
+   convolution with weights 1 that sums the channels, does about an eighth of the work (float
+   rounding only, ~4e-6 in logits).
 3. The last decoder block convolves a 2x nearest-upsampled map with no skip. The same 3x3
    convolution runs at the lower resolution with four output phases per channel, which fills
    the blocked kernels better, then the phases are interleaved (~3e-6 in logits).
@@ -95,31 +96,27 @@ def _attr(node, name, default=None):
 
 
 def one_channel_convs_as_depthwise(model) -> int:
-    """Conv to a single output channel -> depthwise Conv + ReduceSum (+ bias); returns how many."""
+    """Conv to a single output channel -> depthwise Conv + 1x1 Conv summing the channels
+    (weights 1, the old bias); returns how many. Both stay in the blocked layout."""
     from onnx import helper, numpy_helper
 
     g = model.graph
-    inits = {i.name: i for i in g.initializer}
     changed = 0
     for node in list(g.node):
-        if node.op_type != "Conv" or node.input[1] not in inits or _attr(node, "group", 1) != 1:
-            continue
-        w = numpy_helper.to_array(inits[node.input[1]])
-        bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
-        if w.ndim != 4 or w.shape[0] != 1 or w.shape[1] < 2 or _attr(node, "auto_pad", b"NOTSET") != b"NOTSET":
+        w = _constant(g, node.input[1]) if node.op_type == "Conv" and len(node.input) > 1 else None
+        if (w is None or _attr(node, "group", 1) != 1 or w.ndim != 4 or w.shape[0] != 1
+                or w.shape[1] < 2 or _attr(node, "auto_pad", b"NOTSET") != b"NOTSET"):
             continue
         c, base = w.shape[1], f"{node.output[0]}_dw"
         g.initializer.extend([
             numpy_helper.from_array(np.ascontiguousarray(w.reshape(c, 1, *w.shape[2:])), f"{base}_w"),
-            numpy_helper.from_array(np.array([1], np.int64), f"{base}_axes")])
+            numpy_helper.from_array(np.ones((1, c, 1, 1), w.dtype), f"{base}_ones")])
         keep = {a.name: helper.get_attribute_value(a) for a in node.attribute if a.name != "group"}
-        summed = f"{base}_sum" if bias else node.output[0]
-        new = [helper.make_node("Conv", [node.input[0], f"{base}_w"], [f"{base}_out"], name=f"{base}",
+        bias = [node.input[2]] if len(node.input) > 2 and node.input[2] else []
+        new = [helper.make_node("Conv", [node.input[0], f"{base}_w"], [f"{base}_out"], name=base,
                                 group=c, **keep),
-               helper.make_node("ReduceSum", [f"{base}_out", f"{base}_axes"], [summed], keepdims=1,
-                                name=f"{base}_reduce")]
-        if bias:
-            new.append(helper.make_node("Add", [summed, bias], [node.output[0]], name=f"{base}_bias"))
+               helper.make_node("Conv", [f"{base}_out", f"{base}_ones", *bias], [node.output[0]],
+                                name=f"{base}_sum", kernel_shape=[1, 1])]
         pos = list(g.node).index(node)
         g.node.remove(node)
         for k, n in enumerate(new):
