@@ -37,7 +37,7 @@ from .preprocess import normalise
 
 log = logging.getLogger(__name__)
 
-EXPORT_VERSION = 3  # bump when the graph's inputs/outputs change: old caches are then redone
+EXPORT_VERSION = 3  # bump when the exported graph changes (inputs, outputs, rewrites): caches are redone
 OPSET = 17
 TOLERANCE = 1e-3  # max |p_onnx - p_torch| accepted for fp32
 MIN_INT8_DICE = 0.9  # below this the int8 masks are too different to be offered
