@@ -16,8 +16,8 @@ Three things in a traced U-Net work against it:
    convolution runs at the lower resolution with four output phases per channel, which fills
    the blocked kernels better, then the phases are interleaved (~3e-6 in logits).
 
-Two single-threaded lanes, default model, 2-core Zen 3: +4-6 % for 1, a further 3-6 % for 2
-and 2-4 % for 3, all interleaved A/B runs (docs/performance.md).
+Together, default model on a 2-core Zen 3: one thread 38-39 -> 34-35 ms per frame, two
+single-threaded lanes +8-15 % (interleaved A/B runs; docs/performance.md).
 """
 
 from __future__ import annotations
