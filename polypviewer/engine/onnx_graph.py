@@ -45,6 +45,27 @@ def _integer_scales(src: list, dst: list) -> list[float] | None:
     return [1.0, 1.0, float(oh // h), float(ow // w)]
 
 
+def _attr(node, name, default=None):
+    from onnx import helper
+
+    return next((helper.get_attribute_value(a) for a in node.attribute if a.name == name), default)
+
+
+def _constant(graph, name: str) -> np.ndarray | None:
+    """The value of a constant tensor: an initializer, possibly behind Identity nodes (the
+    exporter shares equal tensors, e.g. the zero biases of freshly folded BatchNorms)."""
+    from onnx import numpy_helper
+
+    inits = {i.name: i for i in graph.initializer}
+    producers = {o: n for n in graph.node for o in n.output}
+    while name not in inits:
+        node = producers.get(name)
+        if node is None or node.op_type != "Identity":
+            return None
+        name = node.input[0]
+    return numpy_helper.to_array(inits[name])
+
+
 def prune_unused(graph) -> int:
     """Drop nodes none of whose outputs is used (the size arithmetic left behind)."""
     removed = 0
@@ -89,12 +110,6 @@ def static_resize_scales(model) -> int:
     return changed
 
 
-def _attr(node, name, default=None):
-    from onnx import helper
-
-    return next((helper.get_attribute_value(a) for a in node.attribute if a.name == name), default)
-
-
 def one_channel_convs_as_depthwise(model) -> int:
     """Conv to a single output channel -> depthwise Conv + 1x1 Conv summing the channels
     (weights 1, the old bias); returns how many. Both stay in the blocked layout."""
@@ -125,21 +140,6 @@ def one_channel_convs_as_depthwise(model) -> int:
     if changed:
         drop_unused_initializers(g)
     return changed
-
-
-def _constant(graph, name: str) -> np.ndarray | None:
-    """The value of a constant tensor: an initializer, possibly behind Identity nodes (the
-    exporter shares equal tensors, e.g. the zero biases of freshly folded BatchNorms)."""
-    from onnx import numpy_helper
-
-    inits = {i.name: i for i in graph.initializer}
-    producers = {o: n for n in graph.node for o in n.output}
-    while name not in inits:
-        node = producers.get(name)
-        if node is None or node.op_type != "Identity":
-            return None
-        name = node.input[0]
-    return numpy_helper.to_array(inits[name])
 
 
 def _phase_weights(w: np.ndarray) -> np.ndarray:
