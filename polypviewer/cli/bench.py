@@ -159,14 +159,6 @@ def merge_into(total, part) -> None:
     total.queue_capacity.update(part.queue_capacity)
 
 
-def packed_dice(a, b) -> float:
-    """Dice of two masks stored with ``np.packbits`` (1.0 when both are empty)."""
-    import numpy as np
-
-    total = int(np.unpackbits(a).sum()) + int(np.unpackbits(b).sum())
-    return 1.0 if total == 0 else 2.0 * int(np.unpackbits(a & b).sum()) / total
-
-
 def model_only(backend, size: int, batches: list[int], budget_s: float = 2.0,
                lanes: int = 1) -> dict[str, float]:
     """Frames/s of ``backend.forward`` alone (one warm-up call, then up to ``budget_s``).
@@ -214,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..engine.backends import TorchBackend, make_backend, physical_cores, suggest_batch_size
+    from ..engine.onnx_backend import mask_dice
     from ..engine.overlay import draw_overlay
     from ..engine.pipeline import StageTimes, analyse, default_workers
     from ..engine.sources import open_source
@@ -267,7 +260,8 @@ def run(args: argparse.Namespace) -> int:
         merge_into(naive_all, naive)
         merge_into(pipe_all, stats)
         for a, b in zip(naive_masks, pipe_masks):
-            same, dice_sum, compared = same + (a == b).all(), dice_sum + packed_dice(a, b), compared + 1
+            dice = mask_dice(np.unpackbits(a).astype(bool), np.unpackbits(b).astype(bool))
+            same, dice_sum, compared = same + (a == b).all(), dice_sum + dice, compared + 1
         rounds.append({"first": "naive" if r % 2 == 0 else "pipeline", "frames": stats.frames,
                        "naive_fps": round(naive.fps, 3), "pipeline_fps": round(stats.fps, 3),
                        "speedup": round(stats.fps / naive.fps, 3) if naive.fps else None})
