@@ -66,9 +66,9 @@ def main() -> int:
 
     from polypviewer import paths
     from polypviewer.cli.bench import peak_rss_mb, rss_mb
-    from polypviewer.engine.inference import Predictor
-    from polypviewer.engine.results import AnalysisStore
-    from polypviewer.engine.sources import open_source
+    from polypviewer.engine.media.sources import open_source
+    from polypviewer.engine.runtime.inference import Predictor
+    from polypviewer.engine.runtime.results import AnalysisStore
     from polypviewer.gui import jobs
 
     video = Path(a.video) if a.video else paths.resources_dir() / "samples" / "demo.mp4"

@@ -13,8 +13,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from synthetic import TINY, synthetic_frame, write_dataset  # noqa: E402,F401
 
-from polypviewer.engine.factory import create_model  # noqa: E402
-from polypviewer.engine.modelfile import save_model  # noqa: E402
+from polypviewer.engine.models.factory import create_model  # noqa: E402
+from polypviewer.engine.models.modelfile import save_model  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

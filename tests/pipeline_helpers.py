@@ -8,7 +8,7 @@ import time
 import numpy as np
 from synthetic import synthetic_frame
 
-from polypviewer.engine.sources import Frame
+from polypviewer.engine.media.sources import Frame
 
 
 def make_frames(n: int, seed: int = 0) -> list[Frame]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from polypviewer.engine.config import ModelConfig
+from polypviewer.engine.models.config import ModelConfig
 
 TINY = ModelConfig(input_size=64, decoder_channels=(16, 16, 8, 8, 8))
 

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from polypviewer.engine.sources import open_source
-from polypviewer.engine.video import VideoReader
+from polypviewer.engine.media.sources import open_source
+from polypviewer.engine.media.video import VideoReader
 from polypviewer.paths import resources_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ def test_wheel_contains_resources(wheel):
         assert any(n.startswith(f"polypviewer/resources/samples/{sample}") for n in names), sample
     assert "polypviewer/resources/icons/polypviewer.svg" in names
     assert "polypviewer/resources/icons/polypviewer.png" in names
-    assert "polypviewer/engine/video.py" in names and "polypviewer/engine/sources.py" in names
+    assert "polypviewer/engine/media/video.py" in names and "polypviewer/engine/media/sources.py" in names
     assert not any("__pycache__" in n for n in names)
 
 

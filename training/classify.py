@@ -29,14 +29,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from polypviewer.engine import fsutil
-from polypviewer.engine.config import ModelConfig
-from polypviewer.engine.dataset import Pair
-from polypviewer.engine.device import resolve_device
 from polypviewer.engine.errors import DatasetError, ModelFileError
-from polypviewer.engine.factory import count_parameters, create_model
-from polypviewer.engine.imageio import IMAGE_EXTS
-from polypviewer.engine.modelfile import save_model
-from polypviewer.engine.preprocess import normalise
+from polypviewer.engine.media.dataset import Pair
+from polypviewer.engine.media.imageio import IMAGE_EXTS
+from polypviewer.engine.models.config import ModelConfig
+from polypviewer.engine.models.device import resolve_device
+from polypviewer.engine.models.factory import count_parameters, create_model
+from polypviewer.engine.models.modelfile import save_model
+from polypviewer.engine.runtime.preprocess import normalise
 
 from . import classify_report as R
 from .augment import build_augment

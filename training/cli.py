@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from polypviewer.engine.config import ModelConfig
 from polypviewer.engine.errors import PolypViewerError
+from polypviewer.engine.models.config import ModelConfig
 
 from .augment import PRESETS
 from .config import TrainConfig

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from polypviewer.engine.config import ModelConfig
+from polypviewer.engine.models.config import ModelConfig
 
 
 @dataclass

@@ -16,10 +16,10 @@ import torch
 from torch.utils.data import Dataset
 
 from polypviewer.engine import fsutil
-from polypviewer.engine.config import ModelConfig
-from polypviewer.engine.dataset import Pair
-from polypviewer.engine.imageio import read_image, read_mask
-from polypviewer.engine.preprocess import letterbox_mask, normalise, prepare
+from polypviewer.engine.media.dataset import Pair
+from polypviewer.engine.media.imageio import read_image, read_mask
+from polypviewer.engine.models.config import ModelConfig
+from polypviewer.engine.runtime.preprocess import letterbox_mask, normalise, prepare
 
 # a crop keeps "polyp" only if at least this share of its pixels is polyp
 MIN_POLYP_FRACTION = 0.002

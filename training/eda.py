@@ -21,10 +21,10 @@ import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from polypviewer.engine import fsutil  # noqa: E402
-from polypviewer.engine.dataset import find_pairs  # noqa: E402
 from polypviewer.engine.errors import DatasetError  # noqa: E402
-from polypviewer.engine.imageio import read_image, read_mask  # noqa: E402
-from polypviewer.engine.postprocess import find_instances, min_area_pixels  # noqa: E402
+from polypviewer.engine.media.dataset import find_pairs  # noqa: E402
+from polypviewer.engine.media.imageio import read_image, read_mask  # noqa: E402
+from polypviewer.engine.runtime.postprocess import find_instances, min_area_pixels  # noqa: E402
 
 from .report import save_figure  # noqa: E402
 

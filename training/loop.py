@@ -19,11 +19,11 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from polypviewer.engine import fsutil
-from polypviewer.engine.dataset import Pair, find_pairs
-from polypviewer.engine.device import resolve_device
 from polypviewer.engine.errors import DatasetError
-from polypviewer.engine.factory import count_parameters, create_model
-from polypviewer.engine.modelfile import load_model, save_model
+from polypviewer.engine.media.dataset import Pair, find_pairs
+from polypviewer.engine.models.device import resolve_device
+from polypviewer.engine.models.factory import count_parameters, create_model
+from polypviewer.engine.models.modelfile import load_model, save_model
 
 from . import report
 from .augment import build_augment

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from polypviewer.engine.dataset import Pair
+from polypviewer.engine.media.dataset import Pair
 
 
 def random_split(pairs: list[Pair], val_fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import optuna
 
 from polypviewer.engine import fsutil
-from polypviewer.engine.pretrained import available_pretrained
+from polypviewer.engine.models.pretrained import available_pretrained
 
 from .config import TrainConfig
 from .events import CancelToken, Event, Listener

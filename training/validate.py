@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from polypviewer.engine.dataset import _by_stem, is_dataset, read_split
 from polypviewer.engine.errors import DatasetError, MediaError
-from polypviewer.engine.imageio import IMAGE_EXTS, MASK_THRESHOLD, read_raw, to_rgb8
+from polypviewer.engine.media.dataset import _by_stem, is_dataset, read_split
+from polypviewer.engine.media.imageio import IMAGE_EXTS, MASK_THRESHOLD, read_raw, to_rgb8
 
 FATAL, WARNING = "fatal", "warning"
 # a mask pixel is "grey" when it is this far from both 0 and 255 (JPEG ringing stays closer)

@@ -90,7 +90,7 @@ def looped(path: Path, loops: int):
     """The input's frames ``loops`` times in a row, numbered on (decoded afresh each time)."""
     import dataclasses
 
-    from ..engine.sources import open_source
+    from ..engine.media.sources import open_source
 
     k = 0
     for _ in range(loops):
@@ -105,9 +105,9 @@ def naive_loop(path: Path, n: int, loaded_net, predictor, draw, loops: int = 1):
     import numpy as np
     import torch
 
-    from ..engine.inference import from_probability
-    from ..engine.pipeline import StageTimes
-    from ..engine.preprocess import normalise, prepare, unletterbox
+    from ..engine.runtime.inference import from_probability
+    from ..engine.runtime.pipeline import StageTimes
+    from ..engine.runtime.preprocess import normalise, prepare, unletterbox
 
     cfg, dev, stats, masks = predictor.config, predictor.device, StageTimes(), []
     with torch.no_grad():
@@ -205,11 +205,12 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from ..engine.backends import TorchBackend, make_backend, physical_cores, suggest_batch_size
-    from ..engine.onnx_backend import mask_dice
-    from ..engine.overlay import draw_overlay
-    from ..engine.pipeline import StageTimes, analyse, default_workers
-    from ..engine.sources import open_source
+    from ..engine.export.overlay import draw_overlay
+    from ..engine.media.sources import open_source
+    from ..engine.metrics import mask_dice
+    from ..engine.models.device import physical_cores
+    from ..engine.runtime.backends import TorchBackend, make_backend, suggest_batch_size
+    from ..engine.runtime.pipeline import StageTimes, analyse, default_workers
 
     path = Path(args.input) if args.input else default_input()
     batches = _batches(args.model_only_batches)
@@ -225,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
     # (a) naive: its own copy of the network, fp32, default (contiguous) memory layout
     net = copy.deepcopy(predictor.net).float().to(memory_format=torch.contiguous_format).eval()
     with torch.no_grad():
-        from ..engine.preprocess import normalise
+        from ..engine.runtime.preprocess import normalise
         net(normalise(np.zeros((size, size, 3), np.uint8), predictor.config).to(predictor.device))
     rss0 = rss_mb()
 
@@ -285,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
             if onnx.lanes > 1:  # how the pipeline calls it
                 mo[f"{onnx.kind} x{onnx.lanes} lanes"] = model_only(onnx, size, batches, lanes=onnx.lanes)
         if args.int8 and "onnx-int8" not in mo and predictor.device.type == "cpu":
-            from ..engine.onnx_backend import OnnxBackend
+            from ..engine.runtime.backends.onnx_backend import OnnxBackend
 
             try:  # timed whatever its agreement (the app refuses int8 below MIN_INT8_DICE)
                 int8 = OnnxBackend(predictor, quantize=True, min_dice=0.0)

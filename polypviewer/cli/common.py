@@ -55,7 +55,7 @@ def positive_int(value: str) -> int:
 
 
 def analysis_size(value: str) -> int:
-    from ..engine.inference import check_input_size
+    from ..engine.runtime.inference import check_input_size
 
     try:
         size = int(value)
@@ -96,8 +96,8 @@ def check_model_path(model: str | None) -> None:
 
 def make_predictor(args: argparse.Namespace, min_area_fraction: float | None = None):
     """A Predictor from the shared options; heavy imports happen only here."""
-    from ..engine.inference import Predictor
-    from ..engine.postprocess import DEFAULT_MIN_AREA_FRACTION
+    from ..engine.runtime.inference import Predictor
+    from ..engine.runtime.postprocess import DEFAULT_MIN_AREA_FRACTION
 
     check_model_path(getattr(args, "model", None))
     frac = DEFAULT_MIN_AREA_FRACTION if min_area_fraction is None else min_area_fraction

@@ -47,7 +47,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def _load(pair) -> tuple:
     """Image and mask of one pair; raises MediaError with a message naming the file."""
     from ..engine.errors import MediaError
-    from ..engine.imageio import read_image, read_mask
+    from ..engine.media.imageio import read_image, read_mask
 
     if pair.mask is None:
         raise MediaError("no mask in masks/")
@@ -62,7 +62,7 @@ def _load(pair) -> tuple:
 def score(stem: str, pred, gt) -> dict:
     """Per-image row: pixel metrics at mask resolution plus counts and the frame verdict."""
     from ..engine.metrics import segmentation_metrics
-    from ..engine.postprocess import find_instances, min_area_pixels
+    from ..engine.runtime.postprocess import find_instances, min_area_pixels
 
     m = segmentation_metrics(pred.mask, gt)
     gt_insts, _ = find_instances(gt, None, min_area_pixels(gt.shape, pred.min_area_fraction))
@@ -125,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..engine import fsutil
-    from ..engine.dataset import find_pairs
     from ..engine.errors import DatasetError, MediaError, PolypViewerError
+    from ..engine.media.dataset import find_pairs
     from .common import make_predictor
 
     if not Path(args.dataset).exists():

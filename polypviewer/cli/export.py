@@ -1,6 +1,6 @@
 """``polypviewer export``: analyse a source and write masks, COCO, tables, overlays, video, report.
 
-The files come from ``engine.exports`` (the same code as the viewer's Export menu); the output
+The files come from ``engine.export.writers`` (the same code as the viewer's Export menu); the output
 folder appears complete or not at all, so an interrupted export leaves nothing behind.
 """
 
@@ -57,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..engine.errors import PolypViewerError
-    from ..engine.exports import export, source_file_names
-    from ..engine.pipeline import analyse
-    from ..engine.sources import open_source
+    from ..engine.export.writers import export, source_file_names
+    from ..engine.media.sources import open_source
+    from ..engine.runtime.pipeline import analyse
     from .common import make_predictor
 
     formats = list(dict.fromkeys(f for group in args.formats for f in group))

@@ -50,7 +50,7 @@ def _fmt_val(val: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.registry import DEFAULT_MODEL, list_models
+    from ..engine.models.registry import DEFAULT_MODEL, list_models
     from ..paths import user_models_dir
 
     rows = [describe(e) for e in list_models()]

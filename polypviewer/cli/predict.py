@@ -93,7 +93,7 @@ class Writer:
         self.gradcam = None
         if args.gradcam:
             try:
-                from ..engine.gradcam import gradcam
+                from ..engine.analysis.gradcam import gradcam
             except ImportError as e:
                 raise CommandUnavailable(f"--gradcam is not available: {e}") from e
             self.gradcam = gradcam
@@ -106,8 +106,8 @@ class Writer:
         return name
 
     def frame(self, item: Item, pred) -> None:
-        from ..engine.imageio import write_png
-        from ..engine.overlay import blend_heatmap, draw_overlay
+        from ..engine.export.overlay import blend_heatmap, draw_overlay
+        from ..engine.media.imageio import write_png
         from .render import write_jpg
 
         finding = has_finding(pred)
@@ -165,7 +165,7 @@ def _items(sources, warn):
 
 def open_sources(paths: list[str]) -> list:
     """Open every input first, so a bad one fails before any model loads or file is written."""
-    from ..engine.sources import open_source
+    from ..engine.media.sources import open_source
 
     opened = []
     try:

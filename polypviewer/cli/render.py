@@ -1,4 +1,4 @@
-"""JPEG output for the CLI; drawing itself is ``engine.overlay`` (one renderer for all views)."""
+"""JPEG output for the CLI; drawing itself is ``engine.export.overlay`` (one renderer for all views)."""
 
 from __future__ import annotations
 

@@ -69,6 +69,12 @@ def segmentation_metrics(pred: np.ndarray, gt: np.ndarray) -> dict:
     return {**_from_counts(tp, fp, fn, tn), "tp": tp, "fp": fp, "fn": fn, "tn": tn}
 
 
+def mask_dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Pooled Dice of two boolean mask stacks; 1.0 when both are empty."""
+    total = int(a.sum()) + int(b.sum())
+    return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
+
+
 def evaluate_masks(pred: np.ndarray, gt: np.ndarray) -> dict:
     """Like ``segmentation_metrics`` but scored at the ground truth's own resolution.
 

@@ -1,4 +1,4 @@
-"""File > Export: the current frame as shown, and whole-source exports through engine.exports.
+"""File > Export: the current frame as shown, and whole-source exports through engine.export.writers.
 
 Whole-source exports read cached results (no model run) and the frames from a Source of
 their own, in a worker with a progress dialog that can cancel.
@@ -12,8 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QProgressDialog
 
-from ..engine import overlay
-from ..engine.imageio import write_png
+from ..engine.export import overlay
+from ..engine.media.imageio import write_png
 from .workers import Task
 
 KINDS = {  # menu title, engine formats, default folder suffix
@@ -67,7 +67,7 @@ class Exporter(QObject):
             self.export_frame(path)
 
     def export_frame(self, path: str) -> str:
-        """Full-resolution frame with the overlays currently shown (engine.overlay renderer)."""
+        """Full-resolution frame with the overlays currently shown (engine.export.overlay renderer)."""
         review, view = self.win.review, self.win.view
         layer = view.layers["gradcam"]
         heat = layer.item.image if layer.visible and layer.has_data else None
@@ -92,8 +92,8 @@ class Exporter(QObject):
             self.export(kind, path)
 
     def export(self, kind: str, out_dir: str, show_dialog: bool = True) -> Task | None:
-        from ..engine.exports import export, source_file_names
-        from ..engine.sources import open_source
+        from ..engine.export.writers import export, source_file_names
+        from ..engine.media.sources import open_source
 
         review = self.win.review
         store, path, thr, frac = review.store, review.path, review.threshold, review.min_area

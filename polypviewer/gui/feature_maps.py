@@ -1,6 +1,6 @@
 """Feature-map dock: what chosen encoder stages respond to in the current frame.
 
-Activations are computed in a worker (engine.gradcam.feature_maps); this widget only tiles
+Activations are computed in a worker (engine.analysis.gradcam.feature_maps); this widget only tiles
 the strongest channels of each stage into one grey-scale grid image per stage.
 """
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine.inference import FramePrediction, Predictor
-from ..engine.pipeline import analyse
-from ..engine.results import AnalysisStore
-from ..engine.sources import Frame, Source, open_source
+from ..engine.media.sources import Frame, Source, open_source
+from ..engine.runtime.inference import FramePrediction, Predictor
+from ..engine.runtime.pipeline import analyse
+from ..engine.runtime.results import AnalysisStore
 
 PREDICT_LOCK = threading.Lock()  # one live single-frame prediction at a time
 
@@ -163,7 +163,7 @@ class FindingsRequest:
 
 @dataclass
 class FindingsResult:
-    track: object  # engine.tracking.TrackResult
+    track: object  # engine.analysis.tracking.TrackResult
     segments: list[tuple[int, int]]
     frame_probs: np.ndarray
     counts: np.ndarray
@@ -173,7 +173,8 @@ class FindingsResult:
 
 def compute_findings(req: FindingsRequest) -> FindingsResult:
     """Tracking over the cached results at the current threshold, plus best-frame thumbnails."""
-    from ..engine import overlay, tracking
+    from ..engine.analysis import tracking
+    from ..engine.export import overlay
 
     store = req.store
     probs = store.frame_probs
@@ -228,7 +229,7 @@ class CamRequest:
 
 
 def compute_gradcam(req: CamRequest) -> np.ndarray:
-    from ..engine.gradcam import gradcam
+    from ..engine.analysis.gradcam import gradcam
 
     return gradcam(req.predictor, req.rgb, req.target)
 
@@ -242,6 +243,6 @@ class FeatureRequest:
 
 
 def compute_features(req: FeatureRequest) -> list[np.ndarray]:
-    from ..engine.gradcam import feature_maps
+    from ..engine.analysis.gradcam import feature_maps
 
     return feature_maps(req.predictor, req.rgb, req.stages)

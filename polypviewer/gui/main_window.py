@@ -181,7 +181,7 @@ class MainWindow(QMainWindow):
             self.controls.rows[name].opacity.setValue(int(round(opacity * 100)))
             self.set_layer(name, on)
         self.review.device = device or s.get("device", "auto", str)
-        from ..engine.device import resolve_device
+        from ..engine.models.device import resolve_device
 
         _, note = resolve_device(self.review.device if self.review.device in ("auto", "cpu", "cuda", "mps")
                                  else "auto")
@@ -259,7 +259,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ model & device
     def _fill_models(self, current: str | None) -> None:
-        from ..engine.registry import list_models
+        from ..engine.models.registry import list_models
 
         try:
             entries = [(f"{e.name} ({e.source})", str(e.path)) for e in list_models()]
@@ -273,7 +273,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"Model: {name}" + (f" at {size} px" if size != own else ""))
         self.device_label.setText(r.predictor.device_note)
         self.controls.set_device(r.device, r.predictor.device_note)
-        from ..engine.model_settings import effective_threshold
+        from ..engine.models.model_settings import effective_threshold
 
         thr = self.settings.get(f"threshold/{name}", effective_threshold(r.predictor.loaded), float)
         self.controls.set_threshold(thr)

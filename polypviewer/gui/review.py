@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..engine.postprocess import DEFAULT_MIN_AREA_FRACTION
+from ..engine.runtime.postprocess import DEFAULT_MIN_AREA_FRACTION
 from . import jobs
 from .workers import LatestWorker, Task
 
@@ -91,11 +91,11 @@ class Review(QObject):
         media = self.media
 
         def work():
-            from ..engine.registry import resolve_model
+            from ..engine.models.registry import resolve_model
 
             loaded = jobs.load_predictor(str(resolve_model(model)), self.device, None, 0, size)
             if media is not None:
-                from ..engine.results import AnalysisStore
+                from ..engine.runtime.results import AnalysisStore
 
                 loaded.store = AnalysisStore.open(media.source, loaded.predictor, n_frames=media.n)
             return media, loaded
@@ -110,7 +110,7 @@ class Review(QObject):
         self.predictor = loaded.predictor
         self.store = loaded.store if media is self.media else None
         if self.media is not None and self.store is None:
-            from ..engine.results import AnalysisStore
+            from ..engine.runtime.results import AnalysisStore
 
             self.store = AnalysisStore.open(self.media.source, self.predictor, n_frames=self.media.n)
         self.model_ready.emit(self.predictor.name)
@@ -149,7 +149,7 @@ class Review(QObject):
         if media.store is not None and self.predictor is not None:
             self.store = media.store
         elif self.predictor is not None:
-            from ..engine.results import AnalysisStore
+            from ..engine.runtime.results import AnalysisStore
 
             self.store = AnalysisStore.open(media.source, self.predictor, n_frames=media.n)
         self.loader = LatestWorker(jobs.load_frame, "decoder", self)
@@ -391,7 +391,7 @@ class Review(QObject):
     def refresh_timeline(self) -> None:
         if self.store is None or self.media is None:
             return
-        from ..engine.tracking import segments
+        from ..engine.analysis.tracking import segments
 
         probs = self.store.frame_probs
         counts = self.store.counts.astype(float)

@@ -1,7 +1,7 @@
 """Dark neutral theme and the overlay colours (one place, so legend and drawing agree).
 
 A dark grey surround keeps attention on the endoscopic image. Overlay colours are the ones
-engine.overlay uses for exports (Okabe-Ito: warm = model, cool = reference), so a saved frame
+engine.export.overlay uses for exports (Okabe-Ito: warm = model, cool = reference), so a saved frame
 looks like the screen.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from ..engine import overlay
+from ..engine.export import overlay
 
 BACKGROUND = "#1b1d20"
 PANEL = "#24272b"

@@ -8,8 +8,8 @@ import torch
 from synthetic import TINY
 
 from polypviewer.cli.main import main
-from polypviewer.engine.factory import create_model
-from polypviewer.engine.modelfile import save_model
+from polypviewer.engine.models.factory import create_model
+from polypviewer.engine.models.modelfile import save_model
 from polypviewer.paths import user_models_dir
 
 

@@ -12,7 +12,7 @@ from synthetic import write_dataset
 
 from polypviewer.cli.main import main
 from polypviewer.cli.predict import CSV_COLUMNS
-from polypviewer.engine.inference import Predictor
+from polypviewer.engine.runtime.inference import Predictor
 
 
 def _predict(tiny_model_path, out, *inputs, extra=()):

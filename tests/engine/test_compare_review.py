@@ -1,4 +1,4 @@
-"""engine.compare (polyp matching, rows, sweep, PR) and engine.model_settings."""
+"""engine.analysis.compare (polyp matching, rows, sweep, PR) and engine.models.model_settings."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 
-from polypviewer.engine import model_settings
-from polypviewer.engine.compare import image_row, match_instances, pr_curve, summary, threshold_sweep
-from polypviewer.engine.inference import from_probability
+from polypviewer.engine.analysis.compare import image_row, match_instances, pr_curve, summary, threshold_sweep
 from polypviewer.engine.metrics import segmentation_metrics
+from polypviewer.engine.models import model_settings
+from polypviewer.engine.runtime.inference import from_probability
 
 
 def _masks():

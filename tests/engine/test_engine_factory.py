@@ -8,10 +8,10 @@ import pytest
 import torch
 from synthetic import TINY
 
-from polypviewer.engine import pretrained
-from polypviewer.engine.config import ModelConfig
 from polypviewer.engine.errors import ModelFileError
-from polypviewer.engine.factory import ARCHS, count_parameters, create_model
+from polypviewer.engine.models import pretrained
+from polypviewer.engine.models.config import ModelConfig
+from polypviewer.engine.models.factory import ARCHS, count_parameters, create_model
 
 
 def _wheel(n: int = 0) -> dict[str, torch.Tensor]:

@@ -9,11 +9,11 @@ import pytest
 import torch
 from synthetic import TINY, synthetic_frame
 
+from polypviewer.engine.analysis.gradcam import feature_maps, gradcam
 from polypviewer.engine.errors import PolypViewerError
-from polypviewer.engine.factory import create_model
-from polypviewer.engine.gradcam import feature_maps, gradcam
-from polypviewer.engine.inference import Predictor
-from polypviewer.engine.modelfile import LoadedModel, load_model
+from polypviewer.engine.models.factory import create_model
+from polypviewer.engine.models.modelfile import LoadedModel, load_model
+from polypviewer.engine.runtime.inference import Predictor
 
 
 @pytest.fixture(scope="module")

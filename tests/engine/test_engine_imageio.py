@@ -8,7 +8,7 @@ import pytest
 import tifffile
 
 from polypviewer.engine.errors import MediaError
-from polypviewer.engine.imageio import read_image, read_mask, write_png
+from polypviewer.engine.media.imageio import read_image, read_mask, write_png
 
 RED = np.zeros((12, 16, 3), np.uint8)
 RED[..., 0] = 255

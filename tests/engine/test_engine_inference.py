@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from synthetic import synthetic_frame
 
-from polypviewer.engine.inference import Predictor, from_probability
-from polypviewer.engine.modelfile import load_model
-from polypviewer.engine.postprocess import find_instances, min_area_pixels
+from polypviewer.engine.models.modelfile import load_model
+from polypviewer.engine.runtime.inference import Predictor, from_probability
+from polypviewer.engine.runtime.postprocess import find_instances, min_area_pixels
 
 
 def test_find_instances_counts_and_geometry():
@@ -138,7 +138,7 @@ def test_frame_prob_comes_from_head(predictor, rng):
     img, _ = synthetic_frame(rng)
     p = predictor.predict(img)
     x, _ = predictor.prepare(img)
-    from polypviewer.engine.preprocess import normalise
+    from polypviewer.engine.runtime.preprocess import normalise
 
     with torch.inference_mode():
         _, logit = predictor.net(normalise(x, predictor.config))
@@ -169,8 +169,8 @@ def test_predict_places_polyp_where_it_is(predictor):
 
 def test_analysis_size_override(tiny_model_path, tmp_path):
     """A smaller/larger analysis size: same weights, other model size, results at frame size."""
-    from polypviewer.engine.onnx_backend import candidate_paths
-    from polypviewer.engine.results import AnalysisStore
+    from polypviewer.engine.runtime.backends.onnx_backend import candidate_paths
+    from polypviewer.engine.runtime.results import AnalysisStore
 
     own = Predictor(tiny_model_path, device="cpu")
     big = Predictor(tiny_model_path, device="cpu", input_size=96)

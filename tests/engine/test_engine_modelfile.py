@@ -11,10 +11,10 @@ import pytest
 import torch
 from synthetic import TINY
 
-from polypviewer.engine import modelfile
 from polypviewer.engine.errors import ModelFileError
-from polypviewer.engine.factory import create_model
-from polypviewer.engine.modelfile import load_model, read_metadata, save_model
+from polypviewer.engine.models import modelfile
+from polypviewer.engine.models.factory import create_model
+from polypviewer.engine.models.modelfile import load_model, read_metadata, save_model
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 import torch
 from synthetic import TINY, synthetic_frame
 
-from polypviewer.engine.config import IMAGENET_MEAN, IMAGENET_STD
-from polypviewer.engine.preprocess import (
+from polypviewer.engine.models.config import IMAGENET_MEAN, IMAGENET_STD
+from polypviewer.engine.runtime.preprocess import (
     apply_clahe,
     letterbox,
     letterbox_mask,

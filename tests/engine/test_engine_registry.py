@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from polypviewer import paths
-from polypviewer.engine import registry
 from polypviewer.engine.errors import ModelFileError
-from polypviewer.engine.registry import list_models, resolve_model
+from polypviewer.engine.models import registry
+from polypviewer.engine.models.registry import list_models, resolve_model
 
 
 @pytest.fixture

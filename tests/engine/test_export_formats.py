@@ -11,10 +11,10 @@ import pytest
 from synthetic import write_dataset
 
 from polypviewer.engine.errors import PolypViewerError
-from polypviewer.engine.exports import ExportCancelled, coco_annotations, export, source_file_names
-from polypviewer.engine.imageio import read_mask
-from polypviewer.engine.inference import from_probability
-from polypviewer.engine.sources import Frame, open_source
+from polypviewer.engine.export.writers import ExportCancelled, coco_annotations, export, source_file_names
+from polypviewer.engine.media.imageio import read_mask
+from polypviewer.engine.media.sources import Frame, open_source
+from polypviewer.engine.runtime.inference import from_probability
 
 
 def _dataset_items(root):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from polypviewer.engine.errors import MediaError, PolypViewerError
-from polypviewer.engine.sources import (
+from polypviewer.engine.media.sources import (
     DatasetSource,
     FolderSource,
     Frame,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from polypviewer.engine.errors import MediaError
-from polypviewer.engine.video import VideoReader
+from polypviewer.engine.media.video import VideoReader
 
 W, H, BITS = 160, 96, 7
 CELL = W // 8

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from polypviewer.engine.onnx_graph import (
+from polypviewer.engine.runtime.backends.onnx_graph import (
     one_channel_convs_as_depthwise,
     static_resize_scales,
     upsampled_convs_as_phases,

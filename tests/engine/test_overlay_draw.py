@@ -8,8 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from polypviewer.engine.inference import from_probability
-from polypviewer.engine.overlay import (
+from polypviewer.engine.export.overlay import (
     DEFAULT_STYLE,
     OverlayStyle,
     blend_heatmap,
@@ -17,6 +16,7 @@ from polypviewer.engine.overlay import (
     draw_overlay,
     verdict_text,
 )
+from polypviewer.engine.runtime.inference import from_probability
 
 
 def _frame(h=120, w=160):

@@ -10,10 +10,10 @@ import pytest
 import torch
 from pipeline_helpers import CountingSource, make_frames, pipeline_threads, wait_no_threads
 
-from polypviewer.engine.backends import TorchBackend, forward_adaptive
-from polypviewer.engine.inference import Predictor
-from polypviewer.engine.pipeline import StageTimes, analyse
-from polypviewer.engine.sources import open_source
+from polypviewer.engine.media.sources import open_source
+from polypviewer.engine.runtime.backends import TorchBackend, forward_adaptive
+from polypviewer.engine.runtime.inference import Predictor
+from polypviewer.engine.runtime.pipeline import StageTimes, analyse
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from synthetic import synthetic_frame
 
 from polypviewer.cli import bench
 from polypviewer.cli.main import main
-from polypviewer.engine.sources import open_source
+from polypviewer.engine.media.sources import open_source
 
 
 def make_clip(path, n=12):

@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 from pipeline_helpers import CountingSource, make_frames, pipeline_threads, wait_no_threads
 
-from polypviewer.engine import onnx_backend
-from polypviewer.engine.backends import TorchBackend
-from polypviewer.engine.inference import Predictor
-from polypviewer.engine.onnx_backend import OnnxBackend
-from polypviewer.engine.pipeline import StageTimes, analyse
+from polypviewer.engine.runtime.backends import TorchBackend, onnx_backend
+from polypviewer.engine.runtime.backends.onnx_backend import OnnxBackend
+from polypviewer.engine.runtime.inference import Predictor
+from polypviewer.engine.runtime.pipeline import StageTimes, analyse
 
 
 class LaneError(RuntimeError):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from synthetic import synthetic_frame
 
-from polypviewer.engine.backends import TorchBackend
-from polypviewer.engine.inference import Predictor
-from polypviewer.engine.pipeline import LiveAnalyser
-from polypviewer.engine.sources import Frame
+from polypviewer.engine.media.sources import Frame
+from polypviewer.engine.runtime.backends import TorchBackend
+from polypviewer.engine.runtime.inference import Predictor
+from polypviewer.engine.runtime.pipeline import LiveAnalyser
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,17 @@ import pytest
 from synthetic import synthetic_frame
 
 from polypviewer import paths
-from polypviewer.engine import fsutil, onnx_backend
-from polypviewer.engine.backends import TorchBackend, make_backend
-from polypviewer.engine.inference import Predictor
-from polypviewer.engine.onnx_backend import OnnxBackend, check_frames, ensure_onnx, read_props
-from polypviewer.engine.pipeline import analyse
-from polypviewer.engine.sources import Frame
+from polypviewer.engine import fsutil
+from polypviewer.engine.media.sources import Frame
+from polypviewer.engine.runtime.backends import TorchBackend, make_backend, onnx_backend
+from polypviewer.engine.runtime.backends.onnx_backend import (
+    OnnxBackend,
+    check_frames,
+    ensure_onnx,
+    read_props,
+)
+from polypviewer.engine.runtime.inference import Predictor
+from polypviewer.engine.runtime.pipeline import analyse
 
 
 @pytest.fixture

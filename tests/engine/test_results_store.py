@@ -8,13 +8,13 @@ import pytest
 import torch
 from synthetic import TINY, write_dataset
 
-from polypviewer.engine import results
-from polypviewer.engine.factory import create_model
-from polypviewer.engine.inference import from_probability
-from polypviewer.engine.modelfile import load_model, save_model
-from polypviewer.engine.preprocess import letterbox, unletterbox
-from polypviewer.engine.results import AnalysisStore
-from polypviewer.engine.sources import open_source
+from polypviewer.engine.media.sources import open_source
+from polypviewer.engine.models.factory import create_model
+from polypviewer.engine.models.modelfile import load_model, save_model
+from polypviewer.engine.runtime import results
+from polypviewer.engine.runtime.inference import from_probability
+from polypviewer.engine.runtime.preprocess import letterbox, unletterbox
+from polypviewer.engine.runtime.results import AnalysisStore
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from polypviewer.engine.postprocess import find_instances
-from polypviewer.engine.tracking import Tracker, per_image, segments, track
+from polypviewer.engine.analysis.tracking import Tracker, per_image, segments, track
+from polypviewer.engine.runtime.postprocess import find_instances
 
 
 def _instances(centres, r=12, shape=(120, 200), conf=None):

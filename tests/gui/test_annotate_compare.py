@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from polypviewer.engine import overlay
-from polypviewer.engine.inference import from_probability
+from polypviewer.engine.export import overlay
+from polypviewer.engine.runtime.inference import from_probability
 from polypviewer.gui.annotate.compare_view import CompareView
 
 

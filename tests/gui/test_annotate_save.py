@@ -8,9 +8,9 @@ from _annotate_fixtures import *  # noqa: F403 (fixtures: review_dataset, worksp
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from polypviewer.engine.annotations import BACKUP_DIR, save_mask
-from polypviewer.engine.dataset import find_pairs
-from polypviewer.engine.imageio import read_mask
+from polypviewer.engine.media.annotations import BACKUP_DIR, save_mask
+from polypviewer.engine.media.dataset import find_pairs
+from polypviewer.engine.media.imageio import read_mask
 
 
 def _index_of(ws, stem):

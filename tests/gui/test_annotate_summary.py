@@ -1,4 +1,4 @@
-"""Summary: sweep from cached maps equals engine.compare; "Use this threshold"; export."""
+"""Summary: sweep from cached maps equals engine.analysis.compare; "Use this threshold"; export."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 from _annotate_fixtures import *  # noqa: F403 (fixtures: review_dataset, workspace)
 from _annotate_fixtures import wait_idle
 
-from polypviewer.engine import model_settings
-from polypviewer.engine.compare import threshold_sweep
-from polypviewer.engine.modelfile import load_model
+from polypviewer.engine.analysis.compare import threshold_sweep
+from polypviewer.engine.models import model_settings
+from polypviewer.engine.models.modelfile import load_model
 
 
 def test_sweep_matches_engine(workspace, qtbot):

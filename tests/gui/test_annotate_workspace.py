@@ -10,7 +10,7 @@ from _annotate_fixtures import wait_idle
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from polypviewer.engine.imageio import read_image
+from polypviewer.engine.media.imageio import read_image
 from polypviewer.gui.annotate.table_model import COLUMNS
 
 

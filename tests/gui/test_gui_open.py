@@ -53,7 +53,7 @@ def test_bad_file_shows_message_and_app_lives_on(qtbot, make_window, tmp_path, v
 
 
 def test_no_model_installed_still_opens(qtbot, make_window, video, tmp_path, monkeypatch):
-    from polypviewer.engine import registry
+    from polypviewer.engine.models import registry
 
     monkeypatch.setattr(registry, "bundled_models_dir", lambda: tmp_path / "no-models")
     win = make_window(model=None, wait_model=False)

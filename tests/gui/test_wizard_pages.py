@@ -11,7 +11,7 @@ from PySide6.QtGui import QGuiApplication
 from synthetic import write_dataset
 from wizard_helpers import StubMainWindow, fake_finished_run, tiny_settings
 
-from polypviewer.engine.modelfile import load_model
+from polypviewer.engine.models.modelfile import load_model
 from polypviewer.gui.wizard import TITLE, TrainingTools, install
 from polypviewer.gui.wizard.runs import COMMAND_FILE, EVENTS_FILE, read_run
 from polypviewer.paths import user_models_dir
@@ -247,7 +247,7 @@ def test_compare_against_default_model_when_none_chosen():
     """The viewer runs the default model until one is chosen: that is the one to compare with."""
     from types import SimpleNamespace
 
-    from polypviewer.engine.registry import DEFAULT_MODEL
+    from polypviewer.engine.models.registry import DEFAULT_MODEL
 
     mw = SimpleNamespace(review=SimpleNamespace(model_path=None))
     assert TrainingTools(mw).current_model() == DEFAULT_MODEL

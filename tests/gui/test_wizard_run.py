@@ -12,7 +12,7 @@ import pytest
 from synthetic import write_dataset
 from wizard_helpers import WAIT, StubMainWindow, tiny_settings
 
-from polypviewer.engine.modelfile import load_model
+from polypviewer.engine.models.modelfile import load_model
 from polypviewer.gui.wizard import TrainingTools
 from polypviewer.paths import user_models_dir
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from synthetic import TINY
 
-from polypviewer.engine.factory import create_model
-from polypviewer.engine.modelfile import save_model
+from polypviewer.engine.models.factory import create_model
+from polypviewer.engine.models.modelfile import save_model
 
 WAIT = 900_000  # ms; child processes import torch, which is slow on a busy machine
 

@@ -11,7 +11,7 @@ import torch
 from synthetic import synthetic_frame
 from training_helpers import TINY_ARGS
 
-from polypviewer.engine.modelfile import load_model
+from polypviewer.engine.models.modelfile import load_model
 from training import classify_report as R
 from training.classify import (
     ClassifyConfig,

@@ -9,7 +9,7 @@ import pytest
 from synthetic import write_dataset
 from training_helpers import TINY_ARGS, Recorder, tiny_config
 
-from polypviewer.engine.modelfile import load_model
+from polypviewer.engine.models.modelfile import load_model
 from training.cli import main
 from training.events import CancelToken, Event
 from training.loop import CHECKPOINT, run_training

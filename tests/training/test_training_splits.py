@@ -6,8 +6,8 @@ import pytest
 from synthetic import write_dataset
 from training_helpers import tiny_config
 
-from polypviewer.engine.dataset import Pair
 from polypviewer.engine.errors import DatasetError
+from polypviewer.engine.media.dataset import Pair
 from training.loop import gather_pairs
 from training.splits import kfold, random_split
 

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ...engine import exports
-from ...engine.compare import ImageRow, Sweep, image_row, threshold_sweep
-from ...engine.inference import Predictor
-from ...engine.model_settings import effective_threshold
-from ...engine.modelfile import LoadedModel, load_model
-from ...engine.registry import resolve_model
-from ...engine.results import AnalysisStore
-from ...engine.sources import DatasetSource
+from ...engine.analysis.compare import ImageRow, Sweep, image_row, threshold_sweep
+from ...engine.export import writers as exports
+from ...engine.media.sources import DatasetSource
+from ...engine.models.model_settings import effective_threshold
+from ...engine.models.modelfile import LoadedModel, load_model
+from ...engine.models.registry import resolve_model
+from ...engine.runtime.inference import Predictor
+from ...engine.runtime.results import AnalysisStore
 
 BATCH = 8
 
@@ -121,7 +121,7 @@ def sweep(opened: Opened, cancel: threading.Event,
 
 def export(opened: Opened, out_dir: str | Path, formats: list[str], threshold: float,
            cancel: threading.Event, progress=None, overwrite: bool = False) -> exports.ExportResult:
-    """The same ``engine.exports.export`` as ``polypviewer export``, fed from the cache."""
+    """The same ``engine.export.writers.export`` as ``polypviewer export``, fed from the cache."""
     src, store = opened.source, opened.store
     frac = opened.predictor.min_area_fraction
 

@@ -1,13 +1,13 @@
 """Compare ground truth and prediction on one image, four ways.
 
 * Contours: GT contour (sky blue) and prediction contour (yellow) on the image.
-* Pixels: true positive / false positive / false negative colouring (engine.overlay).
+* Pixels: true positive / false positive / false negative colouring (engine.export.overlay).
 * Side by side: image + GT | image + prediction, zoom and pan linked.
 * Polyps: each true polyp found (green box) or missed (blue), each false alarm (vermillion),
   listed beside the image; selecting one zooms to it.
 
 B (blink) flips between GT and prediction in place, which shows small boundary differences
-better than any overlay. Pictures are rendered by engine.overlay, so exports look the same.
+better than any overlay. Pictures are rendered by engine.export.overlay, so exports look the same.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine import overlay
-from ...engine.compare import InstanceMatch, match_instances
+from ...engine.analysis.compare import InstanceMatch, match_instances
+from ...engine.export import overlay
 from .. import theme
 
 MODES = ("contours", "pixels", "side", "polyps")

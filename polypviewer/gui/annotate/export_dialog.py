@@ -1,5 +1,5 @@
 """File → Export… of the workspace: pick formats and a folder (the export itself runs in a
-worker through engine.exports, like ``polypviewer export``)."""
+worker through engine.export.writers, like ``polypviewer export``)."""
 
 from __future__ import annotations
 

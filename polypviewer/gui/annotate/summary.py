@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine import metrics, overlay
-from ...engine.compare import ImageRow, Sweep, pr_curve, summary
+from ...engine import metrics
+from ...engine.analysis.compare import ImageRow, Sweep, pr_curve, summary
+from ...engine.export import overlay
 from .. import theme
 
 CURVES = (("dice", overlay.SKY_BLUE), ("precision", overlay.ORANGE), ("recall", overlay.BLUISH_GREEN))

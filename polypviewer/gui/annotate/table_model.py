@@ -1,6 +1,6 @@
 """The review table: one row per image, sortable and filterable, worst images first.
 
-The model holds :class:`~polypviewer.engine.compare.ImageRow` objects; the proxy sorts on
+The model holds :class:`~polypviewer.engine.analysis.compare.ImageRow` objects; the proxy sorts on
 numbers (``SORT_ROLE``), not on the displayed text, and puts images without a mask (no
 metrics) after every scored one whatever the sort direction.
 """
@@ -12,7 +12,7 @@ import math
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from ...engine.compare import ImageRow
+from ...engine.analysis.compare import ImageRow
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 COLUMNS = ("name", "size", "dice", "iou", "precision", "recall", "n_true", "n_pred", "missed",

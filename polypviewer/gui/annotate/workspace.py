@@ -34,9 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine import annotations, model_settings
-from ...engine.compare import image_row
-from ...engine.dataset import Pair
+from ...engine.analysis.compare import image_row
+from ...engine.media import annotations
+from ...engine.media.dataset import Pair
+from ...engine.models import model_settings
 from ..workers import Task
 from . import analysis
 from .compare_view import CompareView

@@ -75,7 +75,7 @@ class TrainingTools(QObject):
         review = getattr(mw, "review", None)
         if review is None:
             return None
-        from ...engine.registry import DEFAULT_MODEL  # imports torch: not at app start
+        from ...engine.models.registry import DEFAULT_MODEL  # imports torch: not at app start
 
         # no model chosen: the viewer loaded the default one (review.load_model(None))
         return getattr(review, "model_path", None) or DEFAULT_MODEL

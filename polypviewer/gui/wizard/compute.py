@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polypviewer.engine.imageio import IMAGE_EXTS, read_image, read_mask
+from polypviewer.engine.media.imageio import IMAGE_EXTS, read_image, read_mask
 
 from .spec import RunSpec
 
@@ -64,9 +64,9 @@ def estimate_run(spec: RunSpec, n_images: int, batches: int = 3) -> Estimate:
     """
     import torch
 
-    from polypviewer.engine.config import ModelConfig
-    from polypviewer.engine.device import resolve_device
-    from polypviewer.engine.factory import create_model
+    from polypviewer.engine.models.config import ModelConfig
+    from polypviewer.engine.models.device import resolve_device
+    from polypviewer.engine.models.factory import create_model
 
     device, note = resolve_device(spec.device)
     cfg = ModelConfig(arch=spec.arch, encoder=spec.encoder if spec.encoder != "small_cnn"
@@ -126,7 +126,7 @@ def augment_preview(images: list[Path], preset: str, size: int, strength: float,
     """Each image letterboxed to ``size``, then ``per_image`` augmented versions (RGB uint8)."""
     import random
 
-    from polypviewer.engine.preprocess import letterbox
+    from polypviewer.engine.runtime.preprocess import letterbox
     from training.augment import build_augment
 
     aug = build_augment(preset, size, strength)
@@ -161,8 +161,8 @@ class Comparison:
 def compare_models(run_dir: Path, model_a: str, model_b: str, device: str = "cpu",
                    n_pairs: int = 3, limit: int = 200, cancel=None) -> Comparison:
     """Both models over the run's validation images (``split.json``): mean Dice and a few pairs."""
-    from polypviewer.engine.inference import Predictor
     from polypviewer.engine.metrics import evaluate_masks
+    from polypviewer.engine.runtime.inference import Predictor
 
     split = json.loads((Path(run_dir) / "split.json").read_text(encoding="utf-8"))
     images = [Path(p) for p in split.get("val", [])][:limit]

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from ...engine.factory import ARCHS
-from ...engine.modelfile import read_metadata
-from ...engine.pretrained import available_pretrained
-from ...engine.registry import list_models
+from ...engine.models.factory import ARCHS
+from ...engine.models.modelfile import read_metadata
+from ...engine.models.pretrained import available_pretrained
+from ...engine.models.registry import list_models
 
 SCRATCH_ENCODERS = ("resnet18", "resnet34", "mobilenet_v2", "efficientnet-b0")
 TASKS = (("polyp", "Polyp segmentation (with frame-classification head)"),

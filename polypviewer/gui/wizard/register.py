@@ -1,6 +1,6 @@
 """Register a finished run's model under a name in the user models folder, with a model card.
 
-The model is re-saved through ``engine.modelfile`` (not copied byte for byte) so the new name
+The model is re-saved through ``engine.models.modelfile`` (not copied byte for byte) so the new name
 lands in the JSON metadata and the recorded sha256 still matches the weights.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from polypviewer.engine import fsutil
 from polypviewer.engine.errors import ModelFileError
-from polypviewer.engine.modelfile import load_model, save_model
+from polypviewer.engine.models.modelfile import load_model, save_model
 from polypviewer.paths import user_models_dir
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

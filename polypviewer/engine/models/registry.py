@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import resources_dir, user_models_dir
-from .errors import ModelFileError
+from ...paths import resources_dir, user_models_dir
+from ..errors import ModelFileError
 from .modelfile import read_metadata
 
 DEFAULT_MODEL = "polyp-unet-lite0"

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import ModelConfig
-from .errors import PolypViewerError
-from .modelfile import LoadedModel
-from .preprocess import normalise, prepare, unletterbox
+from ..errors import PolypViewerError
+from ..models.config import ModelConfig
+from ..models.modelfile import LoadedModel
+from ..runtime.preprocess import normalise, prepare, unletterbox
 
 TARGETS = ("segmentation", "classification")
 

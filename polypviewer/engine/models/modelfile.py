@@ -18,9 +18,9 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from . import fsutil
+from .. import fsutil
+from ..errors import ModelFileError
 from .config import ModelConfig
-from .errors import ModelFileError
 from .factory import create_model
 
 FORMAT = "polypviewer-model"

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .device import resolve_device
-from .modelfile import LoadedModel, load_model
+from ..models.device import resolve_device
+from ..models.modelfile import LoadedModel, load_model
+from ..models.registry import resolve_model
 from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance, find_instances, min_area_pixels
 from .preprocess import Letterbox, normalise, prepare, unletterbox
-from .registry import resolve_model
 
 
 @dataclass

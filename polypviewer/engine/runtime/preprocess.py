@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from .config import ModelConfig
+from ..models.config import ModelConfig
 
 
 @dataclass(frozen=True)

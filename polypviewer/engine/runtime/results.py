@@ -28,8 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import fsutil
-from .errors import PolypViewerError
+from .. import fsutil
+from ..errors import PolypViewerError
 from .inference import FramePrediction, from_probability
 from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance
 from .preprocess import Letterbox, unletterbox
@@ -117,7 +117,7 @@ class AnalysisStore:
         used). Threshold and speck size only decide the stored instances/counts; ``get`` can
         re-threshold. A store made earlier keeps its original threshold.
         """
-        from ..paths import user_cache_dir
+        from ...paths import user_cache_dir
 
         loaded, tta, p_thr, p_frac = _model_parts(model)
         cfg = loaded.config

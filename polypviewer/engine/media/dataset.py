@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DatasetError
+from ..errors import DatasetError
 from .imageio import IMAGE_EXTS
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import PolypViewerError
+from ..errors import PolypViewerError
 from .imageio import IMAGE_EXTS, write_png
 
 BACKUP_DIR = ".polypviewer-backup"

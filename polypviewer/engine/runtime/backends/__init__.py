@@ -9,15 +9,13 @@ ONNX Runtime on CPU, PyTorch (fp16, channels_last, pinned copies) on CUDA.
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
-from .inference import FramePrediction, Predictor
-from .preprocess import Letterbox
+from ..inference import FramePrediction, Predictor
+from ..preprocess import Letterbox
 
 log = logging.getLogger(__name__)
 
@@ -47,30 +45,6 @@ class Backend(Protocol):
     def finish(self, prob_model: np.ndarray, frame_prob: float, box: Letterbox,
                threshold: float | None = None) -> FramePrediction:
         ...
-
-
-def physical_cores() -> int:
-    """Physical cores usable by this process: hyper-threads slow inference down, so skip them."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    cores: set[tuple[str, str]] = set()
-    phys = core = None
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return max(1, usable)
-    for line in text.splitlines() + [""]:
-        key, _, value = line.partition(":")
-        key, value = key.strip(), value.strip()
-        if key == "physical id":
-            phys = value
-        elif key == "core id":
-            core = value
-        elif not key:
-            if core is not None:
-                cores.add((phys or "0", core))
-            phys = core = None
-    n = len(cores) or usable
-    return max(1, min(n, usable))
 
 
 class TorchBackend:

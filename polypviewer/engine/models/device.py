@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import torch
 
 
@@ -31,3 +34,27 @@ def resolve_device(choice: str = "auto") -> tuple[torch.device, str]:
         return torch.device("mps"), "Apple GPU (MPS)"
     why = "PyTorch has no CUDA support" if torch.version.cuda is None else "no CUDA GPU found"
     return torch.device("cpu"), f"CPU ({torch.get_num_threads()} threads): {why}"
+
+
+def physical_cores() -> int:
+    """Physical cores usable by this process: hyper-threads slow inference down, so skip them."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores: set[tuple[str, str]] = set()
+    phys = core = None
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return max(1, usable)
+    for line in text.splitlines() + [""]:
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "physical id":
+            phys = value
+        elif key == "core id":
+            core = value
+        elif not key:
+            if core is not None:
+                cores.add((phys or "0", core))
+            phys = core = None
+    n = len(cores) or usable
+    return max(1, min(n, usable))

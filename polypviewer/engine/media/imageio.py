@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import MediaError
+from ..errors import MediaError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 MASK_THRESHOLD = 127
@@ -108,7 +108,7 @@ def read_mask(path: str | Path) -> np.ndarray:
 
 def write_png(path: str | Path, rgb_or_grey: np.ndarray) -> None:
     """Encode to PNG and write atomically."""
-    from .fsutil import write_bytes
+    from ..fsutil import write_bytes
 
     arr = rgb_or_grey
     if arr.dtype == np.bool_:

@@ -11,9 +11,9 @@ import json
 import re
 from pathlib import Path
 
-from ..paths import user_config_dir
-from . import fsutil
-from .errors import PolypViewerError
+from ...paths import user_config_dir
+from .. import fsutil
+from ..errors import PolypViewerError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -58,7 +58,7 @@ def reset_settings(model_name: str) -> None:
 def effective_threshold(loaded) -> float:
     """The user's threshold for this model if they chose one, else the model file's own.
 
-    ``loaded`` is a :class:`~polypviewer.engine.modelfile.LoadedModel` (anything with
+    ``loaded`` is a :class:`~polypviewer.engine.models.modelfile.LoadedModel` (anything with
     ``name`` and ``threshold``).
     """
     value = load_settings(loaded.name).get("threshold")

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .postprocess import Instance
+from ..runtime.postprocess import Instance
 
 DEFAULT_MAX_GAP = 5
 DEFAULT_MIN_LENGTH = 3

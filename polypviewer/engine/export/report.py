@@ -15,8 +15,8 @@ import io
 import cv2
 import numpy as np
 
+from ..analysis.tracking import Finding, segments
 from .overlay import OverlayStyle, draw_overlay
-from .tracking import Finding, segments
 
 THUMB_WIDTH = 320
 MAX_STILLS = 60  # images without tracking: the most probable positives are shown

@@ -26,14 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import paths
-from . import fsutil
-from .backends import physical_cores
-from .errors import ModelFileError, PolypViewerError
-from .inference import FramePrediction, Predictor
-from .modelfile import LoadedModel
+from .... import paths
+from ... import fsutil
+from ...errors import ModelFileError, PolypViewerError
+from ...metrics import mask_dice
+from ...models.device import physical_cores
+from ...models.modelfile import LoadedModel
+from ..inference import FramePrediction, Predictor
+from ..preprocess import normalise
 from .onnx_graph import one_channel_convs_as_depthwise, static_resize_scales, upsampled_convs_as_phases
-from .preprocess import normalise
 
 log = logging.getLogger(__name__)
 
@@ -170,12 +171,6 @@ def _quantize_bytes(fp32_path: Path, loaded: LoadedModel, key: str, min_dice: fl
                                         "max_abs_diff": f"{float(np.abs(ref - got).max()):.3g}",
                                         "model_name": loaded.name})
     return model.SerializeToString()
-
-
-def mask_dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Pooled Dice of two boolean mask stacks; 1.0 when both are empty."""
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
 
 
 def read_props(path: Path) -> dict[str, str]:

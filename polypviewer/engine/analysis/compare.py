@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .inference import FramePrediction, from_probability
-from .postprocess import DEFAULT_MIN_AREA_FRACTION
+from ..runtime.inference import FramePrediction, from_probability
+from ..runtime.postprocess import DEFAULT_MIN_AREA_FRACTION
 
 FRAME_THRESHOLD = 0.5  # frame verdict "polyp" when the frame probability reaches this
 MATCH_IOU = 0.1  # a true polyp counts as found when a predicted region overlaps it this much
@@ -121,7 +121,7 @@ def image_row(index: int, name: str, pred: FramePrediction, gt: np.ndarray | Non
     if gt is None:
         return ImageRow(index, name, w, h, False, nan, nan, nan, nan, None, pred.count, None, None,
                         None, pred.frame_prob, None)
-    from .metrics import segmentation_metrics
+    from ..metrics import segmentation_metrics
 
     gt = gt.astype(bool)
     m = segmentation_metrics(pred.mask, gt)
@@ -162,7 +162,7 @@ def threshold_sweep(items: Iterable[tuple[np.ndarray, float, np.ndarray | None]]
     (:func:`~.inference.from_probability`, speck removal included), so the value at the
     model's threshold equals the table's mean.
     """
-    from .metrics import segmentation_metrics
+    from ..metrics import segmentation_metrics
 
     ts = default_thresholds() if thresholds is None else np.asarray(list(thresholds), float)
     keys = ("dice", "iou", "precision", "recall")
@@ -197,6 +197,6 @@ def pr_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def summary(rows: Iterable[ImageRow]) -> dict:
     """``metrics.aggregate`` over images with a mask: n, mean, std (and pooled ``micro``)."""
-    from .metrics import aggregate
+    from ..metrics import aggregate
 
     return aggregate([r.metrics for r in rows if r.has_mask and r.metrics])

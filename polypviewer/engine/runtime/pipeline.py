@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..media.sources import Frame, VideoSource
 from .backends import Backend, forward_adaptive, make_backend, suggest_batch_size
 from .inference import FramePrediction, Predictor
 from .preprocess import Letterbox
-from .sources import Frame, VideoSource
 
 log = logging.getLogger(__name__)
 

@@ -37,12 +37,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import fsutil
-from .errors import MediaError, PolypViewerError
-from .imageio import write_png
-from .metrics import METRICS, aggregate, segmentation_metrics
+from .. import fsutil
+from ..analysis.tracking import DEFAULT_MAX_GAP, DEFAULT_MIN_LENGTH, Finding, Tracker
+from ..errors import MediaError, PolypViewerError
+from ..media.imageio import write_png
+from ..metrics import METRICS, aggregate, segmentation_metrics
 from .overlay import DEFAULT_STYLE, OverlayStyle, draw_overlay
-from .tracking import DEFAULT_MAX_GAP, DEFAULT_MIN_LENGTH, Finding, Tracker
 
 FORMATS = ("png", "coco", "csv", "json", "overlays", "mp4", "report")
 COCO_CATEGORY = {"id": 1, "name": "polyp", "supercategory": "polyp"}

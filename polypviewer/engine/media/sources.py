@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import MediaError
 from .dataset import find_pairs
-from .errors import MediaError
 from .imageio import IMAGE_EXTS, read_image, read_mask
 from .video import VIDEO_EXTS, VideoReader
 

@@ -1,0 +1,1 @@
+"""What the predictions mean: comparison with ground truth, tracking into findings, Grad-CAM."""

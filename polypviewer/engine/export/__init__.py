@@ -1,0 +1,1 @@
+"""What leaves the app: overlays, file writers and the procedure report."""

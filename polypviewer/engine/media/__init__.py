@@ -1,0 +1,1 @@
+"""Reading sources: images, videos, folders, datasets and their annotations."""

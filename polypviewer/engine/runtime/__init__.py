@@ -1,0 +1,1 @@
+"""Running a model: pre/post-processing, the predictor, backends, the pipeline and its cache."""
