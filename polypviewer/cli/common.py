@@ -55,7 +55,7 @@ def positive_int(value: str) -> int:
 
 
 def analysis_size(value: str) -> int:
-    from ..engine.runtime.inference import check_input_size
+    from ..engine.models.config import check_input_size
 
     try:
         size = int(value)

@@ -29,6 +29,7 @@ def describe(entry) -> dict:
         "description": meta.get("description", ""),
         "val_metrics": val,
         "weights_present": entry.path.is_file(),
+        "problem": entry.problem,
     }
 
 
@@ -53,11 +54,13 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.models.registry import DEFAULT_MODEL, list_models
     from ..paths import user_models_dir
 
-    rows = [describe(e) for e in list_models()]
+    everything = [describe(e) for e in list_models(include_unusable=True)]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(everything, indent=2))
         return 0
-    if not rows:
+    rows = [r for r in everything if r["problem"] is None]
+    unusable = [r for r in everything if r["problem"] is not None]
+    if not rows and not unusable:
         print(f"no models installed (user models go in {user_models_dir()})")
         return 0
     header = ("name", "source", "arch", "encoder", "size", "thr", "params", "validation")
@@ -69,7 +72,14 @@ def run(args: argparse.Namespace) -> int:
         table.append((name, r["source"], str(r["arch"]), str(r["encoder"]), str(r["input_size"]),
                       thr, _fmt_params(r["params"]), _fmt_val(r["val_metrics"])))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    if rows:
+        for row in table:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    else:
+        print("no usable models installed")
+    if unusable:
+        print(f"\n{len(unusable)} unusable model file(s):")
+        for r in unusable:
+            print(f"  {' '.join(r['problem'].split())}")
     print(f"\nuser models folder: {user_models_dir()}")
     return 0

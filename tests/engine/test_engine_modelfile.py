@@ -102,7 +102,16 @@ def test_unknown_config_key(model_copy):
     meta = json.loads(j.read_text())
     meta["config"]["wings"] = 2
     j.write_text(json.dumps(meta))
-    with pytest.raises(ModelFileError, match="config not understood"):
+    with pytest.raises(ModelFileError, match=r"m\.json: field 'config\.wings' is not a model config field"):
+        load_model(model_copy)
+
+
+def test_unknown_encoder(model_copy):
+    j = model_copy.with_suffix(".json")
+    meta = json.loads(j.read_text())
+    meta["config"]["encoder"] = "no-such-encoder"
+    j.write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match=r"m\.json: model config not understood"):
         load_model(model_copy)
 
 

@@ -7,6 +7,17 @@ from dataclasses import asdict, dataclass, field, fields
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 64, 1024
+
+
+def check_input_size(size: int) -> int:
+    """An analysis size the U-Net family accepts: a multiple of 32 within sensible bounds."""
+    s = int(size)
+    if s % 32 or not MIN_INPUT_SIZE <= s <= MAX_INPUT_SIZE:
+        raise ValueError(f"analysis size must be a multiple of 32 between {MIN_INPUT_SIZE} and "
+                         f"{MAX_INPUT_SIZE} pixels (got {size})")
+    return s
+
 
 @dataclass(frozen=True)
 class ModelConfig:

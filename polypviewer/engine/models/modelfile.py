@@ -22,9 +22,9 @@ from .. import fsutil
 from ..errors import ModelFileError
 from .config import ModelConfig
 from .factory import create_model
+from .schema import FORMAT, FORMAT_VERSION, validate_metadata
 
-FORMAT = "polypviewer-model"
-FORMAT_VERSION = 1
+__all__ = ["FORMAT", "FORMAT_VERSION", "LoadedModel", "load_model", "read_metadata", "save_model"]
 
 
 @dataclass
@@ -62,12 +62,14 @@ def save_model(path: str | Path, model: nn.Module, config: ModelConfig, *, thres
         "n_parameters": int(sum(v.numel() for v in state.values() if v.is_floating_point())),
         "training": training or {},
     }
+    validate_metadata(meta, j_path)  # never write a file that would be refused on load
     fsutil.write_bytes(w_path, blob)
     fsutil.write_json(j_path, meta)
     return w_path
 
 
 def read_metadata(path: str | Path) -> dict:
+    """The model's JSON, every field checked by :mod:`.schema` (raises ModelFileError)."""
     _, j_path = _paths(path)
     if not j_path.is_file():
         raise ModelFileError(f"model metadata {j_path} not found")
@@ -75,13 +77,17 @@ def read_metadata(path: str | Path) -> dict:
         meta = json.loads(j_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ModelFileError(f"{j_path} is not a PolypViewer model file (invalid JSON)") from e
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFileError(f"{j_path} is not a PolypViewer model file")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{j_path} needs a newer PolypViewer (model format {meta['format_version']})"
-        )
-    return meta
+    except OSError as e:
+        raise ModelFileError(f"cannot read {j_path}: {e.strerror or e}") from e
+    return validate_metadata(meta, j_path)
+
+
+def _check_finite(state: dict[str, torch.Tensor], w_path: Path) -> None:
+    """NaN or infinite weights detect nothing, silently: refuse them, naming the tensor."""
+    for key, t in state.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise ModelFileError(f"{w_path}: tensor '{key}' holds NaN or infinite values "
+                                 "(the training diverged or the file was damaged)")
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
@@ -90,8 +96,11 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     meta = read_metadata(j_path)
     if not w_path.is_file():
         raise ModelFileError(f"model weights {w_path} not found")
-    blob = w_path.read_bytes()
-    if hashlib.sha256(blob).hexdigest() != meta.get("weights_sha256"):
+    try:
+        blob = w_path.read_bytes()
+    except OSError as e:
+        raise ModelFileError(f"cannot read {w_path}: {e.strerror or e}") from e
+    if hashlib.sha256(blob).hexdigest() != meta["weights_sha256"]:
         raise ModelFileError(f"{w_path} does not match its metadata (sha256 differs): "
                              "the file is damaged or was replaced")
     try:
@@ -103,6 +112,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         state = st_load(blob)
     except SafetensorError as e:
         raise ModelFileError(f"{w_path} is not a valid safetensors file") from e
+    _check_finite(state, w_path)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

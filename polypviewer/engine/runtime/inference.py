@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..models.config import check_input_size
 from ..models.device import resolve_device
 from ..models.modelfile import LoadedModel, load_model
 from ..models.registry import resolve_model
@@ -41,18 +42,6 @@ def from_probability(prob: np.ndarray, frame_prob: float, threshold: float,
                      min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION) -> FramePrediction:
     insts, mask = find_instances(prob >= threshold, prob, min_area_pixels(prob.shape, min_area_fraction))
     return FramePrediction(prob, float(frame_prob), float(threshold), mask, insts, min_area_fraction)
-
-
-MIN_INPUT_SIZE, MAX_INPUT_SIZE = 64, 1024
-
-
-def check_input_size(size: int) -> int:
-    """An analysis size the U-Net family accepts: a multiple of 32 within sensible bounds."""
-    s = int(size)
-    if s % 32 or not MIN_INPUT_SIZE <= s <= MAX_INPUT_SIZE:
-        raise ValueError(f"analysis size must be a multiple of 32 between {MIN_INPUT_SIZE} and "
-                         f"{MAX_INPUT_SIZE} pixels (got {size})")
-    return s
 
 
 class Predictor:
