@@ -1,15 +1,50 @@
-"""Atomic file writing: a crash or a full disk never leaves a half-written file behind."""
+"""Atomic file writing: a crash or a full disk never leaves a half-written file behind.
+
+Temporaries come from ``mkstemp``/``mkdtemp``, which create them private (0600 / 0700); before a
+temporary takes its final name it gets the mode of the file it replaces, or the mode a plain
+``open()``/``mkdir()`` would have given under the umask, so shared datasets stay readable.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import PolypViewerError
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux)."""
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+                for line in f:
+                    if line.startswith("Umask:"):
+                        return int(line.split()[1], 8)
+        except (OSError, ValueError, IndexError):
+            pass
+    old = os.umask(0o022)  # elsewhere the only way to read it is to set it
+    os.umask(old)
+    return old
+
+
+def publish_mode(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
+    """Give ``tmp`` the mode of ``final`` if that exists, else the umask default (file or folder)."""
+    tmp, final = Path(tmp), Path(final)
+    try:
+        mode = stat.S_IMODE(final.stat().st_mode)
+    except OSError:
+        mode = (0o777 if tmp.is_dir() else 0o666) & ~current_umask()
+    try:
+        os.chmod(tmp, mode)
+    except OSError:
+        pass  # file systems without POSIX modes (FAT, some network shares)
 
 
 @contextlib.contextmanager
@@ -26,6 +61,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        publish_mode(tmp_path, path)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

@@ -77,6 +77,7 @@ def atomic_dir(out_dir: str | Path, overwrite: bool = False):
         raise PolypViewerError(f"cannot write to {out.parent}: {e.strerror or e}") from e
     try:
         yield tmp
+        fsutil.publish_mode(tmp, out)
         if out.exists():
             if not overwrite:
                 raise PolypViewerError(f"{out} appeared while exporting; nothing was replaced")
