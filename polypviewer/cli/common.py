@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from ..engine.errors import ModelFileError, PolypViewerError
 
 PROG = "polypviewer"
-DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 class CommandUnavailable(PolypViewerError):
@@ -29,9 +27,12 @@ def report_error(err: BaseException) -> int:
 
 
 def device_arg(value: str) -> str:
-    if not DEVICE_RE.match(value.lower()):
-        raise argparse.ArgumentTypeError(f"unknown device '{value}' (use auto, cpu, cuda, cuda:N or mps)")
-    return value.lower()
+    from ..engine.models.device import check_device
+
+    try:
+        return check_device(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def unit_float(value: str) -> float:
@@ -120,4 +121,8 @@ def describe_predictor(pred) -> str:
     size = pred.config.input_size
     own = getattr(pred, "native_size", size)
     at = f" at {size}px (model's own {own}px)" if size != own else ""
-    return f"model {pred.name}{at}, threshold {pred.threshold:.2f}, device {pred.device_note}{tta}"
+    thr = f"threshold {pred.threshold:.2f}"
+    source = getattr(pred, "threshold_source", "")
+    if source:
+        thr += f" ({source})"
+    return f"model {pred.name}{at}, {thr}, device {pred.device_note}{tta}"

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import torch
 
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def check_device(choice: str) -> str:
+    """A device choice as written by the user (any case), lower-cased; ValueError if unknown."""
+    value = str(choice).strip().lower()
+    if not _DEVICE_RE.match(value):
+        raise ValueError(f"unknown device '{choice}' (use {DEVICE_CHOICES})")
+    return value
+
 
 def resolve_device(choice: str = "auto") -> tuple[torch.device, str]:
     """Return the device and a one-line human explanation of the choice."""
-    choice = (choice or "auto").lower()
+    choice = check_device(choice or "auto")
     cuda_ok = torch.cuda.is_available()
     mps_ok = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if choice == "cpu":
@@ -26,8 +38,6 @@ def resolve_device(choice: str = "auto") -> tuple[torch.device, str]:
         if not mps_ok:
             return torch.device("cpu"), "CPU: Apple GPU (MPS) was requested but is not available"
         return torch.device("mps"), "Apple GPU (MPS)"
-    if choice != "auto":
-        raise ValueError(f"unknown device '{choice}' (use auto, cpu, cuda or mps)")
     if cuda_ok:
         return torch.device("cuda"), f"GPU {torch.cuda.get_device_name(0)}"
     if mps_ok:

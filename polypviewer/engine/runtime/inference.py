@@ -11,6 +11,7 @@ import torch
 
 from ..models.config import check_input_size
 from ..models.device import resolve_device
+from ..models.model_settings import effective_threshold
 from ..models.modelfile import LoadedModel, load_model
 from ..models.registry import resolve_model
 from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance, find_instances, min_area_pixels
@@ -65,7 +66,12 @@ class Predictor:
         self.net = model.model.to(self.device).eval()
         if self.device.type != "mps":
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.threshold = model.threshold if threshold is None else float(threshold)
+        # the one resolution of a model's threshold: explicit > the user's model settings > file
+        if threshold is not None:
+            self.threshold, self.threshold_source = float(threshold), "requested"
+        else:
+            self.threshold = effective_threshold(model)
+            self.threshold_source = "model file" if self.threshold == model.threshold else "your setting"
         self.min_area_fraction = min_area_fraction
         self.tta = tta
         self.fp16 = self.device.type == "cuda"
