@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -51,6 +51,10 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self._error_box: QMessageBox | None = None
         self._closed = False
+        # a moved threshold slider is saved in the user's model settings once it rests
+        self._pending_threshold: tuple[str, float] | None = None
+        self._threshold_timer = QTimer(self, singleShot=True, interval=500)
+        self._threshold_timer.timeout.connect(self._save_threshold)
 
         self.view = FrameView()
         self.transport = TransportBar()
@@ -202,9 +206,22 @@ class MainWindow(QMainWindow):
         s.set("device", self.review.device)
         s.set("analysis_size", self.review.input_size)
         s.set("min_area", self.review.min_area)
-        if self.review.predictor is not None:
-            s.set(f"threshold/{self.review.predictor.name}", self.review.threshold)
+        self._save_threshold()
         s.sync()
+
+    def _save_threshold(self) -> None:
+        """The viewer's threshold goes where every tool reads it: the user's model settings."""
+        self._threshold_timer.stop()
+        pending, self._pending_threshold = self._pending_threshold, None
+        if pending is None:
+            return
+        from ..engine.errors import PolypViewerError
+        from ..engine.models.model_settings import save_threshold
+
+        try:
+            save_threshold(*pending)
+        except PolypViewerError as e:
+            self.statusBar().showMessage(f"Threshold not saved: {e}", 8000)
 
     # ------------------------------------------------------------------ opening
     def open_path(self, path: str, frame: int = 0) -> None:
@@ -273,9 +290,10 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"Model: {name}" + (f" at {size} px" if size != own else ""))
         self.device_label.setText(r.predictor.device_note)
         self.controls.set_device(r.device, r.predictor.device_note)
-        from ..engine.models.model_settings import effective_threshold
-
-        thr = self.settings.get(f"threshold/{name}", effective_threshold(r.predictor.loaded), float)
+        pending = self._pending_threshold
+        self._save_threshold()  # a slider move not yet saved belongs to the model it was made for
+        # resolved by the Predictor (the user's setting, else the file's), unless just moved
+        thr = pending[1] if pending is not None and pending[0] == name else r.predictor.threshold
         self.controls.set_threshold(thr)
         r.threshold = thr
         current = str(r.predictor.loaded.path) if r.predictor.loaded.path else None
@@ -306,6 +324,9 @@ class MainWindow(QMainWindow):
 
     def _threshold_changed(self, value: float) -> None:
         self.review.set_threshold(value)
+        if self.review.predictor is not None:
+            self._pending_threshold = (self.review.predictor.name, float(value))
+            self._threshold_timer.start()
 
     def set_live_predict(self, on: bool) -> None:
         self.review.live_predict = on
