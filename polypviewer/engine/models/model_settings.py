@@ -1,8 +1,9 @@
 """The user's own copy of a model's settings (e.g. threshold), kept apart from the model file.
 
 Bundled and trained model files are never edited: a user who picks another threshold in the
-dataset review gets ``user_config_dir()/models/<name>.json`` instead, and whoever builds a
-Predictor asks :func:`effective_threshold` so that choice applies everywhere.
+dataset review or moves the viewer's slider gets ``user_config_dir()/models/<name>.json``
+instead; ``Predictor(threshold=None)`` asks :func:`effective_threshold`, so that choice applies
+in the GUI and the CLI alike. This file is the threshold's only home.
 """
 
 from __future__ import annotations
