@@ -26,6 +26,20 @@ def report_error(err: BaseException) -> int:
     return 1
 
 
+EXIT_INCOMPLETE = 3  # finished, but some input was skipped or could be read only in part
+
+
+def report_problems(problems: list[str]) -> int:
+    """The input problems a run met (skipped files, damaged videos), listed at its end."""
+    for line in problems:
+        print(f"{PROG}: warning: {' '.join(line.split())}", file=sys.stderr)
+    if not problems:
+        return 0
+    print(f"{PROG}: warning: {len(problems)} input problem(s) above; the results cover the rest",
+          file=sys.stderr)
+    return EXIT_INCOMPLETE
+
+
 def device_arg(value: str) -> str:
     from ..engine.models.device import check_device
 
@@ -43,6 +57,17 @@ def unit_float(value: str) -> float:
     if not 0.0 <= v <= 1.0:
         raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
     return v
+
+
+def pixel_count(value: str) -> int:
+    """A pixel limit such as 400000000 or 400e6."""
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number of pixels") from None
+    if not 1 <= v < 1e15:
+        raise argparse.ArgumentTypeError(f"{value} is not a usable pixel limit")
+    return int(v)
 
 
 def positive_int(value: str) -> int:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 
 from .. import __version__
-from .common import PROG, CommandUnavailable, report_error
+from .common import PROG, CommandUnavailable, pixel_count, report_error
 
 # name -> (module, add_arguments attribute, run attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
@@ -61,6 +61,9 @@ def build_parser(selected: str | None = None) -> tuple[argparse.ArgumentParser, 
     run = None
     for name, (_, _, _, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.add_argument("--max-pixels", type=pixel_count, metavar="N",
+                        help="refuse images above N pixels (width x height) before decoding "
+                             "them (default 50e6; the GUI setting max_image_pixels)")
         if name == selected:
             add, run = load_command(name)
             add(sp)
@@ -89,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     if run is None:
         parser.print_help()
         return 2
+    if getattr(args, "max_pixels", None):
+        from ..engine.media.imageio import set_max_pixels
+
+        set_max_pixels(args.max_pixels)  # via the environment: worker processes inherit it
     try:
         return int(run(args) or 0)
     except CommandUnavailable as e:

@@ -195,6 +195,11 @@ class MainWindow(QMainWindow):
         self.controls.set_size(self.review.input_size)
         self.review.min_area = s.get("min_area", self.review.min_area, float)
         self.controls.set_min_area(self.review.min_area)
+        limit = s.get("max_image_pixels", 0, int)
+        if limit > 0:  # the --max-pixels flag, when given, wins (override=False)
+            from ..engine.media.imageio import set_max_pixels
+
+            set_max_pixels(limit, override=False)
 
     def save_settings(self) -> None:
         s = self.settings
