@@ -47,16 +47,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def _load(pair) -> tuple:
     """Image and mask of one pair; raises MediaError with a message naming the file."""
     from ..engine.errors import MediaError
-    from ..engine.media.imageio import read_image, read_mask
+    from ..engine.media.imageio import fit_mask, read_image, read_mask
 
     if pair.mask is None:
         raise MediaError("no mask in masks/")
     rgb = read_image(pair.image)
-    gt = read_mask(pair.mask)
-    if gt.shape != rgb.shape[:2]:
-        raise MediaError(f"mask {pair.mask.name} is {gt.shape[1]}x{gt.shape[0]} but image "
-                         f"{pair.image.name} is {rgb.shape[1]}x{rgb.shape[0]}")
-    return rgb, gt
+    return rgb, fit_mask(read_mask(pair.mask), rgb.shape[:2], pair.mask.name)  # the one rule
 
 
 def score(stem: str, pred, gt) -> dict:

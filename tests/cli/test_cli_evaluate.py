@@ -52,17 +52,18 @@ def test_perfect_prediction_scores_one(self_labelled, tiny_model_path, tmp_path,
     assert "mean Dice" in out and "1.0000" in out and "ms" in out and "tiny" in out
 
 
-def test_split_and_mask_size_mismatch(tmp_path, tiny_model_path, capsys):
-    ds = write_dataset(tmp_path / "ds", n=3)
+def test_split_bad_mask_and_mask_size_mismatch(tmp_path, tiny_model_path, capsys):
+    ds = write_dataset(tmp_path / "ds", n=4)
     small = cv2.resize(cv2.imread(str(ds / "masks" / "img01.png"), 0), (64, 48))
-    cv2.imwrite(str(ds / "masks" / "img01.png"), small)
+    cv2.imwrite(str(ds / "masks" / "img01.png"), small)  # resized like everywhere else
+    (ds / "masks" / "img03.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     out_json = tmp_path / "eval.json"
     assert _evaluate(tiny_model_path, ds, "--json", out_json) == 1
     report = json.loads(out_json.read_text())
-    assert report["n_images"] == 2
-    assert [b["stem"] for b in report["bad"]] == ["img01"]
-    assert "64x48" in report["bad"][0]["error"] and "128x96" in report["bad"][0]["error"]
-    assert "img01" in capsys.readouterr().err
+    assert report["n_images"] == 3
+    assert [b["stem"] for b in report["bad"]] == ["img03"]
+    assert "img03.png" in report["bad"][0]["error"]
+    assert "img03" in capsys.readouterr().err
 
     assert _evaluate(tiny_model_path, ds, "--skip-bad") == 0
     split = tmp_path / "val.txt"
