@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import PROG, add_model_arguments, describe_predictor
+from .common import PROG, add_model_arguments, describe_predictor, report_problems
 
 FORMATS = ("png", "coco", "csv", "json", "overlays", "mp4", "report")
 
@@ -25,7 +25,9 @@ formats (repeat --format or separate with commas):
   report     report.html, one self-contained page: findings, key frames, timeline
 
 The output folder must not exist unless --overwrite is given; it is written to a hidden
-temporary folder first and renamed into place only when everything succeeded."""
+temporary folder first and renamed into place only when everything succeeded.
+An unreadable image is skipped and a damaged video exported as far as it can be read; they are
+listed at the end, in predictions.json and in report.html, and the exit status is 3."""
 
 
 def _formats(value: str) -> list[str]:
@@ -85,15 +87,18 @@ def run(args: argparse.Namespace) -> int:
             result = export(items, out, formats, total=len(source), overwrite=args.overwrite,
                             progress=progress, fps=source.fps, model_name=predictor.name,
                             source_name=source.path.name, settings=settings,
-                            file_name=source_file_names(source), holes=args.holes)
+                            file_name=source_file_names(source), holes=args.holes,
+                            input_notes=source.problems)
     finally:
+        problems = source.problems()
         source.close()
     found = f", {len(result.findings)} finding(s)" if result.findings else ""
     dice = result.metrics.get("mean", {}).get("dice")
     score = f", mean Dice {dice:.3f}" if dice is not None else ""
     print(f"{result.n_items} frame(s) exported to {result.folder}: "
           f"{', '.join(result.files)}{found}{score}")
+    status = report_problems(problems)
     if not result.n_items:
         print(f"{PROG}: warning: no frame could be read", file=sys.stderr)
         return 1
-    return 0
+    return status

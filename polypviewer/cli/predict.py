@@ -22,6 +22,7 @@ from .common import (
     describe_predictor,
     has_finding,
     positive_int,
+    report_problems,
     unit_float,
 )
 
@@ -40,7 +41,9 @@ NAME is the image's file stem; for videos it is VIDEOSTEM_FRAME (frame number, 6
 Videos: by default only frames with findings (at least one polyp region) get a mask and an
 overlay, since a procedure has tens of thousands of frames; every frame still gets a CSV row.
 Use --video-frames all to write every frame. Images always get a mask and an overlay.
-Ctrl-C stops cleanly: finished files stay, the CSV lists them, exit status 130."""
+Ctrl-C stops cleanly: finished files stay, the CSV lists them, exit status 130.
+An unreadable image is skipped and a damaged video analysed as far as it can be read; they are
+listed at the end and the exit status is 3."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -142,25 +145,13 @@ class Writer:
         return path
 
 
-def _items(sources, warn):
-    """Every frame of every input in order; an unreadable still is skipped with a warning."""
-    from ..engine.errors import MediaError
-
+def _items(sources):
+    """Every frame of every input in order; the sources record what they had to skip."""
     for label, src in sources:
-        if src.kind == "video":
-            try:
-                for f in src:
-                    yield Item(label, f.index, f.time_s, f.rgb, f.name, True)
-            except MediaError as e:
-                warn(f"{label}: stopped early: {e}")
-            continue
-        for i in range(len(src)):
-            try:
-                f = src[i]
-            except MediaError as e:
-                warn(str(e))
-                continue
-            yield Item(_frame_path(src, i), f.index, f.time_s, f.rgb, f.name, False, f.gt_mask)
+        video = src.kind == "video"
+        for f in src.frames():
+            yield Item(label if video else _frame_path(src, f.index), f.index, f.time_s, f.rgb,
+                       f.name, video, f.gt_mask)
 
 
 def open_sources(paths: list[str]) -> list:
@@ -184,17 +175,8 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.fsutil import check_writable_dir
 
     sources = open_sources(args.inputs)
-    warnings: list[str] = []
-
-    def warn(msg: str) -> None:
-        warnings.append(msg)
-        tqdm.write(f"{PROG}: warning: {msg}", file=sys.stderr)
-
     writer = None
     try:
-        for label, src in sources:
-            for name, why in getattr(src, "skipped", []):
-                warn(f"{label}: skipped {name}: {why}")
         out = check_writable_dir(args.out)
         predictor = _predictor(args)
         writer = Writer(out, args, predictor)
@@ -203,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         with tqdm(total=total, unit="frame", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
             batch: list[Item] = []
-            for item in _items(sources, warn):
+            for item in _items(sources):
                 batch.append(item)
                 if len(batch) >= args.batch_size:
                     _flush(batch, predictor, writer, bar)
@@ -222,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
             writer.write_csv()  # keep what was finished before the failure
         raise
     finally:
+        problems = [line for _, s in sources for line in s.problems()]
         for _, s in sources:
             s.close()
     path = writer.write_csv()
@@ -229,10 +212,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{n} frame(s) in {dt:.1f} s ({1000 * dt / max(n, 1):.0f} ms/frame), "
           f"{writer.n_findings} with polyps; {writer.n_files} mask/overlay file(s) in {out}; "
           f"table {path}")
-    if warnings:
-        print(f"{PROG}: {len(warnings)} input(s) could not be read (listed above)", file=sys.stderr)
-        return 1
-    return 0
+    return report_problems(problems)
 
 
 def _predictor(args: argparse.Namespace):

@@ -112,12 +112,13 @@ class Exporter(QObject):
         def gen(cancel):
             src = open_source(path)
             try:
-                items = ((src[i], store.get(i, thr, frac)) for i in indices)
+                items = ((f, store.get(f.index, thr, frac)) for f in src.frames(indices))
                 return export(items, out_dir, formats, total=len(indices), overwrite=True,
                               cancel=cancel, progress=lambda d, t: task.progress.emit(task, (d, t)),
                               style=style,
                               fps=fps, model_name=model_name, source_name=Path(path).name,
-                              settings=settings, file_name=source_file_names(src))
+                              settings=settings, file_name=source_file_names(src),
+                              input_notes=src.problems)
             finally:
                 src.close()
             yield  # noqa: B901
@@ -148,7 +149,9 @@ class Exporter(QObject):
 
     def _on_done(self, task, result) -> None:
         self._close_dialog()
-        self.win.show_message(f"Exported {result.n_items} frames to {result.folder}", False)
+        notes = f"; skipped: {'; '.join(result.notes)}" if result.notes else ""
+        self.win.show_message(f"Exported {result.n_items} frames to {result.folder}{notes}",
+                              bool(notes))
         self.finished.emit(str(result.folder))
 
     def _on_failed(self, task, message: str) -> None:

@@ -99,6 +99,7 @@ class Progress:
     total: int
     fps: float  # frames per second in this run
     eta_s: float | None
+    problems: list[str] = field(default_factory=list)  # input problems met (sources.py)
 
 
 def analyse_source(path: str, predictor: Predictor, store: AnalysisStore, n: int,
@@ -133,22 +134,19 @@ def analyse_source(path: str, predictor: Predictor, store: AnalysisStore, n: int
                 rate = count / max(now - t0, 1e-6)
                 left = len(todo) - count
                 yield Progress(done0 + count, stop, rate, left / rate if rate > 0 else None)
-        return not cancel.is_set() and count == len(todo)
+        if src.problems():  # skipped images, a video damaged part-way: said, then done
+            yield Progress(done0 + count, stop, count / max(time.perf_counter() - t0, 1e-6),
+                           None, src.problems())
+        return not cancel.is_set()
     finally:
         src.close()
         store.flush()
 
 
 def _frames(src: Source, todo: list[int]) -> Iterator[Frame]:
-    """Sequential decoding when the frames to do are contiguous; exact reads otherwise."""
-    if todo == list(range(todo[0], todo[-1] + 1)) and todo[0] == 0:
-        for frame in src:
-            if frame.index > todo[-1]:
-                return
-            yield frame
-    else:
-        for i in todo:
-            yield src[i]
+    """Sequential decoding when the frames to do are contiguous, exact reads otherwise;
+    the source skips and records frames it cannot read."""
+    return src.frames(todo)
 
 
 @dataclass

@@ -165,6 +165,8 @@ class Review(QObject):
         self.seek(min(max(0, self.start_frame), media.n - 1))
         self.opened.emit(self.path)
         self._after_store_changed()
+        if media.source.problems():  # junk in a folder, orphan masks, a short video
+            self.message.emit("; ".join(media.source.problems()), True)
 
     def _on_open_failed(self, task, message: str) -> None:
         if task.generation != self.generation:
@@ -362,6 +364,8 @@ class Review(QObject):
         if task is not self.analysis:
             return
         self.analysis_progress.emit(p)
+        if p.problems:
+            self.message.emit("; ".join(p.problems), True)
         self.refresh_timeline()
         if self.prediction is None and self.store is not None and self.store.has(self.shown):
             self.refresh()

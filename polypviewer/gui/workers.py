@@ -7,6 +7,7 @@ reach slots on the UI thread as queued calls, so widgets are only ever touched t
 
 from __future__ import annotations
 
+import logging
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -15,6 +16,16 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from ..engine.errors import PolypViewerError
+
+log = logging.getLogger(__name__)
+
+
+def log_failure(err: BaseException) -> None:
+    """Expected errors (a bad file, a full disk) are logged; only bugs print a traceback."""
+    if isinstance(err, (PolypViewerError, OSError)):
+        log.warning("%s", user_message(err))
+    else:
+        traceback.print_exc()
 
 
 def user_message(err: BaseException) -> str:
@@ -64,7 +75,7 @@ class LatestWorker(QObject):
             try:
                 result = self._fn(req)
             except Exception as e:  # shown to the user; the worker keeps serving
-                traceback.print_exc()
+                log_failure(e)
                 if not self._stop:
                     self.failed.emit(req, user_message(e))
             else:
@@ -127,7 +138,7 @@ class Task(QObject):
                     break
                 self.progress.emit(self, value)
         except Exception as e:
-            traceback.print_exc()
+            log_failure(e)
             self.failed.emit(self, user_message(e))
             return
         self.finished.emit(self, result)

@@ -113,7 +113,8 @@ class ReportBuilder:
                 ("Frames with a polyp region", f"{positives} ({positives / n:.1%})" if n else "0")]
         if fps:
             rows.append(("Frame rate", f"{fps:.2f} fps"))
-        rows += [(str(k), str(v)) for k, v in header.get("settings", {}).items()]
+        rows += [(str(k), "; ".join(map(str, v)) if isinstance(v, list) else str(v))
+                 for k, v in header.get("settings", {}).items()]
         info = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
         parts = [f"<table class='info'>{info}</table>",
                  f"<h2>Timeline</h2><img class='timeline' alt='timeline' "

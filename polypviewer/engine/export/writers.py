@@ -59,6 +59,7 @@ class ExportResult:
     files: list[str]  # top-level entries written, relative to ``folder``
     findings: list[Finding] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)  # metrics.aggregate over frames with GT
+    notes: list[str] = field(default_factory=list)  # input problems (skipped files, damage)
 
 
 # --------------------------------------------------------------------------- atomic folder
@@ -333,12 +334,15 @@ def export(items: Iterable[tuple], out_dir: str | Path, formats: Sequence[str], 
            model_name: str = "", source_name: str = "", settings: dict | None = None,
            file_name: Callable = default_file_name, holes: str = "fill",
            tracking: bool | None = None, max_gap: int = DEFAULT_MAX_GAP,
-           min_length: int = DEFAULT_MIN_LENGTH) -> ExportResult:
+           min_length: int = DEFAULT_MIN_LENGTH,
+           input_notes: Callable[[], list[str]] | None = None) -> ExportResult:
     """Write ``formats`` for ``(Frame, FramePrediction)`` items into ``out_dir`` atomically.
 
     ``cancel``: a threading.Event or a callable, checked before each item (ExportCancelled).
     ``progress(done, total)`` after each item. ``tracking`` (default: on for timed frames,
     i.e. videos) links regions into findings; track IDs label boxes and appear in the JSON.
+    ``input_notes()``, asked once the items are done, lists input problems (skipped files, a
+    damaged video) for predictions.json and the report.
     """
     from .report import ReportBuilder
 
@@ -394,6 +398,9 @@ def export(items: Iterable[tuple], out_dir: str | Path, formats: Sequence[str], 
                     progress(n, total)
             if _cancelled(cancel):
                 raise ExportCancelled("export cancelled")
+            notes = list(input_notes()) if input_notes is not None else []
+            if notes:  # header["settings"] is this dict: the JSON and the report show it
+                settings["input problems"] = notes
             files: list[str] = []
             for w in writers:
                 files += w.finish()
@@ -410,4 +417,4 @@ def export(items: Iterable[tuple], out_dir: str | Path, formats: Sequence[str], 
             close = getattr(items, "close", None)
             if close is not None:  # stop a pipeline generator's threads now, not at GC
                 close()
-    return ExportResult(Path(out_dir), n, files, findings, metrics)
+    return ExportResult(Path(out_dir), n, files, findings, metrics, notes)

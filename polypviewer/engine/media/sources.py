@@ -2,25 +2,31 @@
 
 The GUI, the CLI and the pipeline only see :class:`Source` (``len``, exact ``source[i]``, fast
 iteration) and :class:`Frame`, so they never branch on what the user opened.
+
+The skip rule lives here, once: walking a source (:meth:`Source.frames`, iteration) skips a
+still that cannot be read, records it in ``skipped`` with a message naming the file, and goes
+on; a video that ends before the frames it announces says so in ``incomplete``. Every consumer
+(predict, export, the viewer's analysis and exports) walks sources this way and ends by showing
+:meth:`Source.problems`. Only ``source[i]``, asked for one frame, raises.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..errors import MediaError
 from .dataset import find_pairs
-from .imageio import IMAGE_EXTS, read_image, read_mask
+from .header import MAGIC
+from .imageio import IMAGE_EXTS, fit_mask, read_image, read_mask
 from .video import VIDEO_EXTS, VideoReader
 
-# First bytes of the image formats we read: lets a folder skip junk without decoding it.
-_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*", b"BM")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,6 +53,40 @@ class Source:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.skipped: list[tuple[str, str]] = []  # (file name, message naming it)
+        self.notes: list[str] = []  # problems found on opening that do not stop the source
+
+    @property
+    def incomplete(self) -> str | None:
+        """Why fewer frames could be read than the file announces (videos), else None."""
+        return None
+
+    def problems(self) -> list[str]:
+        """Every input problem met so far, one line each: what consumers report at the end."""
+        lines = [*self.notes, *(msg for _, msg in self.skipped)]
+        if self.incomplete:
+            lines.append(self.incomplete)
+        return lines
+
+    def file_name(self, i: int) -> str:
+        """The file behind frame ``i`` (what a skip message names)."""
+        return self.path.name
+
+    def skip(self, name: str, message: str) -> None:
+        if name not in message:
+            message = f"{name}: {message}"
+        log.info("skipped %s", message)  # consumers show problems() at the end
+        self.skipped.append((name, message))
+
+    def frames(self, indices: Iterable[int] | None = None) -> Iterator[Frame]:
+        """Frames in order (all, or ``indices``); unreadable ones are skipped and recorded."""
+        for i in range(len(self)) if indices is None else indices:
+            try:
+                frame = self[i]
+            except MediaError as e:
+                self.skip(self.file_name(i), str(e))
+                continue
+            yield frame
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -70,8 +110,7 @@ class Source:
         return self._get(self._index(i))
 
     def __iter__(self) -> Iterator[Frame]:
-        for i in range(len(self)):
-            yield self._get(i)
+        return self.frames()
 
     def close(self) -> None:
         pass
@@ -115,7 +154,7 @@ def _looks_like_image(path: Path) -> str | None:
         return f"cannot read: {e.strerror or e}"
     if not head:
         return "empty file"
-    if not head.startswith(_MAGIC):
+    if not head.startswith(MAGIC):
         return "not an image (unknown content)"
     return None
 
@@ -136,7 +175,7 @@ class FolderSource(Source):
             if why is None:
                 self.files.append(p)
             else:
-                self.skipped.append((p.name, why))
+                self.skipped.append((p.name, f"{p.name}: {why}"))
         if not self.files:
             extra = f" ({len(self.skipped)} unreadable)" if self.skipped else ""
             raise MediaError(f"{self.path} holds no readable images{extra}")
@@ -146,6 +185,9 @@ class FolderSource(Source):
 
     def name(self, i: int) -> str:
         return self.files[self._index(i)].stem
+
+    def file_name(self, i: int) -> str:
+        return self.files[self._index(i)].name
 
     def _get(self, i: int) -> Frame:
         p = self.files[i]
@@ -168,12 +210,26 @@ class VideoSource(Source):
     def name(self, i: int) -> str:
         return f"{self.path.stem}_{self._index(i):06d}"
 
-    def _get(self, i: int) -> Frame:
-        return Frame(i, self.reader.time_of(i), self.reader.read(i), self.name(i))
+    @property
+    def incomplete(self) -> str | None:
+        return self.reader.shortfall()
 
-    def __iter__(self) -> Iterator[Frame]:
-        for i, t, rgb in self.reader.frames():
-            yield Frame(i, t, rgb, self.name(i))
+    def _get(self, i: int) -> Frame:
+        rgb = self.reader.read(i)  # first: the frame's own timestamp is known once decoded
+        return Frame(i, self.reader.time_of(i), rgb, self.name(i))
+
+    def frames(self, indices: Iterable[int] | None = None) -> Iterator[Frame]:
+        """Sequential decoding for a run of frames; a damaged stretch ends the walk (see
+        ``incomplete``) since the frames after it cannot be reached in order."""
+        run = _as_run(indices, len(self))
+        if run is None:
+            yield from super().frames(indices)
+            return
+        try:
+            for i, t, rgb in self.reader.frames(*run):
+                yield Frame(i, t, rgb, self.name(i))
+        except MediaError as e:
+            log.info("%s", e)  # reported through problems(), by whoever walks the source
 
     def close(self) -> None:
         self.reader.close()
@@ -186,7 +242,7 @@ class DatasetSource(Source):
 
     def __init__(self, path: str | Path, split: str | Path | list[str] | None = None):
         super().__init__(path)
-        self.pairs = find_pairs(self.path, split)
+        self.pairs = find_pairs(self.path, split, notes=self.notes)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -194,16 +250,26 @@ class DatasetSource(Source):
     def name(self, i: int) -> str:
         return self.pairs[self._index(i)].stem
 
+    def file_name(self, i: int) -> str:
+        return self.pairs[self._index(i)].image.name
+
     def _get(self, i: int) -> Frame:
         pair = self.pairs[i]
         rgb = read_image(pair.image)
         gt = None
         if pair.mask is not None:
-            gt = read_mask(pair.mask)
-            if gt.shape != rgb.shape[:2]:  # keep overlays and metrics aligned with the image
-                gt = cv2.resize(gt.astype(np.uint8), (rgb.shape[1], rgb.shape[0]),
-                                interpolation=cv2.INTER_NEAREST).astype(bool)
+            gt = fit_mask(read_mask(pair.mask), rgb.shape[:2], pair.mask.name)
         return Frame(i, None, rgb, pair.stem, gt)
+
+
+def _as_run(indices: Iterable[int] | None, n: int) -> tuple[int, int] | None:
+    """``(start, stop)`` when ``indices`` are consecutive ascending frames, else None."""
+    if indices is None:
+        return 0, n
+    idx = list(indices)
+    if idx and idx == list(range(idx[0], idx[-1] + 1)) and idx[0] >= 0:
+        return idx[0], min(idx[-1] + 1, n)
+    return None
 
 
 def open_source(path: str | Path, split: str | Path | list[str] | None = None) -> Source:

@@ -11,6 +11,11 @@ worse than a slow seek, so :class:`VideoReader`:
 * verifies the header frame count by reading the last frame and failing on the next one, and
   counts frames by decoding them all only when that check fails.
 
+Frame times are the stream's presentation timestamps (``CAP_PROP_POS_MSEC`` after each decode),
+not ``index / fps``: in a variable-frame-rate file the two drift apart by seconds. A frame not
+decoded yet falls back to ``index / fps``. A file that ends before the frames its header
+announces (damage, truncation) is reported by :meth:`VideoReader.shortfall`.
+
 One reader per thread: an OpenCV capture is not safe to share between threads.
 """
 
@@ -24,6 +29,8 @@ import cv2
 import numpy as np
 
 from ..errors import MediaError
+from .imageio import check_size
+from .native_log import captured_stderr
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
 DEFAULT_FPS = 25.0
@@ -31,6 +38,9 @@ GRAB_AHEAD = 32  # forward jumps up to this many frames are decoded, not sought
 SEEK_PROBE_MAX = 120  # the seek self-check decodes at most this many frames
 SAME_FRAME_TOL = 0.1  # mean abs difference (0..255) under which two decodes are one frame
 _UNKNOWN = 1 << 62  # capture position after a failure: forces a rewind
+# containers whose header frame count is exact; the others' is duration x fps, an estimate
+EXACT_COUNT_EXTS = (".mp4", ".m4v", ".mov", ".avi")
+ESTIMATE_SLACK = 0.9  # an estimated length is short only below this share of the announced
 
 
 def is_video_path(path: str | Path) -> bool:
@@ -54,13 +64,24 @@ class VideoReader:
             raise MediaError(f"{self.path} is not a file")
         if self.path.stat().st_size == 0:
             raise MediaError(f"cannot open {name}: the file is empty")
+        self._times: dict[int, float] = {}  # presentation time (s) of frames decoded so far
+        self.first_bad: int | None = None  # first frame that failed to decode in order
         self._cap: cv2.VideoCapture | None = self._open()
         if self._cap is None:
             raise MediaError(f"cannot open {name}: not a video OpenCV/FFmpeg can read, or damaged")
-        ok, bgr = self._cap.read()
+        w, h = (int(self._cap.get(p) or 0) for p in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT))
+        if w > 0 and h > 0:
+            try:
+                check_size(name, w, h)
+            except MediaError:
+                self.close()
+                raise
+        with captured_stderr():
+            ok, bgr = self._cap.read()
         if not ok or bgr is None:
             self.close()
             raise MediaError(f"cannot read {name}: the video has no decodable frames")
+        self._note_time(self._cap, 0)
         self._pos = 1  # index of the next frame the capture will decode
         self._last: tuple[int, np.ndarray] | None = (0, bgr)
         self.height, self.width = int(bgr.shape[0]), int(bgr.shape[1])
@@ -68,13 +89,15 @@ class VideoReader:
         self.fps = float(fps) if fps and math.isfinite(fps) and 0 < fps <= 1000 else DEFAULT_FPS
         header = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
         self._header_count = int(header) if header and math.isfinite(header) and header > 0 else 0
+        self.announced_frames: int | None = self._header_count or None
         self._count: int | None = None
         self._count_exact = False  # True once counted or verified
         self._seek_ok: bool | None = None  # None until checked
 
     # -- opening ---------------------------------------------------------------------------
     def _open(self) -> cv2.VideoCapture | None:
-        cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        with captured_stderr():
+            cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
         if not cap.isOpened():
             cap.release()
             return None
@@ -133,11 +156,43 @@ class VideoReader:
             raise MediaError(f"cannot reopen {self.path.name}")
         n = 0
         try:
-            while cap.grab():
-                n += 1
+            with captured_stderr():
+                while cap.grab():
+                    self._note_time(cap, n)  # free here: every frame's timestamp at once
+                    n += 1
         finally:
             cap.release()
         return max(n, 1)
+
+    def _note_time(self, cap: cv2.VideoCapture, n: int) -> None:
+        """Remember frame ``n``'s presentation time, just decoded by ``cap``."""
+        ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+        if math.isfinite(ms) and ms >= 0 and (n == 0 or ms > 0):  # 0 after frame 0: no timestamps
+            self._times[n] = ms / 1000.0
+
+    def shortfall(self) -> str | None:
+        """Why fewer frames can be read than the header announces, or None if all can.
+
+        Known once the short stream was met: at opening when the count had to be decoded,
+        otherwise when reading in order stopped early.
+        """
+        announced = self.announced_frames
+        if not announced:
+            return None
+        readable = self.frame_count if self.first_bad is None else min(self.first_bad, self.frame_count)
+        if readable >= announced:
+            return None
+        name = self.path.name
+        if self.path.suffix.lower() in EXACT_COUNT_EXTS:
+            return (f"{name} is damaged or truncated: only {readable} of the {announced} frames "
+                    f"it announces could be read")
+        # duration x fps is a guess (variable frame rate): compare times instead
+        length = announced / self.fps
+        reached = self.time_of(readable - 1) + 1.0 / self.fps
+        if reached >= ESTIMATE_SLACK * length:
+            return None
+        return (f"{name} is damaged or truncated: only {readable} frames ({reached:.1f} s) of the "
+                f"{length:.1f} s it announces could be read")
 
     def _check_seek(self) -> bool:
         """Seek to a few frames and compare with the same frames decoded sequentially."""
@@ -150,18 +205,19 @@ class VideoReader:
             return False
         try:
             truth: dict[int, np.ndarray] = {}
-            for i in range(last + 1):
-                ok, bgr = cap.read()
-                if not ok:
-                    return False
-                if i in probes:
-                    truth[i] = bgr
-            for i in reversed(probes):  # backward seeks are the hard case
-                if not cap.set(cv2.CAP_PROP_POS_FRAMES, i):
-                    return False
-                ok, bgr = cap.read()
-                if not ok or not _same(bgr, truth[i]):
-                    return False
+            with captured_stderr():
+                for i in range(last + 1):
+                    ok, bgr = cap.read()
+                    if not ok:
+                        return False
+                    if i in probes:
+                        truth[i] = bgr
+                for i in reversed(probes):  # backward seeks are the hard case
+                    if not cap.set(cv2.CAP_PROP_POS_FRAMES, i):
+                        return False
+                    ok, bgr = cap.read()
+                    if not ok or not _same(bgr, truth[i]):
+                        return False
             return True
         finally:
             cap.release()
@@ -170,8 +226,10 @@ class VideoReader:
     def _grab_to(self, n: int) -> None:
         """Decode forward (no output) until the next frame decoded is ``n``."""
         while self._pos < n:
-            if not self._cap.grab():
+            ok = self._cap.grab()
+            if not ok:
                 self._hit_end(self._pos)
+            self._note_time(self._cap, self._pos)
             self._pos += 1
 
     def _hit_end(self, at: int) -> None:
@@ -180,6 +238,7 @@ class VideoReader:
         if not self._count_exact or (self._count is not None and at >= self._count):
             self._count, self._count_exact = max(at, 1), True
             raise IndexError(f"frame {at} is past the end of {self.path.name} ({self._count} frames)")
+        self.first_bad = at if self.first_bad is None else min(self.first_bad, at)
         raise MediaError(f"cannot decode frame {at} of {self.path.name}: the video is damaged there")
 
     def _position(self, n: int) -> None:
@@ -206,6 +265,7 @@ class VideoReader:
         ok, bgr = self._cap.read()
         if not ok or bgr is None:
             self._hit_end(n)
+        self._note_time(self._cap, n)
         self._pos = n + 1
         self._last = (n, bgr)
         return bgr
@@ -225,7 +285,9 @@ class VideoReader:
         return cv2.cvtColor(self._decode(self._check_index(n)), cv2.COLOR_BGR2RGB)
 
     def time_of(self, n: int) -> float:
-        return n / self.fps
+        """Frame ``n``'s presentation time in seconds (``n / fps`` until it has been decoded)."""
+        t = self._times.get(int(n))
+        return t if t is not None else n / self.fps
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, float, np.ndarray]]:
         """Yield ``(index, time_s, rgb)`` for ``start <= index < stop`` decoding sequentially.
@@ -240,7 +302,7 @@ class VideoReader:
                 bgr = self._decode(i)
             except IndexError:
                 return  # the stream ended early; frame_count is now corrected
-            yield i, i / self.fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            yield i, self.time_of(i), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             i += 1
 
     def __iter__(self) -> Iterator[tuple[int, float, np.ndarray]]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..media.sources import Frame, VideoSource
+from ..media.sources import Frame, Source
 from .backends import Backend, forward_adaptive, make_backend, suggest_batch_size
 from .inference import FramePrediction, Predictor
 from .preprocess import Letterbox
@@ -90,11 +90,10 @@ def _frames(source, start: int, stop: int | None) -> Iterator[Frame]:
         return
     stop = n if stop is None else max(0, min(stop, n))
     start = max(0, start)
-    if start == 0 and stop == n:
+    if isinstance(source, Source):  # skips and records unreadable frames (sources.py)
+        yield from source.frames(range(start, stop))
+    elif start == 0 and stop == n:
         yield from source
-    elif isinstance(source, VideoSource):
-        for i, t, rgb in source.reader.frames(start, stop):
-            yield Frame(i, t, rgb, source.name(i))
     else:
         for i in range(start, stop):
             yield source[i]
