@@ -40,10 +40,17 @@ def _fraction(hi: float) -> Callable[[float], float]:
     return check
 
 
+def _pixel_limit(v: int) -> int:
+    if v < 1:
+        raise ValueError("must be a positive number of pixels")
+    return v
+
+
 # key (glob) -> check that returns the value or raises ValueError
 CHECKS: dict[str, Callable] = {
     "device": check_device,
     "analysis_size": _analysis_size,
+    "max_image_pixels": _pixel_limit,  # engine.media.imageio's limit; the CLI flag wins
     "min_area": _fraction(MAX_MIN_AREA),
     "overlay/*_opacity": _fraction(1.0),
 }
