@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "eda": ("training.cli", "add_eda_arguments", "run_eda", "summarise a dataset (sizes, mask areas)"),
     "bench": ("polypviewer.cli.bench", "add_arguments", "run", "measure inference speed"),
     "export": ("polypviewer.cli.export", "add_arguments", "run", "write masks, COCO, CSV/JSON, overlays, MP4 or an HTML report"),
+    "batch": ("polypviewer.cli.batch", "add_arguments", "run",
+              "analyse an archive of procedures into a results database (local Ray or a cluster)"),
+    "archive": ("polypviewer.cli.archive", "add_arguments", "run",
+                "query a results database: summary, filters, CSV, a procedure's report"),
 }
 
 

@@ -220,11 +220,12 @@ def suggest_batch_size(backend: Backend, default: int = CPU_BATCH) -> int:
 
 
 def make_backend(predictor: Predictor, kind: str = "auto", *, compile: bool = False,
-                 cuda_graphs: bool = True) -> Backend:
+                 cuda_graphs: bool = True, threads: int | None = None) -> Backend:
     """The runner for ``predictor``: ``auto`` = ONNX Runtime on CPU, PyTorch on CUDA/MPS.
 
     Any ONNX failure (export, numerical check, missing runtime) falls back to PyTorch with the
-    reason logged and kept in ``backend.note``.
+    reason logged and kept in ``backend.note``. ``threads`` caps ONNX Runtime's threads and
+    lanes (a batch worker given part of a machine); None = every physical core.
     """
     if kind not in BACKEND_KINDS:
         raise ValueError(f"unknown backend '{kind}' (use {', '.join(BACKEND_KINDS)})")
@@ -235,7 +236,7 @@ def make_backend(predictor: Predictor, kind: str = "auto", *, compile: bool = Fa
     reasons = []
     for quantize in ([True, False] if kind == "onnx-int8" else [False]):
         try:
-            return OnnxBackend(predictor, quantize=quantize)
+            return OnnxBackend(predictor, quantize=quantize, threads=threads)
         except Exception as e:  # noqa: BLE001 - any ONNX trouble: say why, keep working
             what = "int8 ONNX" if quantize else "ONNX"
             reasons.append(f"{what} unavailable: {e}")

@@ -1,0 +1,79 @@
+"""The batch without Ray (``--workers 0``): same records, skip-if-done, failures recorded."""
+
+from __future__ import annotations
+
+import json
+
+from archive_helpers import write_archive
+
+from polypviewer.archive import db, query
+from polypviewer.archive.runner import BatchOptions, run_batch
+from polypviewer.cli.main import main
+
+
+def _opts(root, database, model, **kw) -> BatchOptions:
+    return BatchOptions(roots=(str(root),), database=str(database), model=str(model),
+                        device="cpu", workers=0, **kw)
+
+
+def test_batch_records_every_procedure_once_and_skips_on_rerun(tmp_path, tiny_model_path):
+    root = write_archive(tmp_path / "arch")
+    (root / "room0" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"junk" * 50)
+    database = tmp_path / "results.sqlite"
+    rep = run_batch(_opts(root, database, tiny_model_path))
+    assert (rep.found, rep.recorded, rep.failed, rep.skipped) == (5, 5, 1, 0)
+    assert [p.endswith("broken.mp4") for p, _ in rep.errors] == [True]
+    c = db.connect(database, readonly=True)
+    rows = {r["path"].rsplit("/", 1)[-1]: r for r in query.rows(c)}
+    assert rows["broken.mp4"]["status"] == "failed" and rows["broken.mp4"]["error"]
+    assert rows["proc0.mp4"]["status"] == "done"
+    assert (rows["proc0.mp4"]["n_frames"], rows["proc0.mp4"]["frames_read"]) == (12, 12)
+    assert rows["proc0.mp4"]["duration_s"] == 1.2
+    assert rows["case7"]["n_frames"] == 3 and rows["case7"]["duration_s"] is None
+    probs, _ = db.frame_summary(c, rows["proc1.mp4"]["id"])
+    assert len(probs) == 12 and not any(p != p for p in probs)
+    c.close()
+
+    again = run_batch(_opts(root, database, tiny_model_path))
+    assert (again.recorded, again.skipped) == (0, 5)
+    retry = run_batch(_opts(root, database, tiny_model_path, retry_failed=True))
+    assert (retry.recorded, retry.failed, retry.skipped) == (1, 1, 4)
+    c = db.connect(database, readonly=True)
+    assert c.execute("SELECT COUNT(*) FROM procedures").fetchone()[0] == 5
+    c.close()
+
+
+def test_other_settings_are_a_new_result(tmp_path, tiny_model_path):
+    root = write_archive(tmp_path / "arch", n_videos=1)
+    database = tmp_path / "r.sqlite"
+    run_batch(_opts(root, database, tiny_model_path))
+    rep = run_batch(_opts(root, database, tiny_model_path, threshold=0.7))
+    assert (rep.recorded, rep.skipped) == (2, 0)
+
+
+def test_cli_batch_then_summary_and_csv(tmp_path, tiny_model_path, capsys):
+    root = write_archive(tmp_path / "arch", n_videos=2)
+    database = tmp_path / "r.sqlite"
+    assert main(["batch", str(root), "--db", str(database), "--model", str(tiny_model_path),
+                 "--workers", "0", "--device", "cpu", "--no-maps"]) == 0
+    assert "3 recorded (0 failed)" in capsys.readouterr().out
+    assert main(["archive", str(database), "--summary", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert (s["procedures"], s["done"], s["failed"]) == (3, 3, 0)
+    assert s["hours_of_video"] == round(2 * 1.2 / 3600, 3)
+    with_any = s["procedures_with_finding"]
+    out = tmp_path / "rows.csv"
+    assert main(["archive", str(database), "--min-confidence", "1.01", "--summary", "--csv", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "with >= 1 finding     0" in text
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("id,path,status") and len(lines) == 4
+    assert 0 <= with_any <= 3
+
+
+def test_archive_report_of_a_missing_row_is_one_clear_line(tmp_path, tiny_model_path, capsys):
+    root = write_archive(tmp_path / "arch", n_videos=1)
+    database = tmp_path / "r.sqlite"
+    run_batch(_opts(root, database, tiny_model_path, keep_maps=False))
+    assert main(["archive", str(database), "--report", "99", "--out", str(tmp_path / "rep")]) != 0
+    assert "no procedure with ID 99" in capsys.readouterr().err
