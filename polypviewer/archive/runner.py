@@ -210,8 +210,13 @@ def _run_ray(opts, conn, report, out, on_record) -> None:
     address = opts.address or os.environ.get("RAY_ADDRESS")
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+        except Exception as e:  # noqa: BLE001 - Ray's own exceptions vary; say what failed
+            ray.shutdown()
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise PolypViewerError(f"cannot start or reach {where}: {e}") from e
     try:
         cpus = float(ray.cluster_resources().get("CPU", 1))
         n = opts.workers or max(1, int(cpus // max(opts.cpus_per_worker, 0.01)))

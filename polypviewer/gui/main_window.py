@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(review_page, "Review")
         self.tabs.tabBar().setVisible(False)
         self.setCentralWidget(self.tabs)
+        self.archive_view = None  # the Archive tab, made when a results database is opened
 
         self.controls = ControlPanel(self.view.layers)
         self.findings = FindingsPanel()
@@ -247,6 +248,27 @@ class MainWindow(QMainWindow):
 
     def open_dataset_dialog(self) -> None:
         self.open_folder_dialog("Open dataset folder (with images/ and masks/)")
+
+    def open_archive_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open results database", self._dialog_folder(),
+                                              "Results databases (*.sqlite *.db);;All files (*)")
+        if path:
+            self.open_archive(path)
+
+    def open_archive(self, database: str) -> None:
+        """Show a batch's results database in the Archive tab (read in a worker)."""
+        from .archive_view import ArchiveView
+
+        if self.archive_view is None:
+            self.archive_view = ArchiveView()
+            self.archive_view.open_requested.connect(self._open_from_archive)
+            self.add_central_tab(self.archive_view, "Archive")
+        self.tabs.setCurrentWidget(self.archive_view)
+        self.archive_view.load(database)
+
+    def _open_from_archive(self, path: str) -> None:
+        self.tabs.setCurrentIndex(0)
+        self.open_path(path)
 
     def _opened(self, path: str) -> None:
         self.settings.set("last_folder", str(Path(path).parent))

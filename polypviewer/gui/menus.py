@@ -18,6 +18,7 @@ ACTIONS = {
         ("Open file…", ["Ctrl+O"], "open_file_dialog"),
         ("Open folder…", ["Ctrl+Shift+O"], "open_folder_dialog"),
         ("Open dataset (images/ + masks/)…", [], "open_dataset_dialog"),
+        ("Open results database…", [], "open_archive_dialog"),
         SEP,
         ("Quit", ["Ctrl+Q"], "close"),
     ],
