@@ -15,8 +15,9 @@ from archive_helpers import write_archive
 from polypviewer.archive import db, query
 from polypviewer.archive.runner import BatchOptions, _import_ray, run_batch
 
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # before Ray's first import, as the runner does
 pytest.importorskip("ray")
-ray = _import_ray()  # sets Ray's environment switches before its first import
+ray = _import_ray()
 
 
 @pytest.fixture(scope="module")
