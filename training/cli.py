@@ -17,6 +17,7 @@ from polypviewer.engine.errors import PolypViewerError
 from polypviewer.engine.models.config import ModelConfig
 
 from .augment import PRESETS
+from .checkpoint import load_run_config
 from .config import TrainConfig
 from .events import CancelToken, Event
 from .loop import run_training
@@ -160,7 +161,7 @@ class TextRenderer:
         elif ev.kind == "finished":
             print(f"{tag}done: {d['model']} (val Dice {d['val_dice_model_res']:.4f} at threshold "
                   f"{d['threshold']:.2f}, model resolution)", flush=True)
-        elif ev.kind == "failed":
+        elif ev.kind == "failed" and not d.get("expected"):  # expected ones: main() prints them
             print(f"{tag}failed: {d['error']}", file=sys.stderr, flush=True)
 
 
@@ -205,11 +206,8 @@ def run_train(a: argparse.Namespace) -> int:
         final, cancel = _with_signals(lambda c: run_classification(cfg, listener, c))
         return 0 if final is not None else 130
     resume = bool(a.resume)
-    if resume:
-        cfg_path = Path(a.resume) / "config.json"
-        if not cfg_path.is_file():
-            raise PolypViewerError(f"{a.resume} is not a run folder (no config.json)")
-        cfg = TrainConfig.load(cfg_path)
+    if resume:  # into RUN_DIR itself, whatever folder its config was written in
+        cfg = load_run_config(a.resume)
     else:
         cfg = config_from_args(a)
     if cfg.cv_folds == 1 or cfg.cv_folds < 0:

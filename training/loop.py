@@ -1,12 +1,14 @@
 """The segmentation training loop: one implementation for the CLI, the wizard and torchrun.
 
 ``run_training`` drives everything as events (see ``events.py``); it is resumable because a
-checkpoint (model, optimiser, scheduler, history) is written atomically after every epoch and
+checkpoint (model, optimiser, scheduler, history) is written after every epoch (``checkpoint.py``
+keeps the one before it too) and
 each epoch re-seeds from ``seed + epoch``, so a resumed run continues as the original would.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -19,22 +21,21 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from polypviewer.engine import fsutil
-from polypviewer.engine.errors import DatasetError
+from polypviewer.engine.errors import DatasetError, PolypViewerError
 from polypviewer.engine.media.dataset import Pair, find_pairs
 from polypviewer.engine.models.device import resolve_device
 from polypviewer.engine.models.factory import count_parameters, create_model
 from polypviewer.engine.models.modelfile import load_model, save_model
 
-from . import report
+from . import checkpoint, report
 from .augment import build_augment
+from .checkpoint import CHECKPOINT
 from .config import TrainConfig
 from .data import SegmentationSet, load_cached
 from .events import Cancelled, CancelToken, Event, Listener
 from .losses import build_loss
 from .splits import kfold, random_split
 from .validate import emit_report, validate_datasets
-
-CHECKPOINT = "checkpoint.pt"
 
 
 def seed_everything(seed: int) -> None:
@@ -225,29 +226,49 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "best": self.best,
             "best_epoch": self.best_epoch,
+            "history": self.history,
         }
-        with fsutil.atomic_path(self.out / CHECKPOINT) as tmp:
-            torch.save(state, tmp)
+        checkpoint.write_checkpoint(self.out, state, keep_previous=self._checkpoint_ok)
+        self._checkpoint_ok = True
         fsutil.write_json(self.out / "metrics.json", self.history)
 
-    def _load_checkpoint(self) -> None:
-        path = self.out / CHECKPOINT
-        if not path.is_file():
-            return
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        if self.sched is not None and state["sched"]:
-            self.sched.load_state_dict(state["sched"])
-        if state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
+    def _read_checkpoint(self) -> dict | None:
+        """Before any data or model work, so a damaged run folder stops at once."""
+        found = checkpoint.read_checkpoint(self.out, lambda m: self.emit("log", message=m))
+        if found is None:
+            return None
+        state, path = found
+        self._checkpoint_ok = path.name == CHECKPOINT  # else never rotate the damaged one
+        self._checkpoint_path = path
+        return state
+
+    def _load_checkpoint(self, state: dict) -> None:
+        try:
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["opt"])
+            if self.sched is not None and state["sched"]:
+                self.sched.load_state_dict(state["sched"])
+            if state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
+            raise PolypViewerError(f"{self._checkpoint_path} does not fit this run's model and "
+                                   f"settings ({checkpoint._reason(e)})") from e
         self.start_epoch = int(state["epoch"]) + 1
         self.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
-        hist = self.out / "metrics.json"
-        if hist.is_file():
-            import json
+        history = state.get("history")
+        if not isinstance(history, list):  # checkpoints written before the history was in them
+            history = self._read_history()
+        self.history = [h for h in history if isinstance(h, dict)
+                        and isinstance(h.get("epoch"), int) and h["epoch"] < self.start_epoch]
 
-            self.history = [h for h in json.loads(hist.read_text()) if h["epoch"] < self.start_epoch]
+    def _read_history(self) -> list:
+        hist = self.out / "metrics.json"
+        try:
+            data = json.loads(hist.read_text(encoding="utf-8")) if hist.is_file() else []
+        except (OSError, ValueError) as e:
+            self.emit("log", message=f"{hist} is unreadable ({e}); earlier epochs are not plotted")
+            return []
+        return data if isinstance(data, list) else []
 
     # ---- epochs ------------------------------------------------------------------------
     def _cancelled(self) -> bool:
@@ -304,9 +325,11 @@ class Trainer:
 
     def run(self, resume: bool = False) -> Path | None:
         cfg = self.cfg
+        self._checkpoint_ok = True
+        state = self._read_checkpoint() if resume else None
         self._setup()
-        if resume:
-            self._load_checkpoint()
+        if state is not None:
+            self._load_checkpoint(state)
         if self.rank == 0:
             fsutil.check_writable_dir(self.out)
             fsutil.write_json(self.out / "config.json", cfg.to_dict())
@@ -404,7 +427,10 @@ def run_training(cfg: TrainConfig, listener: Listener | None = None,
                      message="cancelled; the last finished epoch is kept for resume")
         return None
     except Exception as e:
-        trainer.emit("failed", error=f"{type(e).__name__}: {e}")
+        # expected: a problem the user can fix, which the caller shows as its one line
+        expected = isinstance(e, PolypViewerError)
+        trainer.emit("failed", error=str(e) if expected else f"{type(e).__name__}: {e}",
+                     expected=expected)
         raise
 
 
