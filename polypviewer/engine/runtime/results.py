@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
+import math
 import os
 import threading
 import time
@@ -33,6 +35,8 @@ from ..errors import PolypViewerError
 from .inference import FramePrediction, from_probability
 from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance
 from .preprocess import Letterbox, unletterbox
+
+log = logging.getLogger(__name__)
 
 FORMAT = "polypviewer-analysis"
 VERSION = 1
@@ -86,6 +90,52 @@ def _box_list(box: Letterbox) -> list[int]:
     return [box.height, box.width, box.side, box.top, box.left, box.size]
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def meta_problem(meta) -> str | None:
+    """Why ``meta`` is not a usable ``meta.json`` of this version (None when it is)."""
+    if not isinstance(meta, dict):
+        return f"meta.json holds a {type(meta).__name__}, not an object"
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        return f"meta.json is not {FORMAT} version {VERSION}"
+    for key, ok in (("size", _is_int), ("threshold", _is_number),
+                    ("min_area_fraction", _is_number)):
+        if key not in meta:
+            return f"meta.json lacks '{key}'"
+        if not ok(meta[key]):
+            return f"meta.json has {key} = {meta[key]!r}"
+    if meta["size"] < 1:
+        return f"meta.json has size = {meta['size']!r}"
+    for key in ("n_frames", "chunk_size"):
+        v = meta.get(key)
+        if v is not None and not (_is_int(v) and v >= (key == "chunk_size")):
+            return f"meta.json has {key} = {v!r}"
+    return None
+
+
+def check_entry(e, lo: int, hi: int) -> dict:
+    """A chunk's frame entry, checked field by field (raises ValueError/KeyError/TypeError)."""
+    index = e["index"]
+    if not _is_int(index) or not lo <= index < hi:
+        raise ValueError(f"frame index {index!r} does not belong to this chunk")
+    if not _is_number(e["frame_prob"]):
+        raise ValueError(f"frame {index} has frame_prob {e['frame_prob']!r}")
+    box = e["letterbox"]
+    if not isinstance(box, list) or len(box) != 6 or not all(_is_int(v) for v in box):
+        raise ValueError(f"frame {index} has letterbox {box!r}")
+    for d in e["instances"]:
+        inst = _inst_from_dict(d)
+        if len(inst.bbox) != 4 or len(inst.centroid) != 2:
+            raise ValueError(f"frame {index} has a malformed instance")
+    return e
+
+
 class AnalysisStore:
     """Per-frame results of one model on one source; thread-safe (one writer, many readers)."""
 
@@ -104,6 +154,7 @@ class AnalysisStore:
         self._box_pool: dict[tuple, Letterbox] = {}
         self._instances: dict[int, list[Instance]] = {}
         self._pending: dict[int, dict[int, tuple[bytes, dict]]] = {}  # chunk -> index -> entry
+        self._verified: set[int] = set()  # chunks whose data passed the CRC check
         self._load_chunks()
 
     # ----------------------------------------------------------------- opening
@@ -135,11 +186,16 @@ class AnalysisStore:
         if meta_path.is_file():
             try:
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
-                if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-                    meta = None
-            except (OSError, ValueError):
+                problem = meta_problem(meta)
+            except (OSError, ValueError) as e:
+                problem = f"meta.json is unreadable ({e})"
+            if problem:
                 meta = None
+                log.warning("analysis cache %s: %s; discarded, it will be analysed again",
+                            folder, problem)
         if meta is None:
+            for old in folder.glob("chunk_*.zip"):  # results of an unknown make
+                old.unlink(missing_ok=True)
             thr = threshold if threshold is not None else p_thr if p_thr is not None else loaded.threshold
             frac = (min_area_fraction if min_area_fraction is not None
                     else p_frac if p_frac is not None else DEFAULT_MIN_AREA_FRACTION)
@@ -164,22 +220,49 @@ class AnalysisStore:
     def chunk_of(self, index: int) -> int:
         return index // self.chunk
 
-    def _read_chunk_index(self, path: Path) -> list[dict] | None:
+    def _read_chunk_index(self, path: Path) -> list[dict]:
+        """The chunk's checked frame entries; raises ``_Damaged`` saying what is wrong."""
+        k = int(path.stem.split("_")[1])
+        lo, hi = k * self.chunk, (k + 1) * self.chunk
         try:
             with zipfile.ZipFile(path) as z:
                 entries = json.loads(z.read("frames.json"))["frames"]
                 names = set(z.namelist())
-            if not all(f"{e['index']}.png" in names for e in entries):
-                return None
-            return entries
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
-            return None  # damaged or partial: its frames count as not analysed
+            entries = [check_entry(e, lo, hi) for e in entries]
+        except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as e:
+            raise _Damaged(f"unreadable frame index ({type(e).__name__}: {e})") from e
+        missing = [e["index"] for e in entries if f"{e['index']}.png" not in names]
+        if missing:
+            raise _Damaged(f"frame {missing[0]} has no probability map")
+        return entries
 
     def _load_chunks(self) -> None:
         for path in sorted(self.folder.glob("chunk_*.zip")):
-            entries = self._read_chunk_index(path)
-            for e in entries or []:
+            try:
+                entries = self._read_chunk_index(path)
+            except _Damaged as e:
+                self._discard(path, str(e))
+                continue
+            for e in entries:
                 self._record(int(e["index"]), e)
+
+    def _discard(self, path: Path, reason: str) -> None:
+        """Forget a damaged chunk's frames (except ones still pending) and delete it, once."""
+        log.warning("analysis cache %s: %s; its frames are discarded and will be analysed again",
+                    path, reason)
+        k = int(path.stem.split("_")[1])
+        keep = self._pending.get(k, {})
+        for i in range(k * self.chunk, min((k + 1) * self.chunk, len(self._probs))):
+            if i not in keep:
+                self._probs[i] = np.nan
+                self._counts[i] = -1
+                self._boxes.pop(i, None)
+                self._instances.pop(i, None)
+        self._verified.discard(k)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only cache: the frames are still forgotten for this session
 
     def _grow(self, n: int) -> None:
         if n > len(self._probs):
@@ -254,13 +337,18 @@ class AnalysisStore:
         path = self._chunk_path(k)
         entries: dict[int, dict] = {}
         pngs: dict[int, bytes] = {}
-        old = self._read_chunk_index(path) if path.is_file() else None
-        if old:
-            with zipfile.ZipFile(path) as z:
-                for e in old:
-                    i = int(e["index"])
-                    if i not in pending:
-                        entries[i], pngs[i] = e, z.read(f"{i}.png")
+        try:
+            old = self._read_chunk_index(path) if path.is_file() else []
+            if old:
+                with zipfile.ZipFile(path) as z:
+                    for e in old:
+                        i = int(e["index"])
+                        if i not in pending:
+                            entries[i], pngs[i] = e, z.read(f"{i}.png")
+        except (_Damaged, OSError, zipfile.BadZipFile) as e:
+            self._discard(path, str(e))
+            entries.clear()
+            pngs.clear()
         for i, (png, e) in pending.items():
             entries[i], pngs[i] = e, png
         buf = io.BytesIO()
@@ -339,13 +427,27 @@ class AnalysisStore:
         if not self.has(index):
             raise KeyError(f"frame {index} has not been analysed")
         with self._lock:
-            entry = self._pending.get(self.chunk_of(index), {}).get(index)
+            k = self.chunk_of(index)
+            entry = self._pending.get(k, {}).get(index)
             if entry is not None:
-                png = entry[0]
-            else:
-                with zipfile.ZipFile(self._chunk_path(self.chunk_of(index))) as z:
+                return cv2.imdecode(np.frombuffer(entry[0], np.uint8), cv2.IMREAD_UNCHANGED)
+            path = self._chunk_path(k)
+            try:
+                with zipfile.ZipFile(path) as z:
+                    if k not in self._verified:  # once per chunk: every frame's CRC
+                        bad = z.testzip()
+                        if bad is not None:
+                            raise _Damaged(f"{bad} fails its CRC check")
+                        self._verified.add(k)
                     png = z.read(f"{index}.png")
-        return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+                u8 = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+                if u8 is None or u8.shape != (self.size, self.size) or u8.dtype != np.uint8:
+                    raise _Damaged(f"{index}.png is not a {self.size}x{self.size} probability map")
+            except (_Damaged, OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+                self._discard(path, str(e))
+                raise KeyError(f"frame {index}: its cached analysis was damaged; "
+                               "it will be analysed again") from e
+        return u8
 
     def get(self, index: int, threshold: float | None = None,
             min_area_fraction: float | None = None) -> FramePrediction:
@@ -372,6 +474,10 @@ class AnalysisStore:
             self._counts[:] = -1
             self._instances.clear()
             self._boxes.clear()
+
+
+class _Damaged(Exception):
+    """A chunk that cannot be used; the message says why."""
 
 
 def _file_sha(path: Path | None) -> str:
