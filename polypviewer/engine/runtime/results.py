@@ -20,7 +20,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -32,15 +31,13 @@ import numpy as np
 
 from .. import fsutil
 from ..errors import PolypViewerError
+from .cache_format import CHUNK, FORMAT, VERSION, box_list, check_entry, inst_from_dict, meta_problem
 from .inference import FramePrediction, from_probability
 from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance
 from .preprocess import Letterbox, unletterbox
 
 log = logging.getLogger(__name__)
 
-FORMAT = "polypviewer-analysis"
-VERSION = 1
-CHUNK = 256
 
 
 def _stat_identity(path: Path) -> dict:
@@ -80,60 +77,6 @@ def store_key(identity: dict, weights_sha256: str, preprocessing: dict) -> str:
     blob = json.dumps({"source": identity, "model": weights_sha256, "pre": preprocessing},
                       sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
-
-
-def _inst_from_dict(d: dict) -> Instance:
-    return Instance(tuple(d["bbox"]), int(d["area"]), tuple(d["centroid"]), float(d["confidence"]))
-
-
-def _box_list(box: Letterbox) -> list[int]:
-    return [box.height, box.width, box.side, box.top, box.left, box.size]
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def meta_problem(meta) -> str | None:
-    """Why ``meta`` is not a usable ``meta.json`` of this version (None when it is)."""
-    if not isinstance(meta, dict):
-        return f"meta.json holds a {type(meta).__name__}, not an object"
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        return f"meta.json is not {FORMAT} version {VERSION}"
-    for key, ok in (("size", _is_int), ("threshold", _is_number),
-                    ("min_area_fraction", _is_number)):
-        if key not in meta:
-            return f"meta.json lacks '{key}'"
-        if not ok(meta[key]):
-            return f"meta.json has {key} = {meta[key]!r}"
-    if meta["size"] < 1:
-        return f"meta.json has size = {meta['size']!r}"
-    for key in ("n_frames", "chunk_size"):
-        v = meta.get(key)
-        if v is not None and not (_is_int(v) and v >= (key == "chunk_size")):
-            return f"meta.json has {key} = {v!r}"
-    return None
-
-
-def check_entry(e, lo: int, hi: int) -> dict:
-    """A chunk's frame entry, checked field by field (raises ValueError/KeyError/TypeError)."""
-    index = e["index"]
-    if not _is_int(index) or not lo <= index < hi:
-        raise ValueError(f"frame index {index!r} does not belong to this chunk")
-    if not _is_number(e["frame_prob"]):
-        raise ValueError(f"frame {index} has frame_prob {e['frame_prob']!r}")
-    box = e["letterbox"]
-    if not isinstance(box, list) or len(box) != 6 or not all(_is_int(v) for v in box):
-        raise ValueError(f"frame {index} has letterbox {box!r}")
-    for d in e["instances"]:
-        inst = _inst_from_dict(d)
-        if len(inst.bbox) != 4 or len(inst.centroid) != 2:
-            raise ValueError(f"frame {index} has a malformed instance")
-    return e
 
 
 class AnalysisStore:
@@ -273,7 +216,7 @@ class AnalysisStore:
     def _record(self, index: int, e: dict) -> None:
         self._grow(index + 1)
         self._probs[index] = e["frame_prob"]
-        insts = [_inst_from_dict(d) for d in e["instances"]]
+        insts = [inst_from_dict(d) for d in e["instances"]]
         self._counts[index] = len(insts)
         key = tuple(e["letterbox"])  # a video's frames share one Letterbox object
         self._boxes[index] = self._box_pool.setdefault(key, Letterbox(*key))
@@ -303,7 +246,7 @@ class AnalysisStore:
             instances = self._finish(u8, float(frame_prob), letterbox,
                                      self.threshold, self.min_area_fraction).instances
         entry = {"index": int(index), "frame_prob": float(frame_prob),
-                 "letterbox": _box_list(letterbox), "instances": [i.to_dict() for i in instances]}
+                 "letterbox": box_list(letterbox), "instances": [i.to_dict() for i in instances]}
         k = self.chunk_of(index)
         with self._lock:
             self._pending.setdefault(k, {})[int(index)] = (png.tobytes(), entry)
