@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..engine.errors import PolypViewerError
-    from ..engine.export.writers import export, source_file_names
+    from ..engine.export.writers import check_export_target, export, source_file_names
     from ..engine.media.sources import open_source
     from ..engine.runtime.pipeline import analyse
     from .common import make_predictor
@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise PolypViewerError(f"{out} already exists; use --overwrite to replace it")
+    check_export_target(out, args.overwrite)  # before the source is read or the model loads
     source = open_source(args.source, args.split)
     try:
         predictor = make_predictor(args)

@@ -1,20 +1,24 @@
 """``polypviewer predict``: masks, overlays, optional Grad-CAM and one CSV for any inputs.
 
-Every file is written atomically and the CSV is rewritten whole, so Ctrl-C or a full disk
-leaves only complete files: the frames finished so far and a CSV listing exactly them.
+Every file is written atomically and each frame's CSV row is appended (and flushed) only
+after its files exist; a frame whose files or row cannot be written is removed again. So
+Ctrl-C, SIGTERM or a full disk leave the frames finished so far and a CSV listing exactly
+them, and even kill -9 leaves a CSV (at most the frame in flight is unlisted). Temporaries
+of a killed run are removed by the next run into the same folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
+import signal
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..engine.errors import WriteError
 from .common import (
     PROG,
     CommandUnavailable,
@@ -41,7 +45,7 @@ NAME is the image's file stem; for videos it is VIDEOSTEM_FRAME (frame number, 6
 Videos: by default only frames with findings (at least one polyp region) get a mask and an
 overlay, since a procedure has tens of thousands of frames; every frame still gets a CSV row.
 Use --video-frames all to write every frame. Images always get a mask and an overlay.
-Ctrl-C stops cleanly: finished files stay, the CSV lists them, exit status 130.
+Ctrl-C or SIGTERM stops cleanly: finished files stay, the CSV lists them, exit status 130.
 An unreadable image is skipped and a damaged video analysed as far as it can be read; they are
 listed at the end and the exit status is 3."""
 
@@ -84,12 +88,24 @@ def _frame_path(src, i: int) -> str:
     return str(src.path)
 
 
+OUTPUT_DIRS = ("masks", "overlays", "gradcam")
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Half-written files (``.NAME.*.part*``) that a killed run left in the output folders."""
+    for folder in (out, *(out / d for d in OUTPUT_DIRS)):
+        if folder.is_dir():
+            for p in folder.glob(".*.part*"):
+                if p.is_file():
+                    p.unlink(missing_ok=True)
+
+
 class Writer:
-    """Writes one frame's files and keeps the CSV rows; names are made unique across inputs."""
+    """Writes one frame's files, then its CSV row; names are made unique across inputs."""
 
     def __init__(self, out: Path, args: argparse.Namespace, predictor) -> None:
         self.out, self.args, self.predictor = out, args, predictor
-        self.rows: list[dict] = []
+        self.n_rows = 0
         self.used: set[str] = set()
         self.n_files = 0
         self.n_findings = 0
@@ -100,6 +116,14 @@ class Writer:
             except ImportError as e:
                 raise CommandUnavailable(f"--gradcam is not available: {e}") from e
             self.gradcam = gradcam
+        self.csv_path = out / "predictions.csv"
+        try:
+            self.csv = self.csv_path.open("w", newline="", encoding="utf-8")
+            self.table = csv.DictWriter(self.csv, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            self.table.writeheader()
+            self.csv.flush()
+        except OSError as e:
+            raise WriteError(self.csv_path, e) from e
 
     def unique(self, name: str) -> str:
         base, k = name, 2
@@ -109,40 +133,69 @@ class Writer:
         return name
 
     def frame(self, item: Item, pred) -> None:
+        """All of the frame's files and its row, or none of them (also on Ctrl-C)."""
+        finding = has_finding(pred)
+        write = finding or not item.is_video or self.args.video_frames == "all"
+        name = self.unique(item.name)
+        written: list[Path] = []
+        pos = self.csv.tell()
+        try:
+            if write:
+                self._files(item, pred, name, written)
+            boxes = [[*inst.bbox, round(float(inst.confidence), 4)] for inst in pred.instances]
+            self._row({
+                "source": item.source, "frame": item.index,
+                "time_s": "" if item.time_s is None else f"{item.time_s:.3f}",
+                "polyp_probability": f"{pred.frame_prob:.4f}", "polyp_count": pred.count,
+                "boxes": json.dumps(boxes), "name": name if write else "",
+            })
+        except BaseException:
+            self._undo(pos, written)
+            raise
+        self.n_rows += 1
+        self.n_findings += finding
+        self.n_files += bool(write)
+
+    def _files(self, item: Item, pred, name: str, written: list[Path]) -> None:
         from ..engine.export.overlay import blend_heatmap, draw_overlay
         from ..engine.media.imageio import write_png
         from .render import write_jpg
 
-        finding = has_finding(pred)
-        self.n_findings += finding
-        write = finding or not item.is_video or self.args.video_frames == "all"
-        name = self.unique(item.name)
-        if write:
-            write_png(self.out / "masks" / f"{name}.png", pred.mask)
-            drawn = draw_overlay(item.rgb, pred, gt_mask=item.gt_mask)
-            write_jpg(self.out / "overlays" / f"{name}.jpg", drawn)
-            if self.gradcam is not None:
-                heat = self.gradcam(self.predictor, item.rgb, target="segmentation")
-                write_jpg(self.out / "gradcam" / f"{name}.jpg", blend_heatmap(item.rgb, heat))
-            self.n_files += 1
-        boxes = [[*inst.bbox, round(float(inst.confidence), 4)] for inst in pred.instances]
-        self.rows.append({
-            "source": item.source, "frame": item.index,
-            "time_s": "" if item.time_s is None else f"{item.time_s:.3f}",
-            "polyp_probability": f"{pred.frame_prob:.4f}", "polyp_count": pred.count,
-            "boxes": json.dumps(boxes), "name": name if write else "",
-        })
+        path = self.out / "masks" / f"{name}.png"
+        write_png(path, pred.mask)
+        written.append(path)
+        path = self.out / "overlays" / f"{name}.jpg"
+        write_jpg(path, draw_overlay(item.rgb, pred, gt_mask=item.gt_mask))
+        written.append(path)
+        if self.gradcam is not None:
+            heat = self.gradcam(self.predictor, item.rgb, target="segmentation")
+            path = self.out / "gradcam" / f"{name}.jpg"
+            write_jpg(path, blend_heatmap(item.rgb, heat))
+            written.append(path)
 
-    def write_csv(self) -> Path:
-        from ..engine import fsutil
+    def _row(self, row: dict) -> None:
+        try:
+            self.table.writerow(row)
+            self.csv.flush()  # on disk for any later crash, even kill -9
+        except OSError as e:
+            raise WriteError(self.csv_path, e) from e
 
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(self.rows)
-        path = self.out / "predictions.csv"
-        fsutil.write_text(path, buf.getvalue())
-        return path
+    def _undo(self, pos: int, written: list[Path]) -> None:
+        for p in written:
+            p.unlink(missing_ok=True)
+        try:
+            self.csv.seek(pos)
+            self.csv.truncate()
+            self.csv.flush()
+        except (OSError, ValueError):
+            pass  # the row never reached the disk
+
+    def close(self) -> Path:
+        try:
+            self.csv.close()
+        except OSError as e:
+            raise WriteError(self.csv_path, e) from e
+        return self.csv_path
 
 
 def _items(sources):
@@ -176,8 +229,10 @@ def run(args: argparse.Namespace) -> int:
 
     sources = open_sources(args.inputs)
     writer = None
+    previous_term = _sigterm_as_interrupt()
     try:
         out = check_writable_dir(args.out)
+        remove_stale_temporaries(out)
         predictor = _predictor(args)
         writer = Writer(out, args, predictor)
         total = sum(len(s) for _, s in sources)
@@ -191,28 +246,47 @@ def run(args: argparse.Namespace) -> int:
                     _flush(batch, predictor, writer, bar)
             _flush(batch, predictor, writer, bar)
         dt = time.perf_counter() - t0
+        path = writer.close()
     except KeyboardInterrupt:
         if writer is not None:
-            path = writer.write_csv()
-            print(f"{PROG}: interrupted after {len(writer.rows)} frame(s); "
+            path = writer.close()
+            print(f"{PROG}: interrupted after {writer.n_rows} frame(s); "
                   f"finished files and {path} kept", file=sys.stderr)
         else:
             print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BaseException:
-        if writer is not None and writer.rows:
-            writer.write_csv()  # keep what was finished before the failure
+        if writer is not None:  # keep what was finished before the failure
+            try:
+                writer.close()
+            except OSError:
+                pass  # the error being raised already says what could not be written
         raise
     finally:
         problems = [line for _, s in sources for line in s.problems()]
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
         for _, s in sources:
             s.close()
-    path = writer.write_csv()
-    n = len(writer.rows)
+    n = writer.n_rows
     print(f"{n} frame(s) in {dt:.1f} s ({1000 * dt / max(n, 1):.0f} ms/frame), "
           f"{writer.n_findings} with polyps; {writer.n_files} mask/overlay file(s) in {out}; "
           f"table {path}")
     return report_problems(problems)
+
+
+def _sigterm_as_interrupt():
+    """SIGTERM (a session ending, ``kill``) stops like Ctrl-C; returns the handler to restore."""
+    if not hasattr(signal, "SIGTERM"):
+        return None
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        return None
 
 
 def _predictor(args: argparse.Namespace):

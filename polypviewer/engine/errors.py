@@ -15,3 +15,11 @@ class ModelFileError(PolypViewerError):
 
 class DatasetError(PolypViewerError):
     """A dataset folder whose layout or content cannot be used."""
+
+
+class WriteError(PolypViewerError, OSError):
+    """A file that could not be written (full disk, read-only folder): the message names it."""
+
+    def __init__(self, path, cause: OSError) -> None:
+        super().__init__(f"cannot write {path}: {cause.strerror or cause}")
+        self.errno = cause.errno

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import PolypViewerError
+from .errors import PolypViewerError, WriteError
 
 
 def current_umask() -> int:
@@ -63,6 +63,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         publish_mode(tmp_path, path)
         os.replace(tmp_path, path)
+    except OSError as e:
+        tmp_path.unlink(missing_ok=True)
+        if isinstance(e, PolypViewerError):
+            raise
+        raise WriteError(path, e) from e  # a full disk says which file it could not write
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -84,6 +89,10 @@ def write_json(path: str | os.PathLike, obj) -> None:
 def check_writable_dir(path: str | os.PathLike) -> Path:
     """Create ``path`` if needed and prove we can write there, before any work starts."""
     path = Path(path)
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        raise PolypViewerError(f"output folder {path} cannot be made: {blocker} is a file, "
+                               "not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
@@ -91,3 +100,11 @@ def check_writable_dir(path: str | os.PathLike) -> Path:
     except OSError as e:
         raise PolypViewerError(f"output folder {path} is not writable: {e.strerror or e}") from e
     return path
+
+
+def file_in_the_way(path: str | os.PathLike) -> Path | None:
+    """The existing non-folder among ``path`` and its parents that stops it being a folder."""
+    for p in (Path(path), *Path(path).parents):
+        if p.exists() or p.is_symlink():
+            return None if p.is_dir() else p
+    return None

@@ -2,7 +2,7 @@
 
 The corrected mask is written as ``masks/<stem>.png`` (0/255, the image's own size),
 atomically, after the previous mask file is copied into ``masks/.polypviewer-backup/``
-under a timestamped name. A previous mask with another extension (say ``<stem>.jpg``) is moved
+under a timestamped name (atomically too, and compared with the original before it counts). A previous mask with another extension (say ``<stem>.jpg``) is moved
 there instead of kept beside the new PNG: :func:`~.dataset.find_pairs` picks one file per stem
 (first in sorted order, so ``.jpg`` would shadow ``.png``), and leaving a single mask per stem
 makes the dataset resolve the stem to the corrected mask for every tool that reads it.
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import fsutil
 from ..errors import PolypViewerError
 from .imageio import IMAGE_EXTS, write_png
 
@@ -44,6 +45,19 @@ def backup_path(mask_file: Path, stamp: str | None = None) -> Path:
     return path
 
 
+def copy_verified(src: Path, dst: Path) -> Path:
+    """Copy ``src`` to ``dst`` atomically and check the copy byte for byte before keeping it.
+
+    A full disk or a short write therefore never leaves a truncated "backup" that looks valid.
+    """
+    with fsutil.atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+        if tmp.stat().st_size != src.stat().st_size or tmp.read_bytes() != src.read_bytes():
+            raise PolypViewerError(f"the copy of {src.name} came out different (is the disk full?)")
+        shutil.copystat(src, tmp)
+    return dst
+
+
 def existing_masks(masks_dir: Path, stem: str) -> list[Path]:
     """Every file in ``masks_dir`` a dataset could read as the mask of ``stem``."""
     if not masks_dir.is_dir():
@@ -68,12 +82,13 @@ def save_mask(masks_dir: str | Path, stem: str, mask: np.ndarray,
     backups = []
     try:
         for p in old:
-            dst = backup_path(p, stamp)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(p, dst)
-            backups.append(dst)
-    except OSError as e:
-        raise PolypViewerError(f"cannot back up the previous mask of {stem}: {e.strerror or e}") from e
+            backups.append(copy_verified(p, backup_path(p, stamp)))
+    except (OSError, PolypViewerError) as e:
+        for b in backups:  # the mask is not replaced, so its backups are not needed either
+            b.unlink(missing_ok=True)
+        why = getattr(e, "strerror", None) or e
+        raise PolypViewerError(f"cannot back up the previous mask of {stem} into "
+                               f"{masks_dir / BACKUP_DIR}: {why}") from e
     write_png(target, mask.astype(bool).astype(np.uint8) * 255)
     for p in old:  # backed up above; the new .png becomes this stem's only mask
         if p.exists() and not p.samefile(target):  # samefile: case-insensitive file systems
