@@ -2,7 +2,9 @@
 
 Screenshot mode (``polypviewer gui PATH --frame N --screenshot out.png``) renders offscreen:
 it opens PATH, analyses it (videos: frames 0..N), shows frame N with its overlays, saves
-``window.grab()`` as PNG and exits 0 (1 if the frame could not be shown in time).
+``window.grab()`` and exits 0. It exits 1 with one line on stderr when the picture is not the
+one asked for or not on disk: no model loaded, the frame not shown in time, the file not
+written (checked before the window opens: the format and the folder; at the end: the disk).
 """
 
 from __future__ import annotations
@@ -55,6 +57,43 @@ def create_window(model: str | None = None, device: str | None = None, size: int
     return win
 
 
+def check_screenshot_path(out: str | os.PathLike) -> Path:
+    """Refuse a screenshot path that cannot be written, before any window or model work."""
+    from PySide6.QtGui import QImageWriter
+
+    from ..engine import fsutil
+    from ..engine.errors import PolypViewerError
+
+    path = Path(out)
+    formats = sorted({bytes(f).decode().lower() for f in QImageWriter.supportedImageFormats()})
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise PolypViewerError(f"cannot save a screenshot as {path.name}: use .png or .jpg "
+                               f"(or one of {', '.join('.' + f for f in formats)})")
+    if path.is_dir():
+        raise PolypViewerError(f"cannot save a screenshot as {path}: it is a folder")
+    fsutil.check_writable_dir(path.parent)
+    return path
+
+
+def save_screenshot(widget, out: str | os.PathLike) -> Path:
+    """Encode ``widget.grab()`` in memory, then write it atomically (a full disk leaves nothing)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    from ..engine import fsutil
+    from ..engine.errors import PolypViewerError
+
+    path = Path(out)
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    ok = widget.grab().save(buf, path.suffix.lstrip(".").upper())
+    buf.close()
+    if not ok or data.isEmpty():
+        raise PolypViewerError(f"could not encode the screenshot as {path.name}")
+    fsutil.write_bytes(path, bytes(data.data()))
+    return path
+
+
 class ScreenshotRunner:
     """Waits (event loop running) until frame N is shown with its analysis, then grabs."""
 
@@ -70,14 +109,27 @@ class ScreenshotRunner:
         self.timer.start()
 
     def poll(self) -> None:
+        """One line and exit 1 for anything that goes wrong, never a traceback and a hang."""
+        try:
+            self._poll()
+        except Exception as e:  # noqa: BLE001 - a slot must not raise; the run ends instead
+            from ..engine.errors import PolypViewerError
+
+            msg = str(e) if isinstance(e, PolypViewerError) else f"{type(e).__name__}: {e}"
+            self.fail(msg)
+
+    def fail(self, message: str) -> None:
+        print(f"screenshot: {' '.join(message.split())}", file=sys.stderr)
+        self.finish(1)
+
+    def _poll(self) -> None:
         r = self.win.review
         if time.monotonic() - self.started > SCREENSHOT_TIMEOUT_S:
-            print(f"screenshot: timed out ({r.win.last_error or 'frame not shown'})", file=sys.stderr)
-            return self.finish(1)
+            return self.fail(f"timed out ({r.win.last_error or 'frame not shown'})")
         if r.media is None:
             if self.win.last_error and not any(t.running() for t in r.tasks):
                 self.save()  # show the error state, still a useful picture
-                return self.finish(1)
+                return self.fail(f"saved {self.out}, but {self.win.last_error}")
             return
         target = min(self.frame, r.n - 1)
         if r.predictor is not None and r.store is not None and not self.analysis_started:
@@ -94,12 +146,14 @@ class ScreenshotRunner:
         if r.view.layers["gradcam"].visible and not r.view.layers["gradcam"].has_data:
             return
         self.save()
+        if r.predictor is None:  # the model failed to load: a picture without analysis
+            why = self.win.last_error or "no model could be loaded"
+            return self.fail(f"saved {self.out} without analysis: no model loaded ({why})")
+        print(f"screenshot saved: {self.out}")
         self.finish(0)
 
     def save(self) -> None:
-        Path(self.out).parent.mkdir(parents=True, exist_ok=True)
-        self.win.grab().save(self.out)
-        print(f"screenshot saved: {self.out}")
+        save_screenshot(self.win, self.out)
 
     def finish(self, code: int) -> None:
         self.code = code
@@ -113,6 +167,8 @@ def run_app(paths: list[str], args=None) -> int:
     screenshot = getattr(args, "screenshot", None)
     if screenshot and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if screenshot:
+        check_screenshot_path(screenshot)
     frame = getattr(args, "frame", None) or 0
     app = make_app()
     win = create_window(getattr(args, "model", None), getattr(args, "device", None),
