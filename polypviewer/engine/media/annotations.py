@@ -54,7 +54,10 @@ def copy_verified(src: Path, dst: Path) -> Path:
         shutil.copyfile(src, tmp)
         if tmp.stat().st_size != src.stat().st_size or tmp.read_bytes() != src.read_bytes():
             raise PolypViewerError(f"the copy of {src.name} came out different (is the disk full?)")
-        shutil.copystat(src, tmp)
+    try:
+        shutil.copystat(src, dst)  # after the rename: the backup keeps the original's mode
+    except OSError:
+        pass  # file systems without POSIX modes or times
     return dst
 
 
