@@ -13,9 +13,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QLabel,
+    QScrollArea,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -68,7 +70,17 @@ class ControlPanel(QWidget):
 
     def __init__(self, layers: dict[str, Layer], parent: QWidget | None = None):
         super().__init__(parent)
-        outer = QVBoxLayout(self)
+        # the groups scroll rather than overlap when the dock is shorter than their height
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inner = QWidget(scroll)
+        scroll.setWidget(inner)
+        wrap = QVBoxLayout(self)
+        wrap.setContentsMargins(0, 0, 0, 0)
+        wrap.addWidget(scroll)
+        outer = QVBoxLayout(inner)
 
         box = QGroupBox("Overlays")
         grid = QGridLayout(box)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..paths import resources_dir
-from . import menus
+from . import menus, screen_fit, shortcuts
 from .controls import ControlPanel
 from .exports_ui import Exporter
 from .feature_maps import FeatureMapPanel
@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.findings_dock, self.feature_dock)
         self.findings_dock.raise_()
         self.feature_dock.hide()
+        screen_fit.set_dock_minimums(self.control_dock, self.findings_dock, self.feature_dock)
 
         self.review = Review(self)
         self.exporter = Exporter(self)
@@ -172,10 +173,8 @@ class MainWindow(QMainWindow):
     def _restore_settings(self, device: str | None, size: int | None = None) -> None:
         s = self.settings
         geo = s.get("geometry")
-        if isinstance(geo, QByteArray):
-            self.restoreGeometry(geo)
-        else:
-            self.resize(1280, 820)
+        restored = isinstance(geo, QByteArray) and self.restoreGeometry(geo)
+        screen_fit.fit_to_screen(self, restored=restored)
         state = s.get("window_state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
@@ -457,7 +456,7 @@ class MainWindow(QMainWindow):
             self._error_box.show()
 
     def show_shortcuts(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", menus.shortcuts_html(),
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", shortcuts.sheet_html(self),
                           QMessageBox.StandardButton.Close, self)
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.show()

@@ -1,4 +1,4 @@
-"""Menus and keyboard shortcuts, declared as data so Help > Keyboard shortcuts lists them all.
+"""Menus and keyboard shortcuts, declared as data (Help > Keyboard shortcuts walks the live actions).
 
 Each entry is (menu, title, shortcuts, handler name on the window); handlers live on
 MainWindow, so this module only wires.
@@ -55,10 +55,6 @@ VIEW_LAYERS = (  # layer name, title, shortcut
     ("gradcam", "Grad-CAM heatmap", "G"),
 )
 
-EXTRA_SHORTCUTS = [("Fit image to window", "F"), ("Export current frame", "Ctrl+E"),
-                   ("Drop a file or folder on the window", "to open it")]
-
-
 def _action(win, title: str, keys: list[str], slot) -> QAction:
     act = QAction(title, win)
     if keys:
@@ -114,18 +110,3 @@ def build(win) -> dict[str, QMenu]:
     help_.addAction(_action(win, "About PolypViewer", [], win.show_about))
     menus["Tools"].menuAction().setVisible(False)  # shown once a tool is added
     return menus
-
-
-def shortcut_rows() -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = [("Open file", "Ctrl+O"), ("Open folder", "Ctrl+Shift+O")]
-    for entries in (ACTIONS["Playback"], ACTIONS["Analysis"]):
-        rows += [(e[0], " or ".join(e[1])) for e in entries if e is not SEP and e[1]]
-    rows += [(f"Show/hide {title.lower()}", key) for _, title, key in VIEW_LAYERS if key]
-    rows += EXTRA_SHORTCUTS + [("Keyboard shortcuts", "F1"), ("Quit", "Ctrl+Q")]
-    return rows
-
-
-def shortcuts_html() -> str:
-    body = "".join(f"<tr><td style='padding:2px 16px 2px 0'><b>{k}</b></td><td>{t}</td></tr>"
-                   for t, k in shortcut_rows())
-    return f"<table>{body}</table>"

@@ -55,11 +55,11 @@ def test_timeline_click_jumps(qtbot, make_window, video):
 
 
 def test_shortcuts_listed_in_help(qtbot, make_window):
-    from polypviewer.gui.menus import shortcuts_html
+    from polypviewer.gui.shortcuts import sheet_html
 
-    html = shortcuts_html()
+    win = make_window()
+    html = sheet_html(win)
     for key in ("Space", "Shift+Left", "Home", "Ctrl+O", "Ctrl+E", ">N<", ">G<", ">M<", ">F<", ">J<"):
         assert key in html
-    win = make_window()
     win.show_shortcuts()
     assert win._shortcuts_box.isVisible()

@@ -7,10 +7,26 @@ self-contained widget and also works on its own (``AnnotateWorkspace(model=...)`
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QDockWidget
 
 from .workspace import AnnotateWorkspace
 
 TITLE = "Dataset review"
+REVIEW_MENUS = ("Playback", "View", "Analysis")  # their keys only act on the Review tab
+# Help -> Keyboard shortcuts lists these; tests/gui/test_shortcuts.py checks them against the
+# workspace's live bindings and the canvas's keys
+KEYS = (
+    ("Ctrl+S", "Save the corrected mask (the previous one is backed up)"),
+    ("Ctrl+Z", "Undo"),
+    ("Ctrl+Shift+Z or Ctrl+Y", "Redo"),
+    ("B", "Blink between ground truth and prediction (Compare tab or table)"),
+    ("Esc", "Stop blinking; drop the polygon being drawn"),
+    ("[ / ]", "Brush or eraser smaller / larger"),
+    ("Enter", "Close and fill the polygon"),
+    ("Backspace", "Remove the polygon's last point"),
+    ("0", "Reset zoom and pan of the mask editor"),
+    ("Up / Down", "Previous / next image in the table"),
+)
 
 
 def _model_of(main_window):
@@ -22,6 +38,46 @@ def _model_of(main_window):
     return str(path) if path is not None else getattr(review, "model_path", None)
 
 
+class TabLayout(QObject):
+    """Each tab has its own layout: the video's docks and keys belong to the Review tab.
+
+    Leaving it hides the docks shown there (the review table then has the window's width)
+    and disables the Playback / View / Analysis actions, whose keys (B, Esc, arrows) would
+    otherwise clash with the workspace's; coming back restores both.
+    """
+
+    def __init__(self, main_window, review_index: int = 0):
+        super().__init__(main_window)
+        self.win, self.review_index = main_window, review_index
+        self.hidden: list[QDockWidget] = []
+        main_window.tabs.currentChanged.connect(self.apply)
+
+    def review_actions(self) -> list:
+        menus = getattr(self.win, "menus", {})
+        return [a for name in REVIEW_MENUS if name in menus for a in menus[name].actions()
+                if not isinstance(a.parent(), QDockWidget)]  # dock toggles stay usable
+
+    def apply(self, *_args) -> None:
+        on_review = self.win.tabs.currentIndex() == self.review_index
+        for act in self.review_actions():
+            act.setEnabled(on_review)
+        if on_review:
+            self.restore()
+        else:
+            page = self.win.tabs.currentWidget()
+            shown = [d for d in self.win.findChildren(QDockWidget)
+                     if d.isVisible() and d.widget() is not page]
+            for d in shown:
+                d.hide()
+            self.hidden += shown
+
+    def restore(self) -> None:
+        """Show the docks hidden for another tab (also before the window saves its state)."""
+        docks, self.hidden = self.hidden, []
+        for d in docks:
+            d.show()
+
+
 class _CloseGuard(QObject):
     """Asks about unsaved masks before the main window closes (Cancel keeps it open)."""
 
@@ -30,10 +86,14 @@ class _CloseGuard(QObject):
         self.state = state
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if event.type() != QEvent.Type.Close:
+            return False
         ws = self.state.get("ws")
-        if event.type() == QEvent.Type.Close and ws is not None and not ws.shutdown():
+        if ws is not None and not ws.shutdown():
             event.ignore()
             return True
+        if self.state.get("layout") is not None:  # the saved window state is the Review tab's
+            self.state["layout"].restore()
         return False
 
 
@@ -59,6 +119,7 @@ def install(main_window, model=None):
             state["ws"] = main_window.annotate_workspace = ws
             if hasattr(main_window, "add_central_tab"):
                 state["tab"] = main_window.add_central_tab(ws, TITLE)
+                state["layout"] = TabLayout(main_window)
             else:
                 state["dock"] = main_window.add_dock(ws, TITLE)
         tabs = getattr(main_window, "tabs", None)
@@ -76,4 +137,4 @@ def install(main_window, model=None):
     return show
 
 
-__all__ = ["AnnotateWorkspace", "install", "TITLE"]
+__all__ = ["AnnotateWorkspace", "install", "KEYS", "TITLE", "TabLayout"]

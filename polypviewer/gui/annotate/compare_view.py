@@ -133,9 +133,11 @@ class CompareView(QWidget):
         lay.addLayout(buttons)
         lay.addWidget(self.stack, 1)
         lay.addWidget(self.message)
-        QShortcut(QKeySequence("B"), self, self.blink, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence("Esc"), self, self.stop_blink,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        for key, slot, what in (("B", self.blink, "Blink between ground truth and prediction"),
+                                ("Esc", self.stop_blink, "Stop blinking")):
+            sc = QShortcut(QKeySequence(key), self, slot, whatsThis=what)
+            # set after construction: a context= keyword is ignored and left it window-wide
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._shape: tuple[int, int] | None = None
         self._fit_pending: set[str] = set()
         self.render()

@@ -155,8 +155,9 @@ class AnnotateWorkspace(QWidget):
         file_menu.insertAction(self.export_action, save)
         self.export_progress.connect(self._on_export_progress)
         # B blinks GT/prediction also while the table has focus (arrow keys walk, B compares)
-        QShortcut(QKeySequence("B"), self.table, self.compare.blink,
-                  context=Qt.ShortcutContext.WidgetShortcut)
+        blink = QShortcut(QKeySequence("B"), self.table, self.compare.blink,
+                          whatsThis="Blink between ground truth and prediction")
+        blink.setContext(Qt.ShortcutContext.WidgetShortcut)  # a context= keyword is ignored
 
     # ------------------------------------------------------------------ opening
     def open_dataset_dialog(self) -> None:

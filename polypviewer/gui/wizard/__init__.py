@@ -3,7 +3,8 @@
 Contract with the main window (everything optional except ``add_tool_action``/``add_dock``):
 
 ``install(main_window)`` adds "Tools -> Train a model…" (``add_tool_action(title, callback)``)
-and a "Runs" dock (``add_dock(widget, title)``), and returns the ``TrainingTools`` object (also
+and a "Runs" dock (``add_dock(widget, title)``; hidden until the wizard opens or Tools ->
+Training runs shows it), and returns the ``TrainingTools`` object (also
 stored as ``main_window.training_tools``). "Use now" calls ``main_window.set_model(path)`` when
 it exists, else ``main_window.review.load_model(path)``, and always emits
 ``TrainingTools.model_ready(path)``. The model compared against is ``main_window.current_model()``
@@ -37,6 +38,7 @@ class TrainingTools(QObject):
         self.manager = RunManager(self, grace_s=grace_s)
         self.wizard = None
         self._panel = None
+        self.dock = None  # the Runs dock, when installed in a main window
 
     def runs_root(self) -> Path:
         root = self._runs_root or runs_dir()
@@ -53,6 +55,9 @@ class TrainingTools(QObject):
 
     def open_wizard(self):
         from .wizard import TrainWizard
+
+        if self.dock is not None:  # the runs belong with training, not with every review
+            self.dock.show()
 
         if self.wizard is None:
             parent = self.main_window if hasattr(self.main_window, "windowHandle") else None
@@ -99,7 +104,12 @@ def install(main_window) -> TrainingTools:
     """Add "Tools -> Train a model…" and the Runs dock to ``main_window``; see the module doc."""
     tools = TrainingTools(main_window)
     main_window.add_tool_action(TITLE, tools.open_wizard)
-    main_window.add_dock(tools.panel, "Runs")
+    tools.dock = main_window.add_dock(tools.panel, "Runs")
+    if hasattr(tools.dock, "toggleViewAction"):
+        tools.dock.hide()  # an endoscopist never trains: Tools -> Training runs or the wizard
+        runs = tools.dock.toggleViewAction()
+        runs.setText("Training runs")
+        main_window.add_tool_action(runs)
     main_window.training_tools = tools
     app = QCoreApplication.instance()
     if app is not None:
