@@ -15,6 +15,7 @@ from .pixmaps import rgb_pixmap
 from .transport import format_time
 
 THUMB = 96
+NOT_ANALYSED = "Not analysed yet — Analysis → Analyse procedure (Ctrl+R)"
 
 
 def to_pixmap(rgb: np.ndarray, size: int = THUMB) -> QPixmap:
@@ -39,13 +40,15 @@ class FindingsPanel(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        self.summary = QLabel("No analysis yet")
+        self.summary = QLabel(NOT_ANALYSED)
         self.summary.setObjectName("frameinfo")
         self.summary.setWordWrap(True)
         lay.addWidget(self.summary)
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
         self.list.setSpacing(2)
+        self.list.setWordWrap(True)  # rows wrap to the dock's width: no horizontal scrolling
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemClicked.connect(self._clicked)
         self.list.itemActivated.connect(self._clicked)
         lay.addWidget(self.list, 1)
@@ -67,6 +70,16 @@ class FindingsPanel(QWidget):
 
     def set_note(self, text: str) -> None:
         self.summary.setText(text)
+
+    def show_frame(self, index: int) -> None:
+        """Select (without jumping) the finding seen in frame ``index``, as playback moves on."""
+        for row, f in enumerate(self.findings):
+            if f.first_index <= index <= f.last_index:
+                if self.list.currentRow() != row:
+                    self.list.setCurrentRow(row)
+                    self.list.scrollToItem(self.list.item(row))
+                return
+        self.list.clearSelection()
 
     def _clicked(self, item: QListWidgetItem) -> None:
         self.jump.emit(int(item.data(Qt.ItemDataRole.UserRole)))

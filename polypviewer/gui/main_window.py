@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
         t.finding_step.connect(r.jump_finding)
         self.timeline.clicked.connect(r.seek)
         self.findings.jump.connect(r.seek)
+        r.frame_shown.connect(self.findings.show_frame)
         c.layer_toggled.connect(self.set_layer)
         c.layer_opacity.connect(self.view.set_layer_opacity)
         c.threshold_changed.connect(self._threshold_changed)

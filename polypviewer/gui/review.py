@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..engine.runtime.postprocess import DEFAULT_MIN_AREA_FRACTION
 from . import jobs
+from .findings import NOT_ANALYSED
 from .workers import LatestWorker, Task
 
 STILL_FPS = 4.0  # slideshow speed for folders and datasets
@@ -159,6 +160,8 @@ class Review(QObject):
         self.timeline.set_length(media.n)
         self.timeline.setVisible(media.n > 1)
         self.win.findings.set_findings([], {}, "")
+        if media.kind == "video":
+            self.win.findings.set_note(NOT_ANALYSED)
         self.track = None
         self.view.clear()
         self.view.set_message("")
@@ -270,6 +273,9 @@ class Review(QObject):
         if self.shown >= self.n - 1:
             self.seek(0)
         self.playing = True
+        if self.live_predict and self.store is not None and not self.store.complete and not self.analysing():
+            self.message.emit("Each frame is analysed as it is shown, so playback is slower; "
+                              "Analysis → Analyse procedure (Ctrl+R) analyses the video once", False)
         fps = (self.media.fps or STILL_FPS) * self.speed
         self.timer.start(max(1, int(1000 / fps)))
         self.transport.set_playing(True)
@@ -419,7 +425,9 @@ class Review(QObject):
             return
         self.track = res.track
         self._track_counts = res.counts
-        note = "" if self.store.complete else "analysis incomplete"
+        done = len(self.store)
+        note = "" if self.store.complete else (f"{done} of {self.n} frames analysed — "
+                                               "Analysis → Analyse procedure (Ctrl+R)")
         self.win.findings.set_findings(res.track.findings, res.thumbs, note, res.names)
         self.timeline.set_data(res.frame_probs, res.counts, self.threshold, res.segments)
         if self.prediction is not None:
