@@ -105,3 +105,34 @@ def test_model_settings_user_copy(tmp_path):
     assert model_settings.effective_threshold(loaded) == 0.5
     model_settings.reset_settings(loaded.name)
     assert not path.exists()
+
+
+def _polyp_and_speck():
+    gt = np.zeros((100, 100), bool)
+    gt[20:50, 20:50] = True
+    gt[80, 80] = True  # a 1-px JPEG speck: 0.01 % of the image
+    pred = np.zeros((100, 100), bool)
+    pred[22:50, 22:50] = True
+    return gt, pred
+
+
+def test_ground_truth_specks_follow_the_prediction_minimum_area():
+    gt, pred = _polyp_and_speck()
+    m = match_instances(gt, pred, min_area_fraction=0.001)  # 10 px here
+    assert m.min_area == 10
+    assert len(m.true) == 1 and len(m.found) == 1 and not m.missed
+    assert [r.area for r in m.ignored] == [1]
+    strict = match_instances(gt, pred, min_area_fraction=0.0)  # the rule is configurable
+    assert len(strict.true) == 2 and len(strict.missed) == 1 and not strict.ignored
+    big = match_instances(gt, pred, min_area_fraction=0.2)  # both polyps under 2000 px
+    assert not big.true and not big.pred and len(big.ignored) == 2
+
+
+def test_image_row_counts_ground_truth_with_the_predictions_rule():
+    gt, pred = _polyp_and_speck()
+    prob = pred.astype(np.float32) * 0.9
+    row = image_row(0, "x", from_probability(prob, 0.9, 0.5, 0.001), gt)
+    assert (row.n_true, row.found, row.missed, row.gt_specks) == (1, 1, 0, 1)
+    assert row.dice < 1.0 and math.isclose(row.polyp_fraction, gt.mean())  # pixels keep the speck
+    row0 = image_row(0, "x", from_probability(prob, 0.9, 0.5, 0.0), gt)
+    assert (row0.n_true, row0.missed, row0.gt_specks) == (2, 1, 0)

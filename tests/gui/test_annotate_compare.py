@@ -103,3 +103,23 @@ def test_image_without_mask_shows_prediction_only(qtbot):
     for mode in ("contours", "pixels", "side", "polyps"):
         v.set_mode(mode)
     assert "no ground-truth" in v.message.text()
+
+
+def test_ground_truth_speck_is_listed_as_speck_not_missed(qtbot):
+    v = CompareView()
+    qtbot.addWidget(v)
+    rgb = np.full((100, 140, 3), 90, np.uint8)
+    gt = np.zeros((100, 140), bool)
+    gt[20:60, 20:60] = True
+    gt[95, 5] = True  # a JPEG speck, 1 px < 0.1 % of 14000 px
+    prob = np.zeros((100, 140), np.float32)
+    prob[22:60, 22:60] = 0.9
+    v.set_data(rgb, gt, from_probability(prob, 0.9, 0.5, 0.001))
+    v.set_mode("polyps")
+    items = [v.polyp_list.item(i).text() for i in range(v.polyp_list.count())]
+    assert not any(t.startswith("missed") for t in items)
+    assert any(t.startswith("speck · 1 px") for t in items)
+    assert "1 true polyp(s): 1 found, 0 missed" in v.message.text()
+    assert "speck" in v.message.text()
+    v.set_data(rgb, gt, from_probability(prob, 0.9, 0.5, 0.0))  # the prediction's rule applies
+    assert "2 true polyp(s): 1 found, 1 missed" in v.message.text()

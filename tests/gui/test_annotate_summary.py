@@ -71,3 +71,32 @@ def test_export_coco_from_workspace(workspace, tmp_path, qtbot):
     assert (out / "predictions.csv").is_file()
     assert len(list((out / "masks").glob("*.png"))) == 8
     assert not ws.progress.isVisible()
+
+
+def test_minimum_area_counts_ground_truth_specks_alike(qtbot, tmp_path, tiny_model_path):
+    """A 1-px speck in a mask is not a 'missed polyp' in the table or the summary."""
+    import cv2
+    from synthetic import write_dataset
+
+    from polypviewer.gui.annotate import AnnotateWorkspace
+
+    root = write_dataset(tmp_path / "ds", n=3)
+    m = cv2.imread(str(root / "masks" / "img00.png"), cv2.IMREAD_GRAYSCALE)
+    m[0, 0] = 255  # far from the polyp
+    cv2.imwrite(str(root / "masks" / "img00.png"), m)
+    ws = AnnotateWorkspace(model=str(tiny_model_path), device="cpu")
+    qtbot.addWidget(ws)
+    ws.open_dataset(root)
+    wait_idle(qtbot, ws)
+    row = ws.table_model.image_row(0)
+    assert row.gt_specks == 1 and row.n_true == 1
+    stats = {ws.summary.stats.item(i, 0).text(): ws.summary.stats.item(i, 1).text()
+             for i in range(ws.summary.stats.rowCount())}
+    assert stats["GT specks not counted"].startswith("1 ")
+    n_true = sum(r.n_true for r in ws.table_model.rows)
+    assert stats["polyps found"].endswith(f"of {n_true}")
+    ws.min_area.setValue(0.0)  # configurable: every region counts
+    qtbot.waitUntil(lambda: ws.table_model.image_row(0).gt_specks == 0, timeout=60_000)
+    wait_idle(qtbot, ws)
+    assert ws.table_model.image_row(0).n_true == 2
+    ws.stop_tasks()

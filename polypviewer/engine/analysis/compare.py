@@ -4,6 +4,11 @@ Pixel metrics come from :mod:`.metrics` so the review table, the CLI ``evaluate`
 summary panel agree. What is added here is what an annotator asks beyond pixels: which true
 polyps were found or missed, which predicted ones are false alarms, and how Dice / precision /
 recall would move with another threshold, computed from cached probability maps (no model run).
+
+Ground truth and prediction count polyps by one rule: a region smaller than the minimum area
+(a fraction of the image, the prediction's own ``min_area_fraction``) is a speck, not a polyp.
+Kvasir-SEG's JPEG masks hold 1-px specks that were otherwise listed as missed polyps; they
+stay in the pixel metrics (they are pixels of the mask) and are reported as ignored.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..runtime.inference import FramePrediction, from_probability
-from ..runtime.postprocess import DEFAULT_MIN_AREA_FRACTION
+from ..runtime.postprocess import DEFAULT_MIN_AREA_FRACTION, min_area_pixels
 
 FRAME_THRESHOLD = 0.5  # frame verdict "polyp" when the frame probability reaches this
 MATCH_IOU = 0.1  # a true polyp counts as found when a predicted region overlaps it this much
@@ -41,6 +46,8 @@ class InstanceMatch:
     found: list[tuple[Region, Region, float]] = field(default_factory=list)  # (true, pred, IoU)
     missed: list[Region] = field(default_factory=list)
     false_alarms: list[Region] = field(default_factory=list)
+    ignored: list[Region] = field(default_factory=list)  # ground-truth specks under the minimum area
+    min_area: int = 1  # pixels: the rule applied to both masks
 
 
 def regions(mask: np.ndarray) -> tuple[np.ndarray, list[Region]]:
@@ -52,16 +59,23 @@ def regions(mask: np.ndarray) -> tuple[np.ndarray, list[Region]]:
     return labels, out
 
 
-def match_instances(gt: np.ndarray, pred: np.ndarray, min_iou: float = MATCH_IOU) -> InstanceMatch:
+def match_instances(gt: np.ndarray, pred: np.ndarray, min_iou: float = MATCH_IOU,
+                    min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION) -> InstanceMatch:
     """Match true and predicted regions one-to-one, best IoU first.
 
-    A true polyp is *found* when matched with IoU >= ``min_iou``, otherwise *missed*. An
-    unmatched predicted region is a *false alarm* unless at least half of it lies on true
-    polyps (a second fragment of a found polyp is not an alarm).
+    Regions of either mask under ``min_area_fraction`` of the image are specks, not polyps
+    (ground-truth ones are listed in ``ignored``). A true polyp is *found* when matched with
+    IoU >= ``min_iou``, otherwise *missed*. An unmatched predicted region is a *false alarm*
+    unless at least half of it lies on true polyps (a second fragment of a found polyp is
+    not an alarm).
     """
-    gl, gts = regions(gt)
+    min_area = min_area_pixels(gt.shape[:2], min_area_fraction)
+    gl, all_gts = regions(gt)
+    gts = [g for g in all_gts if g.area >= min_area]
+    ignored = [g for g in all_gts if g.area < min_area]
     pl, preds = regions(pred)
-    out = InstanceMatch(gts, preds)
+    preds = [p for p in preds if p.area >= min_area]
+    out = InstanceMatch(gts, preds, ignored=ignored, min_area=min_area)
     if not gts or not preds:
         out.missed, out.false_alarms = list(gts), list(preds)
         return out
@@ -81,7 +95,7 @@ def match_instances(gt: np.ndarray, pred: np.ndarray, min_iou: float = MATCH_IOU
             used_p.add(p.label)
             out.found.append((g, p, iou))
     out.missed = [g for g in gts if g.label not in used_g]
-    on_true = inter[1:].sum(axis=0)
+    on_true = inter[[g.label for g in gts]].sum(axis=0)
     out.false_alarms = [p for p in preds if p.label not in used_p
                         and on_true[p.label] < FRAGMENT_COVER * p.area]
     return out
@@ -108,6 +122,7 @@ class ImageRow:
     frame_prob: float
     polyp_fraction: float | None  # true polyp area / image area
     metrics: dict = field(default_factory=dict)
+    gt_specks: int | None = None  # ground-truth regions under the minimum area, not counted
 
     @property
     def verdict(self) -> bool:
@@ -116,6 +131,7 @@ class ImageRow:
 
 def image_row(index: int, name: str, pred: FramePrediction, gt: np.ndarray | None,
               min_iou: float = MATCH_IOU) -> ImageRow:
+    """One table row; ground truth is counted with the prediction's own minimum area."""
     h, w = pred.mask.shape
     nan = math.nan
     if gt is None:
@@ -125,11 +141,11 @@ def image_row(index: int, name: str, pred: FramePrediction, gt: np.ndarray | Non
 
     gt = gt.astype(bool)
     m = segmentation_metrics(pred.mask, gt)
-    match = match_instances(gt, pred.mask, min_iou)
+    match = match_instances(gt, pred.mask, min_iou, pred.min_area_fraction)
     return ImageRow(index, name, w, h, True, float(m["dice"]), float(m["iou"]), float(m["precision"]),
                     float(m["recall"]), len(match.true), pred.count, len(match.found),
                     len(match.missed), len(match.false_alarms), pred.frame_prob,
-                    float(gt.mean()), dict(m))
+                    float(gt.mean()), dict(m), len(match.ignored))
 
 
 @dataclass

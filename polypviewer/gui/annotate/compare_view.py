@@ -49,6 +49,7 @@ LEGENDS = {
                ("false alarm", overlay.VERMILLION)],
 }
 STYLE = overlay.DEFAULT_STYLE
+MUTED_RGB = tuple(int(theme.MUTED[i:i + 2], 16) for i in (1, 3, 5))
 
 
 def _image_box() -> tuple[pg.GraphicsView, pg.ViewBox, pg.ImageItem]:
@@ -145,7 +146,7 @@ class CompareView(QWidget):
     # --- content ---------------------------------------------------------------------------
     def set_data(self, rgb: np.ndarray, gt: np.ndarray | None, pred) -> None:
         self.rgb, self.gt, self.pred = rgb, (None if gt is None else gt.astype(bool)), pred
-        self.match = (match_instances(self.gt, pred.mask)
+        self.match = (match_instances(self.gt, pred.mask, min_area_fraction=pred.min_area_fraction)
                       if self.gt is not None and pred is not None else None)
         if rgb.shape[:2] != self._shape:
             self._shape = rgb.shape[:2]
@@ -272,6 +273,9 @@ class CompareView(QWidget):
                 self._add_item(f"missed · {g.area} px", overlay.BLUE, g)
             for p in m.false_alarms:
                 self._add_item(f"false alarm · {p.area} px", overlay.VERMILLION, p)
+            for g in m.ignored:
+                self._add_item(f"speck · {g.area} px (under {m.min_area} px, not counted)",
+                               MUTED_RGB, g)
             if not self.polyp_list.count():
                 self.polyp_list.addItem("No polyps in either mask.")
         self.polyp_list.blockSignals(False)
@@ -296,5 +300,7 @@ class CompareView(QWidget):
         if self.pred is None:
             return "Not analysed yet."
         m = self.match
+        specks = (f" · {len(m.ignored)} ground-truth speck(s) under {m.min_area} px not counted "
+                  "(the minimum area predictions use)") if m.ignored else ""
         return (f"{len(m.true)} true polyp(s): {len(m.found)} found, {len(m.missed)} missed; "
-                f"{len(m.false_alarms)} false alarm(s)")
+                f"{len(m.false_alarms)} false alarm(s){specks}")

@@ -129,6 +129,8 @@ class SummaryPanel(QWidget):
         lines.append(("polyps found", f"{sum(r.found or 0 for r in scored)} of {n_true}"))
         lines.append(("polyps missed", str(sum(r.missed or 0 for r in scored))))
         lines.append(("false alarms", str(sum(r.false_alarms or 0 for r in scored))))
+        specks = sum(r.gt_specks or 0 for r in scored)
+        lines.append(("GT specks not counted", f"{specks} (under the minimum area)"))
         self.stats.setRowCount(len(lines))
         for i, (k, v) in enumerate(lines):
             self.stats.setItem(i, 0, QTableWidgetItem(k))

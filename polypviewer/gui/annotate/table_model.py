@@ -109,6 +109,9 @@ class ImageTableModel(QAbstractTableModel):
                 return BAD
         if role == Qt.ItemDataRole.ToolTipRole and col == "name" and not r.has_mask:
             return "No ground-truth mask: annotate it in the Correct tab"
+        if role == Qt.ItemDataRole.ToolTipRole and col == "n_true" and r.gt_specks:
+            return (f"{r.gt_specks} ground-truth speck(s) under the minimum area are not counted "
+                    "(the rule predictions use)")
         if role == Qt.ItemDataRole.TextAlignmentRole and col not in ("name", "size", "verdict"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

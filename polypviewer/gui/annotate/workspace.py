@@ -18,6 +18,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -38,6 +39,7 @@ from ...engine.analysis.compare import image_row
 from ...engine.media import annotations
 from ...engine.media.dataset import Pair
 from ...engine.models import model_settings
+from ...engine.runtime.postprocess import DEFAULT_MIN_AREA_FRACTION
 from ..workers import Task
 from . import analysis
 from .compare_view import CompareView
@@ -99,11 +101,21 @@ class AnnotateWorkspace(QWidget):
         self.cancel_button = QPushButton("Cancel", self, clicked=self.cancel_work)
         self.cancel_button.hide()
         self.status = QLabel("Open a dataset (a folder with images/ and masks/).", self)
+        self.min_area = QDoubleSpinBox(self, minimum=0.0, maximum=5.0, singleStep=0.05, decimals=2,
+                                       suffix=" % of image")
+        self.min_area.setToolTip("Regions smaller than this are specks, not polyps, in the "
+                                 "prediction and in the ground truth alike")
+        self.min_area.setValue(DEFAULT_MIN_AREA_FRACTION * 100)
+        self._min_area_timer = QTimer(self, singleShot=True, interval=300)
+        self._min_area_timer.timeout.connect(lambda: self.set_min_area(self.min_area.value() / 100))
+        self.min_area.valueChanged.connect(lambda _v: self._min_area_timer.start())
         top = QHBoxLayout()
         top.addWidget(self.menu_bar)
         top.addWidget(QLabel("Show:"))
         top.addWidget(self.filter_box)
         top.addWidget(self.search)
+        top.addWidget(QLabel("Minimum polyp area:"))
+        top.addWidget(self.min_area)
         top.addWidget(self.progress)
         top.addWidget(self.cancel_button)
         top.addStretch(1)
@@ -203,6 +215,9 @@ class AnnotateWorkspace(QWidget):
         if kind == "opened":
             self.opened = value
             self.threshold = value.predictor.threshold
+            self.min_area.blockSignals(True)
+            self.min_area.setValue(value.predictor.min_area_fraction * 100)
+            self.min_area.blockSignals(False)
             n = len(value.source)
             self.status.setText(f"{value.source.path.name}: {n} images · model {value.predictor.name} "
                                 f"· threshold {self.threshold:.2f}")
@@ -384,6 +399,28 @@ class AnnotateWorkspace(QWidget):
             yield from _tagged(analysis.score_rows(o, float(t), cancel))
             return True
 
+        self.main_task = self._start(Task(work, "annotate-rescore", self), self._on_open_finished)
+        if self.current_index is not None:
+            self.show_image(self.current_index)
+
+    def set_min_area(self, fraction: float) -> None:
+        """One minimum area for predicted and true polyps: re-score, re-sweep, redraw."""
+        o = self.opened
+        if o is None or abs(o.predictor.min_area_fraction - fraction) < 1e-12:
+            return
+        if self.main_task is not None and self.main_task.running():
+            self._min_area_timer.start()  # applied once the analysis or scoring has finished
+            return
+        o.predictor.min_area_fraction = float(fraction)
+        self.status.setText(f"Regions under {fraction * 100:.2f} % of the image are not counted "
+                            "as polyps (prediction and ground truth)")
+        t = self.threshold
+
+        def work(cancel):
+            yield from _tagged(analysis.score_rows(o, t, cancel))
+            return True
+
+        self.summary.set_sweep(None)
         self.main_task = self._start(Task(work, "annotate-rescore", self), self._on_open_finished)
         if self.current_index is not None:
             self.show_image(self.current_index)
