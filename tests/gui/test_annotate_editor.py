@@ -111,3 +111,58 @@ def test_brush_size_keys_cursor_clear_and_from_prediction(editor):
     assert not c.mask().any()
     c.undo_stack.undo()
     assert c.mask().sum() == 600
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 24])
+@pytest.mark.parametrize("end", [(180.5, 50.5), (180.2, 180.7), (180.0, 120.3), (60.4, 170.9)])
+def test_a_stroke_covers_the_same_pixels_however_it_is_split(size, end):
+    """Brush and eraser share this footprint: erasing a brushed stroke leaves no islands."""
+    from polypviewer.gui.annotate.canvas import stroke_footprint
+
+    shape, start = (200, 200), (20.3, 40.6)
+
+    def paint(mask, points, value):
+        last = None
+        for p in points:
+            box, fp = stroke_footprint(last or p, p, size, shape)
+            mask[box[0]:box[1], box[2]:box[3]][fp] = value
+            last = p
+
+    def split(k):
+        return [tuple(np.add(start, np.subtract(end, start) * t)) for t in np.linspace(0, 1, k)]
+
+    mask = np.zeros(shape, np.uint8)
+    paint(mask, split(23), 1)  # brushed with mouse events every ~7 px
+    assert mask.sum() > 0
+    paint(mask, split(32), 0)  # erased along the same line, events every ~5 px
+    assert mask.sum() == 0
+    paint(mask, split(2), 1)
+    whole = mask.copy()
+    mask[:] = 0
+    paint(mask, split(17), 1)
+    assert np.array_equal(mask, whole)
+
+
+def test_eraser_over_a_brushed_stroke_removes_it_with_real_mouse_events(editor):
+    c = editor.canvas
+    c.set_brush_size(7)
+    _drag(c, [(20, 40), (40, 45), (60, 50), (80, 55)])
+    assert c.mask().sum() > 100
+    editor.tool_actions["eraser"].trigger()
+    c.set_brush_size(9)  # a little wider: mouse positions are whole screen pixels
+    _drag(c, [(20, 40), (50, 47.5), (80, 55)])
+    assert c.mask().sum() == 0
+
+
+def test_remove_specks_on_save_is_one_undoable_edit(editor):
+    c = editor.canvas
+    editor.start_from_prediction()
+    c.set_brush_size(1)
+    _drag(c, [(5, 80)])  # a stray pixel
+    assert c.mask()[80, 5]
+    assert editor.clean_for_saving() == 1
+    assert not c.mask()[80, 5] and c.mask()[20, 100]
+    c.undo_stack.undo()
+    assert c.mask()[80, 5]
+    editor.despeck.setChecked(False)  # optional
+    assert editor.clean_for_saving() == 0 and c.mask()[80, 5]

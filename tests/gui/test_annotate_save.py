@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from _annotate_fixtures import *  # noqa: F403 (fixtures: review_dataset, workspace)
+from _annotate_fixtures import wait_idle
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -105,3 +106,47 @@ def test_jpg_mask_is_replaced_by_png_and_kept_in_backup(tmp_path):
     pair = find_pairs(tmp_path)[0]
     assert pair.mask == masks / "a.png"
     assert np.array_equal(read_mask(pair.mask), new)
+
+
+def test_save_removes_stray_pixels_and_says_so(workspace, review_dataset, qtbot):
+    ws = workspace
+    ws.select_index(_index_of(ws, "img01"))
+    ws.tabs.setCurrentWidget(ws.editor)
+    ws.editor.clear_mask()
+    _paint(ws, 40, 40, size=15)
+    _paint(ws, 5, 90, size=1)  # a stray pixel, as an eraser or a JPEG leaves them
+    assert ws.save()
+    raw = read_mask(review_dataset / "masks" / "img01.png")
+    assert raw[40, 40] and not raw[90, 5]
+    assert "removed 1 speck" in ws.status.text()
+    assert not ws.editor.canvas.is_dirty()
+
+
+def test_saving_over_a_jpg_mask_says_so_in_the_status_line_and_once_in_a_dialog(qtbot, tmp_path,
+                                                                               tiny_model_path):
+    from synthetic import write_dataset
+
+    from polypviewer.gui.annotate import AnnotateWorkspace
+
+    root = write_dataset(tmp_path / "ds", n=2)
+    for p in sorted((root / "masks").glob("*.png")):
+        cv2.imwrite(str(p.with_suffix(".jpg")), cv2.imread(str(p), cv2.IMREAD_GRAYSCALE))
+        p.unlink()
+    ws = AnnotateWorkspace(model=str(tiny_model_path), device="cpu")
+    told = []
+    ws.tell = told.append
+    qtbot.addWidget(ws)
+    ws.resize(1000, 700)
+    ws.show()
+    ws.open_dataset(root)
+    wait_idle(qtbot, ws)
+    for stem in ("img00", "img01"):
+        ws.select_index(_index_of(ws, stem))
+        ws.tabs.setCurrentWidget(ws.editor)
+        _paint(ws, 10, 10)
+        assert ws.save()
+        assert f"in place of {stem}.jpg" in ws.status.text() and BACKUP_DIR in ws.status.text()
+        assert (root / "masks" / f"{stem}.png").exists() and not (root / "masks" / f"{stem}.jpg").exists()
+        assert len(told) == 1  # the dialog only the first time
+    assert "PNG" in told[0]
+    ws.stop_tasks()

@@ -25,10 +25,12 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from ...engine.runtime.postprocess import find_instances
 from .. import theme
 
 TOOLS = ("brush", "eraser", "polygon", "fill")
 MIN_BRUSH, MAX_BRUSH = 1, 400
+SQRT_HALF = 0.7072  # just over the distance from a pixel's corner to its centre
 MASK_RGBA = (86, 180, 233, 110)  # ground truth: sky blue, as everywhere in the app
 
 
@@ -50,6 +52,38 @@ class MaskEdit(QUndoCommand):
 
     def undo(self) -> None:
         self._apply(self.before)
+
+
+def stroke_footprint(p0: tuple[float, float], p1: tuple[float, float], size: int,
+                     shape: tuple[int, int]):
+    """Pixels whose centres lie within ``size``/2 of the segment p0-p1: ``(box, bool array)``.
+
+    The one rasterisation of brush and eraser. Points are image coordinates as floats, so a
+    stroke covers the same pixels however the mouse events happened to split it; a
+    circle-plus-thick-line drawing did not, and erasing a brushed stroke left 1-px islands.
+    """
+    r = max(int(size) / 2, SQRT_HALF)  # SQRT_HALF: a 1-px dab always paints its pixel
+    h, w = shape
+    (ax, ay), (bx, by) = p0, p1
+    x0, x1 = max(int(np.floor(min(ax, bx) - r)), 0), min(int(np.ceil(max(ax, bx) + r)) + 1, w)
+    y0, y1 = max(int(np.floor(min(ay, by) - r)), 0), min(int(np.ceil(max(ay, by) + r)) + 1, h)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64) + 0.5
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = np.clip(((xs - ax) * dx + (ys - ay) * dy) / length2, 0.0, 1.0) if length2 > 0 else 0.0
+    fp = (xs - ax - t * dx) ** 2 + (ys - ay - t * dy) ** 2 <= (r + 1e-6) ** 2
+    return (y0, y1, x0, x1), fp
+
+
+def remove_specks(mask: np.ndarray, min_pixels: int) -> tuple[np.ndarray, int]:
+    """``mask`` without regions under ``min_pixels`` (the postprocess rule), and how many went."""
+    if min_pixels <= 1:
+        return mask.astype(bool), 0
+    before = len(find_instances(mask)[0])
+    kept, cleaned = find_instances(mask, None, int(min_pixels))
+    return cleaned, before - len(kept)
 
 
 def _changed_box(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -173,14 +207,12 @@ class MaskCanvas(QWidget):
         cv2.floodFill(after, ff, (x, y), int(1 - after[y, x]), flags=4)
         self._commit(self._mask.copy(), after, "fill")
 
-    def _paint_to(self, x: int, y: int) -> None:
+    def _paint_to(self, x: float, y: float) -> None:
         value = 0 if self.tool == "eraser" else 1
-        r = max(0, (self.brush_size - 1) // 2)
-        if self._last is None or self._last == (x, y):
-            cv2.circle(self._mask, (x, y), r, value, -1)
-        else:
-            cv2.line(self._mask, self._last, (x, y), value, max(1, 2 * r + 1))
-            cv2.circle(self._mask, (x, y), r, value, -1)
+        found = stroke_footprint(self._last or (x, y), (x, y), self.brush_size, self._mask.shape)
+        if found is not None:
+            (y0, y1, x0, x1), fp = found
+            self._mask[y0:y1, x0:x1][fp] = value
         self._last = (x, y)
         self._mask_changed()
 
@@ -209,6 +241,13 @@ class MaskCanvas(QWidget):
         x, y = self.to_image(pos)
         h, w = self._mask.shape
         return min(max(x, 0), w - 1), min(max(y, 0), h - 1)
+
+    def _clamped_float(self, pos) -> tuple[float, float]:
+        """Image coordinates of ``pos`` as floats (brush strokes), inside the image."""
+        o, s = self._origin(), self.scale()
+        h, w = self._mask.shape
+        x, y = (pos.x() - o.x()) / s, (pos.y() - o.y()) / s
+        return min(max(x, 0.0), w - 1e-3), min(max(y, 0.0), h - 1e-3)
 
     def _update_cursor(self) -> None:
         if self.tool in ("brush", "eraser"):
@@ -266,7 +305,7 @@ class MaskCanvas(QWidget):
         if self.tool in ("brush", "eraser"):
             self._stroke_before = self._mask.copy()
             self._last = None
-            self._paint_to(x, y)
+            self._paint_to(*self._clamped_float(event.position()))
         elif self.tool == "polygon":
             if not self.polygon or abs(self.polygon[-1][0] - x) + abs(self.polygon[-1][1] - y) > 1:
                 self.polygon.append((x, y))
@@ -280,7 +319,7 @@ class MaskCanvas(QWidget):
             self._panning = event.position()
             self.update()
         elif self._stroke_before is not None:
-            self._paint_to(*self._clamped(event.position()))
+            self._paint_to(*self._clamped_float(event.position()))
 
     def mouseReleaseEvent(self, event) -> None:
         if self._panning is not None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QLabel, QSpinBox, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QSpinBox, QToolBar, QVBoxLayout, QWidget
 
-from .canvas import MAX_BRUSH, MIN_BRUSH, MaskCanvas
+from .canvas import MAX_BRUSH, MIN_BRUSH, MaskCanvas, remove_specks
+
+DESPECK_PX = 10  # on save, regions under this many pixels are stray, not a polyp's outline
 
 TOOL_LABELS = {"brush": "Brush", "eraser": "Eraser", "polygon": "Polygon", "fill": "Fill"}
 TOOL_TIPS = {
@@ -63,6 +65,14 @@ class MaskEditor(QWidget):
             act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             bar.addAction(act)
             self.addAction(act)
+        bar.addSeparator()
+        self.despeck = QCheckBox("Remove specks under", self, checked=True,
+                                 toolTip="On save, drop mask regions smaller than this "
+                                         "(stray pixels left by the eraser or a JPEG mask)")
+        self.despeck_px = QSpinBox(self, minimum=2, maximum=10_000, value=DESPECK_PX, suffix=" px")
+        self.despeck.toggled.connect(self.despeck_px.setEnabled)
+        bar.addWidget(self.despeck)
+        bar.addWidget(self.despeck_px)
         self.state = QLabel(self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -86,6 +96,15 @@ class MaskEditor(QWidget):
         self.canvas.set_image(rgb, mask)
         self.from_pred_action.setEnabled(prediction is not None)
         self._update_state()
+
+    def clean_for_saving(self) -> int:
+        """Apply "remove specks" as one undoable edit before a save; returns the regions removed."""
+        if not self.despeck.isChecked() or not self.canvas.has_image():
+            return 0
+        cleaned, removed = remove_specks(self.canvas.mask(), self.despeck_px.value())
+        if removed:
+            self.canvas.replace_mask(cleaned, f"remove {removed} speck(s)")
+        return removed
 
     def start_from_prediction(self) -> None:
         if self.prediction is not None:

@@ -68,6 +68,9 @@ class AnnotateWorkspace(QWidget):
         super().__init__(parent)
         self.model, self.device = model, device
         self.ask_unsaved: Callable[[str], str] = lambda text: ask_with_message_box(self, text)
+        self.tell: Callable[[str], None] = lambda text: QMessageBox.information(
+            self, "Mask saved as PNG", text)  # replaceable, e.g. in tests
+        self._told_format = False
         self.opened: analysis.Opened | None = None
         self.threshold = 0.5
         self.current_index: int | None = None
@@ -347,6 +350,7 @@ class AnnotateWorkspace(QWidget):
             return False
         i = self.current_index
         pair = o.source.pairs[i]
+        removed = self.editor.clean_for_saving()
         mask = self.editor.canvas.mask()
         try:
             saved = annotations.save_mask(o.source.path / "masks", pair.stem, mask, frame.rgb.shape)
@@ -358,13 +362,26 @@ class AnnotateWorkspace(QWidget):
         self.editor.canvas.mark_saved()
         frame.gt_mask = mask
         kept = f" (previous kept in {annotations.BACKUP_DIR}/)" if saved.backups else ""
-        self.status.setText(f"Saved {saved.path.name}{kept}")
+        specks = f" · removed {removed} speck(s)" if removed else ""
+        self.status.setText(f"Saved {saved.path.name}{kept}{specks}")
+        if pair.mask is not None and pair.mask.suffix.lower() != saved.path.suffix.lower():
+            self._format_changed(pair.mask, saved.path)
         if self.prediction is not None:
             self.table_model.add_rows([image_row(i, frame.name, self.prediction, mask)])
             self.summary.set_rows(self.table_model.rows, self.threshold)
             self.start_sweep()
         self.compare.set_data(frame.rgb, mask, self.prediction)
         return True
+
+    def _format_changed(self, old: Path, new: Path) -> None:
+        """A lossy (.jpg) mask was replaced by a PNG: the status line says so, a dialog once."""
+        text = (f"Saved {new.name} in place of {old.name}: corrected masks are written as PNG "
+                f"(lossless), and {old.name} was moved to masks/{annotations.BACKUP_DIR}/. "
+                f"Other masks keep their format; every tool reads both.")
+        self.status.setText(text)
+        if not self._told_format:
+            self._told_format = True
+            self.tell(text)
 
     # ------------------------------------------------------------------ threshold
     def start_sweep(self) -> None:
