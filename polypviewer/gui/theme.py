@@ -2,7 +2,8 @@
 
 A dark grey surround keeps attention on the endoscopic image. Overlay colours are the ones
 engine.export.overlay uses for exports (Okabe-Ito: warm = model, cool = reference), so a saved frame
-looks like the screen.
+looks like the screen. Unchecked boxes and radios get a visible outline (Fusion's is nearly
+black on this palette) and a checked push button (a mode) is filled with the accent colour.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ PANEL = "#24272b"
 TEXT = "#e6e6e6"
 MUTED = "#9aa0a6"
 ACCENT = "#4fb3d9"
+CONTROL_EDGE = "#8a919a"  # unchecked boxes and radios: visible against the panels
 
 FILL = overlay.ORANGE  # predicted mask fill
 PRED = overlay.YELLOW  # predicted contour and boxes
@@ -36,6 +38,17 @@ QLabel#badge {{ background: rgba(20, 22, 25, 200); border-radius: 6px; padding: 
 QLabel#frameinfo {{ color: {MUTED}; }}
 QStatusBar {{ background: {PANEL}; color: {MUTED}; }}
 QToolButton {{ padding: 3px 6px; }}
+QCheckBox::indicator, QRadioButton::indicator, QGroupBox::indicator {{
+    width: 13px; height: 13px; border: 1px solid {CONTROL_EDGE}; background: {BACKGROUND}; }}
+QRadioButton::indicator {{ border-radius: 7px; }}
+QCheckBox::indicator:checked, QGroupBox::indicator:checked {{
+    background: {ACCENT}; border-color: {ACCENT}; }}
+QRadioButton::indicator:checked {{ background: qradialgradient(cx:0.5, cy:0.5, radius:0.5,
+    fx:0.5, fy:0.5, stop:0 {ACCENT}, stop:0.55 {ACCENT}, stop:0.65 {BACKGROUND}); border-color: {ACCENT}; }}
+QCheckBox::indicator:disabled, QRadioButton::indicator:disabled {{ border-color: #4a4f56; }}
+QCheckBox::indicator:hover, QRadioButton::indicator:hover {{ border-color: {TEXT}; }}
+QPushButton:checked {{ background: {ACCENT}; color: #000000; border: 1px solid {ACCENT};
+    border-radius: 3px; padding: 3px 10px; }}
 """
 
 

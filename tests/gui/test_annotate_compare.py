@@ -123,3 +123,40 @@ def test_ground_truth_speck_is_listed_as_speck_not_missed(qtbot):
     assert "speck" in v.message.text()
     v.set_data(rgb, gt, from_probability(prob, 0.9, 0.5, 0.0))  # the prediction's rule applies
     assert "2 true polyp(s): 1 found, 1 missed" in v.message.text()
+
+
+def _mean_rgb(widget) -> np.ndarray:
+    img = widget.grab().toImage().convertToFormat(widget.grab().toImage().Format.Format_RGB888)
+    arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
+    return arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3).mean(axis=(0, 1))
+
+
+def test_active_compare_mode_and_unchecked_boxes_are_visible(qtbot):
+    from PySide6.QtWidgets import QCheckBox
+
+    from polypviewer.gui.app import make_app
+
+    make_app()  # the app's theme
+    v = CompareView()
+    qtbot.addWidget(v)
+    v.show()
+    v.set_mode("side")
+    on, off = _mean_rgb(v.mode_buttons["side"]), _mean_rgb(v.mode_buttons["contours"])
+    assert np.abs(on - off).max() > 40  # the active mode stands out
+    box = QCheckBox("")
+    qtbot.addWidget(box)
+    box.resize(20, 20)
+    box.show()
+    img = box.grab().toImage()
+    edge = max(max(img.pixelColor(x, y).getRgb()[:3]) for x in range(img.width()) for y in range(img.height()))
+    assert edge > 110  # an unchecked box has an outline, not just the dark panel
+
+
+def test_sweep_axis_reads_thresholds_not_si_scaled(qtbot):
+    from polypviewer.gui.annotate.summary import SummaryPanel
+
+    p = SummaryPanel()
+    qtbot.addWidget(p)
+    assert not p.sweep_plot.getAxis("bottom").autoSIPrefix
+    p.sweep_plot.setXRange(0.70, 0.95)
+    assert "0.001" not in p.sweep_plot.getAxis("bottom").labelString()

@@ -35,6 +35,8 @@ def _plot(title: str, x: str, y: str) -> pg.PlotWidget:
     w.setLabel("bottom", x)
     w.setLabel("left", y)
     w.showGrid(x=True, y=True, alpha=0.2)
+    for side in ("bottom", "left"):  # thresholds read 0.70-0.95, not "700-950 (x0.001)"
+        w.getAxis(side).enableAutoSIPrefix(False)
     w.setMinimumHeight(180)
     return w
 
