@@ -170,6 +170,12 @@ def run_app(paths: list[str], args=None) -> int:
     if screenshot:
         check_screenshot_path(screenshot)
     frame = getattr(args, "frame", None) or 0
+    from .platform_check import check_xcb
+
+    problem = check_xcb()  # a missing system library: one clear line, not Qt's abort
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     app = make_app()
     win = create_window(getattr(args, "model", None), getattr(args, "device", None),
                         getattr(args, "size", None))
