@@ -153,6 +153,7 @@ def test_register_and_use_now(qtbot, tmp_path, dataset, tiny_model_path):
     from polypviewer.gui.wizard.results import ResultsView
 
     view = ResultsView(tools.current_model)
+    view.confirm = lambda *_: True  # two random models: one may be "clearly worse"
     qtbot.addWidget(view)
     view.use_model.connect(tools.use_model)
     view.show_run(run)
@@ -253,3 +254,63 @@ def test_compare_against_default_model_when_none_chosen():
     assert TrainingTools(mw).current_model() == DEFAULT_MODEL
     mw.review.model_path = "/models/mine.safetensors"
     assert TrainingTools(mw).current_model() == "/models/mine.safetensors"
+
+
+def test_defaults_follow_the_machine_and_the_dataset_under_review(qtbot, tmp_path, dataset):
+    from types import SimpleNamespace
+
+    from polypviewer.gui.wizard.page_settings import default_preset
+    from polypviewer.gui.wizard.spec import PRESETS
+
+    assert default_preset([("auto", "Automatic"), ("cpu", "CPU")]) == "Quick check on CPU"
+    assert default_preset([("auto", ""), ("cpu", ""), ("cuda:0", "GPU 0")]) == "Balanced"
+    mw = StubMainWindow()
+    mw.annotate_workspace = SimpleNamespace(opened=SimpleNamespace(source=SimpleNamespace(path=dataset)))
+    tools = TrainingTools(mw, runs_root=tmp_path / "runs")
+    wiz = tools.open_wizard()
+    qtbot.addWidget(wiz)
+    assert wiz.data_page.datasets() == [str(dataset)]  # the dataset open in Dataset review
+    sp, mp = wiz.settings_page, wiz.model_page
+    assert sp.preset.currentText() == sp.default_preset
+    assert mp.target.text() == "polyp"
+    mp.initializePage()
+    assert mp.size.value() == PRESETS[sp.default_preset]["size"] == wiz.spec().size
+    sp.apply_preset("Best on GPU")  # the Task page shows what the preset trains at
+    assert mp.size.value() == PRESETS["Best on GPU"]["size"] == wiz.spec().size
+    mp.size.setValue(320)  # the user's own size: the preset becomes Custom and 320 is used
+    assert sp.preset.currentText() == "Custom" and wiz.spec().size == 320
+    from PySide6.QtWidgets import QWizard
+
+    cancel = wiz.button(QWizard.WizardButton.CancelButton)
+    assert cancel.isEnabled()
+    wiz.run_page.monitor.ended.emit("finished", "")  # a finished run has nothing to cancel
+    assert not cancel.isEnabled()
+    qtbot.waitUntil(lambda: not wiz.busy(), timeout=60_000)
+    wiz.close()
+    tools.shutdown()
+
+
+def test_register_and_use_now_ask_when_the_new_model_is_clearly_worse(qtbot, tmp_path, dataset):
+    from polypviewer.gui.wizard.compute import Comparison
+    from polypviewer.gui.wizard.results import ResultsView
+
+    run = fake_finished_run(tmp_path / "runs", dataset)
+    view = ResultsView(lambda: None)
+    qtbot.addWidget(view)
+    view.show_run(run)
+    asked, used = [], []
+    view.confirm = lambda title, text: asked.append(text) or False
+    view.use_model.connect(used.append)
+    view._compared(None, Comparison(("new", "current"), (0.55, 0.80), 2, []))
+    assert "clearly worse" in view.compare_label.text()
+    assert "headline validation Dice 0.500" in view.compare_label.text()  # why they differ
+    view.name.setText("worse-model")
+    view.register()
+    assert asked and not (user_models_dir() / "worse-model.safetensors").exists()
+    view.model_path = "x.safetensors"
+    view.use_now()
+    assert used == [] and len(asked) == 2
+    view._compared(None, Comparison(("new", "current"), (0.79, 0.80), 2, []))  # about equal
+    view.use_now()
+    assert used == ["x.safetensors"] and len(asked) == 2
+    shutil.rmtree(run)

@@ -63,9 +63,19 @@ class TrainingTools(QObject):
             parent = self.main_window if hasattr(self.main_window, "windowHandle") else None
             self.wizard = TrainWizard(self, parent)
             self.wizard.finished.connect(self._wizard_closed)
+            reviewed = self.reviewed_dataset()
+            if reviewed and not self.wizard.data_page.datasets():
+                self.wizard.data_page.add_dataset(reviewed)
         self.wizard.show()
         self.wizard.raise_()
         return self.wizard
+
+    def reviewed_dataset(self) -> str | None:
+        """The dataset open in Dataset review, if any: the likely one to train on."""
+        ws = getattr(self.main_window, "annotate_workspace", None)
+        opened = getattr(ws, "opened", None)
+        path = getattr(getattr(opened, "source", None), "path", None)
+        return str(path) if path is not None else None
 
     def _wizard_closed(self, *_):
         w, self.wizard = self.wizard, None

@@ -28,6 +28,7 @@ from ...engine.models.factory import ARCHS
 from ...engine.models.modelfile import read_metadata
 from ...engine.models.pretrained import available_pretrained
 from ...engine.models.registry import list_models
+from .spec import PRESETS
 
 SCRATCH_ENCODERS = ("resnet18", "resnet34", "mobilenet_v2", "efficientnet-b0")
 TASKS = (("polyp", "Polyp segmentation (with frame-classification head)"),
@@ -50,12 +51,16 @@ class ModelPage(QWizardPage):
         self.pretrained = available_pretrained()
         self.task_group, self.task_btn = _radio_group(self, TASKS)
         self.task_btn["polyp"].setChecked(True)
-        self.target = QLineEdit("instrument")
+        self.target = QLineEdit("polyp")
         self.arch = QComboBox()
         self.arch.addItems(list(ARCHS))
         self.encoder = QComboBox()
         self.size = QSpinBox(minimum=64, maximum=1024, singleStep=32, value=256)
         self.size.setSuffix(" px")
+        self.size_note = QLabel()
+        self.size_note.setObjectName("frameinfo")
+        self._preset_setting = False
+        self.size.valueChanged.connect(self._size_edited)
         self.init_group, self.init_btn = _radio_group(self, (
             ("imagenet", "Start from ImageNet weights"), ("scratch", "From scratch (random weights)"),
             ("model", "Fine-tune an existing model")))
@@ -70,6 +75,7 @@ class ModelPage(QWizardPage):
         form.addRow("Architecture", self.arch)
         form.addRow("Encoder", self.encoder)
         form.addRow("Input size", self.size)
+        form.addRow("", self.size_note)
         lay = QVBoxLayout(self)
         for b in self.task_btn.values():
             lay.addWidget(b)
@@ -91,6 +97,9 @@ class ModelPage(QWizardPage):
         self._fill_encoders()
 
     def initializePage(self) -> None:
+        sp = self.wizard().settings_page
+        if sp.preset.currentText() in PRESETS and sp.preset_size:
+            self.show_preset_size(sp.preset_size, sp.preset.currentText())
         data = self.wizard().data_page
         classify = data.layout_kind == "classify"
         self.task_btn["classify"].setEnabled(classify)
@@ -101,6 +110,23 @@ class ModelPage(QWizardPage):
         elif self.task_btn["classify"].isChecked():
             self.task_btn["polyp"].setChecked(True)
         self._refresh()
+
+    def show_preset_size(self, size: int | None, preset: str = "") -> None:
+        """The size the chosen preset will train at, so this page shows the real one."""
+        if size is None:
+            self.size_note.setText("")
+            return
+        self._preset_setting = True
+        self.size.setValue(int(size))
+        self._preset_setting = False
+        self.size_note.setText(f"set by the preset “{preset}” (Settings page); changing it "
+                               "makes the settings Custom")
+
+    def _size_edited(self, _value: int) -> None:
+        wiz = self.wizard()
+        if not self._preset_setting and wiz is not None:
+            wiz.settings_page._custom()
+            self.size_note.setText("")
 
     def task(self) -> str:
         return next(k for k, b in self.task_btn.items() if b.isChecked())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QVBoxLayout, QWizardPage
+from PySide6.QtWidgets import QVBoxLayout, QWizard, QWizardPage
 
 from .monitor import RunMonitor
 from .widgets import AutoHideLabel, home_short
@@ -15,7 +15,7 @@ class RunPage(QWizardPage):
         self.setSubTitle("The run goes on in its own process: you may close this window, it stays "
                          "in the Runs panel.")
         self.monitor = RunMonitor()
-        self.monitor.ended.connect(lambda *_: self.completeChanged.emit())
+        self.monitor.ended.connect(self._ended)
         self.error = AutoHideLabel()  # takes no room unless the run could not start
         lay = QVBoxLayout(self)
         lay.addWidget(self.error)
@@ -34,6 +34,13 @@ class RunPage(QWizardPage):
             self.proc = None
             return
         self.monitor.attach(self.proc)
+        self.completeChanged.emit()
+
+    def _ended(self, status: str, *_args) -> None:
+        """A finished run has nothing left to cancel: the wizard's Cancel goes grey."""
+        wiz = self.wizard()
+        if wiz is not None and status == "finished":
+            wiz.button(QWizard.WizardButton.CancelButton).setEnabled(False)
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:

@@ -37,6 +37,12 @@ from .spec import PRESETS, RunSpec
 AUGMENTS = ("none", "light", "medium", "strong")
 
 
+def default_preset(choices: list[tuple[str, str]]) -> str:
+    """The quick preset on a CPU-only machine (30 epochs there take hours), else Balanced."""
+    gpu = any(v.startswith("cuda") or v == "mps" for v, _ in choices)
+    return "Balanced" if gpu else "Quick check on CPU"
+
+
 class SettingsPage(QWizardPage):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -47,13 +53,16 @@ class SettingsPage(QWizardPage):
         self.estimate_task: Task | None = None
         self.preset = QComboBox()
         self.preset.addItems([*PRESETS, "Custom"])
-        self.preset.setCurrentText("Balanced")
+        self.preset_size: int | None = None
+        self.device_choices = devices()
+        self.default_preset = default_preset(self.device_choices)
+        self.preset.setCurrentText(self.default_preset)
         self.preset.currentTextChanged.connect(self.apply_preset)
         self.name = QLineEdit()
         self.name.setPlaceholderText("run and model name (default: from the dataset)")
         self.description = QLineEdit()
         self.device = QComboBox()
-        for value, text in devices():
+        for value, text in self.device_choices:
             self.device.addItem(text, value)
         self.advanced = QGroupBox("Advanced")
         self.advanced.setCheckable(True)
@@ -91,7 +100,7 @@ class SettingsPage(QWizardPage):
         self.estimate_label = QLabel()
         self.estimate_label.setWordWrap(True)
         self._build()
-        self.apply_preset("Balanced")
+        self.apply_preset(self.default_preset)
         for w in (self.epochs, self.batch, self.lr, self.early, self.max_images, self.strength):
             w.valueChanged.connect(self._custom)
         for w in (self.loss, self.optimizer, self.scheduler, self.augment):
@@ -145,10 +154,16 @@ class SettingsPage(QWizardPage):
         self.preset_size = p["size"]
         self._applying = False
         self.preset.setCurrentText(name)
+        wiz = self.wizard()
+        if wiz is not None:  # the Task page shows the size this preset trains at
+            wiz.model_page.show_preset_size(p["size"], name)
 
     def _custom(self, *_) -> None:
         if not getattr(self, "_applying", False) and self.preset.currentText() != "Custom":
             self.preset_size = None
+            wiz = self.wizard()
+            if wiz is not None:
+                wiz.model_page.show_preset_size(None)
             self.preset.blockSignals(True)
             self.preset.setCurrentText("Custom")
             self.preset.blockSignals(False)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QTabWidget,
@@ -36,6 +37,7 @@ from .widgets import AutoHideLabel, FitPixmapLabel, home_short
 PLOTS = (("Curves", "curves.png"), ("Threshold sweep", "threshold_sweep.png"),
          ("Samples", "samples.png"))
 METRIC_COLUMNS = 3
+WORSE_BY = 0.02  # mean Dice this far below the current model's: Register / Use now ask first
 PAIR_SIDE = 120  # px per overlay: the example pairs sit side by side within the wizard's width
 
 
@@ -92,7 +94,10 @@ class ResultsView(QWidget):
         self.register_btn.clicked.connect(self.register)
         self.use_btn = QPushButton("Use now")
         self.use_btn.setEnabled(False)
-        self.use_btn.clicked.connect(lambda: self.use_model.emit(self.model_path or ""))
+        self.use_btn.clicked.connect(self.use_now)
+        self.comparison = None
+        self.confirm = lambda title, text: QMessageBox.question(self, title, text) == \
+            QMessageBox.StandardButton.Yes  # replaced in tests
         self.register_status = AutoHideLabel()
         self._build()
 
@@ -134,6 +139,7 @@ class ResultsView(QWidget):
     def show_run(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
         self.model_path = None
+        self.comparison = None
         self.use_btn.setEnabled(False)
         self.register_status.setText("")
         self.compare_label.setText("")
@@ -183,9 +189,12 @@ class ResultsView(QWidget):
         self.compare_task = None
         self.compare_btn.setEnabled(True)
         self.comparison = c
+        worse = self.worse_note()
         self.compare_label.setText(
             f"Mean Dice over {c.n} validation images: new model ({c.names[0]}) "
             f"{c.mean_dice[0]:.3f}, current model ({c.names[1]}) {c.mean_dice[1]:.3f}."
+            + self._headline_note(c.mean_dice[0])
+            + (f" {worse}" if worse else "")
             + (" Below, the predicted polyp in green on the first images." if c.pairs else ""))
         self._clear_pairs()
         for k, pair in enumerate(c.pairs):
@@ -229,8 +238,39 @@ class ResultsView(QWidget):
         self.compare_btn.setEnabled(True)
         self.compare_label.setText(f"Comparison failed: {home_short(message)}")
 
+    def _headline_note(self, compared: float) -> str:
+        """Why the headline validation Dice and this comparison's can differ."""
+        try:
+            summary = json.loads((self.run_dir / "summary.json").read_text(encoding="utf-8"))
+            headline = float(summary["val_dice_model_res"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return ""
+        if abs(headline - compared) < 0.01:
+            return ""
+        return (f" (The headline validation Dice {headline:.3f} scores the images resized to the "
+                "model's input size, as training saw them; here each image is scored at its own "
+                "size after small regions are dropped, as the viewer shows it, so the two differ.)")
+
+    def worse_note(self) -> str:
+        """A warning when the comparison shows the new model clearly below the current one."""
+        c = self.comparison
+        if c is None or c.mean_dice[0] >= c.mean_dice[1] - WORSE_BY:
+            return ""
+        return (f"The new model is clearly worse than the current one on these images "
+                f"(Dice {c.mean_dice[0]:.3f} vs {c.mean_dice[1]:.3f}).")
+
+    def _confirm_if_worse(self, what: str) -> bool:
+        note = self.worse_note()
+        return not note or self.confirm(f"{what} a worse model?", f"{note} {what} it anyway?")
+
+    def use_now(self) -> None:
+        if self._confirm_if_worse("Use"):
+            self.use_model.emit(self.model_path or "")
+
     # ---- register ----------------------------------------------------------------------
     def register(self) -> None:
+        if not self._confirm_if_worse("Register"):
+            return
         if self.run_dir is None:
             return
         name = self.name.text().strip()
