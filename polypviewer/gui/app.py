@@ -184,6 +184,8 @@ def run_app(paths: list[str], args=None) -> int:
 
         demo = resources_dir() / "samples" / "demo.mp4"
         paths = [str(demo)] if demo.exists() else []
+    if screenshot:  # the whole (offscreen) screen, whatever size a previous session saved
+        win.setGeometry(win.screen().availableGeometry())
     win.show()
     if paths:
         win.open_path(paths[0], frame)

@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from ..engine.export import overlay
+from ..paths import resources_dir
 
 BACKGROUND = "#1b1d20"
 PANEL = "#24272b"
@@ -27,6 +28,7 @@ SEGMENT = (*overlay.ORANGE, 90)  # timeline detection segments
 POSITIVE = "#f0e442"
 NEGATIVE = "#9aa0a6"
 
+CHECK_ICON = (resources_dir() / "icons" / "check.svg").as_posix()  # the tick on a checked box
 STYLE = f"""
 QWidget {{ color: {TEXT}; }}
 QMainWindow, QDockWidget, QDialog {{ background: {BACKGROUND}; }}
@@ -42,7 +44,7 @@ QCheckBox::indicator, QRadioButton::indicator, QGroupBox::indicator {{
     width: 13px; height: 13px; border: 1px solid {CONTROL_EDGE}; background: {BACKGROUND}; }}
 QRadioButton::indicator {{ border-radius: 7px; }}
 QCheckBox::indicator:checked, QGroupBox::indicator:checked {{
-    background: {ACCENT}; border-color: {ACCENT}; }}
+    background: {ACCENT}; border-color: {ACCENT}; image: url({CHECK_ICON}); }}
 QRadioButton::indicator:checked {{ background: qradialgradient(cx:0.5, cy:0.5, radius:0.5,
     fx:0.5, fy:0.5, stop:0 {ACCENT}, stop:0.55 {ACCENT}, stop:0.65 {BACKGROUND}); border-color: {ACCENT}; }}
 QCheckBox::indicator:disabled, QRadioButton::indicator:disabled {{ border-color: #4a4f56; }}
