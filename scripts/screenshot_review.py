@@ -24,7 +24,7 @@ def main() -> int:
     from polypviewer.gui.app import create_window
 
     win = create_window()
-    win.resize(1500, 900)
+    win.setGeometry(win.screen().availableGeometry())  # screen size: QT_QPA_PLATFORM configfile
     win.show()
     ws = win.show_dataset_review()
     ws.open_dataset(a.dataset)

@@ -56,3 +56,20 @@ def test_fitted_size_never_exceeds_either_limit():
     assert screen_fit.fitted_size(QRect(0, 0, 3840, 2160)) == screen_fit.PREFERRED
     s = screen_fit.fitted_size(QRect(0, 0, 1366, 736))
     assert s.width() <= 1366 and s.height() <= 736 and s.height() >= 700
+
+
+def test_dataset_review_table_shows_its_key_columns_without_scrolling(qtbot, make_window, gui_dataset):
+    from polypviewer.gui.annotate.table_model import COLUMNS
+
+    win = make_window()
+    screen_fit.fit_to_screen(win, QRect(0, 0, 1366, 736))
+    ws = win.show_dataset_review()
+    ws.open_dataset(gui_dataset)
+    qtbot.waitUntil(lambda: not ws.busy and ws.table_model.rowCount() == 3, timeout=120_000)
+    qtbot.wait(20)
+    view = ws.table.viewport()
+    for key in ("name", "dice", "recall", "missed", "false_alarms"):
+        c = COLUMNS.index(key)
+        right = ws.table.columnViewportPosition(c) + ws.table.columnWidth(c)
+        assert 0 <= ws.table.columnViewportPosition(c) and right <= view.width(), key
+    assert not win.findings_dock.isVisible()  # the video's docks leave the width to the table

@@ -159,7 +159,7 @@ class AnnotateWorkspace(QWidget):
         self.table.setMinimumWidth(260)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         split.setCollapsible(0, False)
-        split.setSizes([420, 900])
+        split.setSizes([560, 800])
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(split, 1)
