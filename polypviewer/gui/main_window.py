@@ -275,7 +275,7 @@ class MainWindow(QMainWindow):
         self.settings.add_recent(path)
         self._fill_recent()
         self.setWindowTitle(f"{Path(path).name} — PolypViewer")
-        self.statusBar().showMessage(f"Opened {path}", 4000)
+        self.statusBar().showMessage(f"Opened {Path(path).name}", 4000)  # the full path is in Recent
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

@@ -49,8 +49,12 @@ QRadioButton::indicator:checked {{ background: qradialgradient(cx:0.5, cy:0.5, r
     fx:0.5, fy:0.5, stop:0 {ACCENT}, stop:0.55 {ACCENT}, stop:0.65 {BACKGROUND}); border-color: {ACCENT}; }}
 QCheckBox::indicator:disabled, QRadioButton::indicator:disabled {{ border-color: #4a4f56; }}
 QCheckBox::indicator:hover, QRadioButton::indicator:hover {{ border-color: {TEXT}; }}
-QPushButton:checked {{ background: {ACCENT}; color: #000000; border: 1px solid {ACCENT};
-    border-radius: 3px; padding: 3px 10px; }}
+QPushButton {{ background: #2d3136; border: 1px solid #4a4f56; border-radius: 3px;
+    padding: 3px 10px; }}
+QPushButton:hover {{ border-color: {CONTROL_EDGE}; }}
+QPushButton:pressed {{ background: #3a3e44; }}
+QPushButton:disabled {{ color: {MUTED}; border-color: #3a3e44; }}
+QPushButton:checked {{ background: {ACCENT}; color: #000000; border-color: {ACCENT}; }}
 """
 
 
