@@ -68,7 +68,7 @@ def test_output_under_a_file(tmp_path, tiny_model_path, capsys):
     rc = main(["predict", str(tmp_path / "in"), "--out", str(blocker / "out"),
                "--model", str(tiny_model_path), "--device", "cpu"])
     assert rc != 0
-    assert "not writable" in _one_error(capsys)
+    assert "file.txt is a file, not a folder" in _one_error(capsys)
 
 
 @pytest.mark.parametrize("kind", ["pickle", "foreign-json", "garbage-weights"])
