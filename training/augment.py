@@ -44,3 +44,17 @@ def build_augment(preset: str = "medium", size: int = 256, strength: float = 1.0
     if clahe:
         t += [A.CLAHE(clip_limit=2.0, p=1.0)]
     return A.Compose(t)
+
+
+class AugmentBySize:
+    """One pipeline per batch size (multi-scale training), built on first use in each process."""
+
+    def __init__(self, preset: str, strength: float = 1.0) -> None:
+        build_augment(preset, 64, strength)  # an unknown preset fails here, not in a worker
+        self.preset, self.strength = preset, strength
+        self._built: dict[int, A.Compose] = {}
+
+    def __call__(self, size: int) -> A.Compose:
+        if size not in self._built:
+            self._built[size] = build_augment(self.preset, size, self.strength)
+        return self._built[size]

@@ -49,6 +49,20 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clahe", action="store_true", help="CLAHE on every input (train and use)")
     p.add_argument("--no-pretrained", action="store_true", help="random encoder init")
     p.add_argument("--init-from", help="fine-tune this model file instead of ImageNet weights")
+    p.add_argument("--source", action="append", default=[], metavar="PATH[:OPT=V...]",
+                   help="a training source (repeatable) instead of DATASET...: "
+                   "PATH[:train=SPLIT][:weight=W][:holdout=F][:name=N]; SPLIT is relative to "
+                   "PATH, W its share of draws (default: its image count), F the holdout "
+                   "carved from it (default --val-fraction); a folder without masks/ is negatives")
+    p.add_argument("--data-root", help="relative source paths (also in --config) are read here")
+    p.add_argument("--scales", help="multi-scale training: comma-separated batch sizes, "
+                   "e.g. 256,320,384,448 (default: --size only)")
+    p.add_argument("--epoch-samples", type=int,
+                   help="images drawn per epoch under the source weights (default: all)")
+    p.add_argument("--cadx", action="store_true",
+                   help="add the neoplastic-probability channel (trained on classes/ maps)")
+    p.add_argument("--cadx-weight", type=float, default=d.cadx_weight,
+                   help="loss weight of the neoplastic channel (default %(default)s)")
     p.add_argument("--train-split", help="split file of training stems (per dataset)")
     p.add_argument("--val-split", help="split file of validation stems (per dataset)")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
@@ -80,15 +94,49 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="jsonl: one JSON event per line on stdout (for the GUI)")
 
 
+def _int_list(text: str | None, what: str) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError as e:
+        raise PolypViewerError(f"{what} takes comma-separated integers, not '{text}'") from e
+
+
+def _sources(a: argparse.Namespace) -> list[dict]:
+    from .sources import parse_source
+
+    try:
+        return [parse_source(s) for s in getattr(a, "source", None) or []]
+    except ValueError as e:
+        raise PolypViewerError(str(e)) from e
+
+
+def _data_root(a: argparse.Namespace) -> str | None:
+    root = getattr(a, "data_root", None)
+    return str(Path(root).resolve()) if root else None
+
+
 def config_from_args(a: argparse.Namespace) -> TrainConfig:
     if getattr(a, "config", None):
-        cfg = TrainConfig.load(a.config)
-        return replace(cfg, out=a.out or cfg.out, cv_folds=getattr(a, "cv", 0) or cfg.cv_folds)
-    if not a.datasets or not a.out:
-        raise PolypViewerError("train needs at least one DATASET and --out RUN_DIR (or --resume)")
-    dec = tuple(int(v) for v in a.decoder_channels.split(",")) if a.decoder_channels else None
+        try:
+            cfg = TrainConfig.load(a.config)
+        except (OSError, ValueError, TypeError) as e:
+            raise PolypViewerError(f"cannot use training config {a.config}: {e}") from e
+        # where and how it runs may change; what it trains comes from the file
+        return replace(cfg, out=a.out or cfg.out, cv_folds=getattr(a, "cv", 0) or cfg.cv_folds,
+                       data_root=_data_root(a) or cfg.data_root,
+                       threads=getattr(a, "threads", 0) or cfg.threads)
+    sources = _sources(a)
+    if (not a.datasets and not sources) or not a.out:
+        raise PolypViewerError("train needs at least one DATASET (or --source) and --out RUN_DIR "
+                               "(or --resume)")
+    if a.datasets and sources:
+        raise PolypViewerError("give either DATASET... or --source, not both")
+    dec = tuple(_int_list(a.decoder_channels, "--decoder-channels") or ()) or None
     model = ModelConfig(arch=a.arch, encoder=a.encoder, input_size=a.size,
-                        classification_head=not a.no_cls_head, decoder_channels=dec, clahe=a.clahe)
+                        classification_head=not a.no_cls_head, decoder_channels=dec, clahe=a.clahe,
+                        seg_channels=2 if getattr(a, "cadx", False) else 1)
     return TrainConfig(
         datasets=[str(Path(d)) for d in a.datasets], out=a.out, model=model,
         pretrained=not a.no_pretrained, init_from=a.init_from, train_split=a.train_split,
@@ -99,7 +147,10 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         early_stopping=a.early_stopping, seed=a.seed, device=a.device, workers=a.workers,
         threads=a.threads, cache_dir=a.cache_dir, max_train_images=a.max_train_images,
         name=a.name, description=a.description, cv_folds=getattr(a, "cv", 0) or 0,
-        validate=not a.no_check)
+        validate=not a.no_check, sources=sources, data_root=_data_root(a),
+        scales=_int_list(getattr(a, "scales", None), "--scales"),
+        epoch_samples=getattr(a, "epoch_samples", None),
+        cadx_weight=getattr(a, "cadx_weight", TrainConfig().cadx_weight))
 
 
 def classify_config_from_args(a: argparse.Namespace):
@@ -120,8 +171,10 @@ def _fmt_metrics(d: dict) -> str:
     if d.get("task") == "classify":
         return (f"loss {d['train_loss']:.4f} val_loss {d['val_loss']:.4f} accuracy "
                 f"{d['val_accuracy']:.4f} AUC {d['val_auc']:.4f}")
+    extra = "".join(f" {k[4:]} {v:.4f}" for k, v in d.items()
+                    if k.startswith(("val_dice_", "val_frame_auc", "val_cadx")))
     return (f"loss {d['train_loss']:.4f} val_loss {d['val_loss']:.4f} "
-            f"val Dice {d['val_dice']:.4f} IoU {d['val_iou']:.4f}")
+            f"val Dice {d['val_dice']:.4f} IoU {d['val_iou']:.4f}{extra}")
 
 
 class TextRenderer:

@@ -43,6 +43,13 @@ class TrainConfig:
     validate: bool = True  # check the datasets first (validate.py); fatal problems stop the run
     cv_folds: int = 0  # k-fold cross-validation: K > 1 runs K folds in OUT/fold_i (cv.py)
     cv_fold: int | None = None  # set for one fold's run: its train/val come from splits.kfold
+    # several datasets, each {"path", "train": split file, "weight", "holdout"} (sources.py);
+    # empty = ``datasets`` with ``train_split``/``val_split``/``val_fraction`` as before
+    sources: list[dict] = field(default_factory=list)
+    data_root: str | None = None  # relative source paths are read from here
+    scales: list[int] | None = None  # multi-scale: each batch at one of these sizes
+    epoch_samples: int | None = None  # draws per epoch under source weights (None = all images)
+    cadx_weight: float = 0.5  # loss weight of the neoplastic channel (seg_channels == 2)
 
     def to_dict(self) -> dict:
         d = asdict(self)

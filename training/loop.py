@@ -14,28 +14,32 @@ import random
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
-from torch.utils.data.distributed import DistributedSampler
 
 from polypviewer.engine import fsutil
 from polypviewer.engine.errors import DatasetError, PolypViewerError
 from polypviewer.engine.media.dataset import Pair, find_pairs
+from polypviewer.engine.metrics import frame_auc
 from polypviewer.engine.models.device import resolve_device
 from polypviewer.engine.models.factory import count_parameters, create_model
 from polypviewer.engine.models.modelfile import load_model, save_model
 
 from . import checkpoint, report
-from .augment import build_augment
+from .augment import AugmentBySize
 from .checkpoint import CHECKPOINT
 from .config import TrainConfig
-from .data import SegmentationSet, load_cached
+from .data import LABEL_NEOPLASTIC, ArraySet, MultiSourceSet, load_labelled, resize_labels
 from .events import Cancelled, CancelToken, Event, Listener
-from .losses import build_loss
+from .losses import build_loss, cadx_loss
+from .sampling import SourceBatchSampler
+from .sources import SourceSplit, gather_sources
 from .splits import kfold, random_split
-from .validate import emit_report, validate_datasets
+from .validate import emit_report, validate_datasets, validate_pairs
+from .warmstart import init_config, init_model
 
 
 def seed_everything(seed: int) -> None:
@@ -79,6 +83,18 @@ def gather_pairs(cfg: TrainConfig) -> tuple[list[Pair], list[Pair]]:
     return train, val
 
 
+def training_sources(cfg: TrainConfig) -> list[SourceSplit]:
+    """The run's sources: ``cfg.sources``, or all ``datasets`` pooled as one (the older form)."""
+    if cfg.sources:
+        if cfg.cv_fold is not None:
+            raise DatasetError("cross-validation pools 'datasets'; it does not take sources")
+        return gather_sources(cfg.sources, cfg.data_root, cfg.val_fraction, cfg.seed)
+    train, val = gather_pairs(cfg)
+    name = "+".join(Path(d).name for d in cfg.datasets) or "data"
+    return [SourceSplit(name, Path(cfg.datasets[0]) if cfg.datasets else Path("."),
+                        float(len(train)), train, val, negative=False)]
+
+
 def _split_stems(cfg: TrainConfig) -> list[str] | None:
     """Split files the run reads, for the dataset check (None = the whole dataset)."""
     files = [f for f in (cfg.train_split, cfg.val_split) if f]
@@ -115,18 +131,22 @@ def _forward(model, x):
 
 
 @torch.inference_mode()
-def predict_probs(model, loader, device, amp: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Mask and frame probabilities at model size for a validation loader."""
+def predict_probs(model, loader, device, amp: bool):
+    """Mask and frame probabilities at model size for a validation loader, and the
+    neoplastic channel (float16) when the model has one, else None."""
     model.eval()
-    masks, frames = [], []
-    for x, _, _ in loader:
-        x = x.to(device, non_blocking=True)
+    masks, frames, cadx = [], [], []
+    for batch in loader:
+        x = batch[0].to(device, non_blocking=True)
         with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
             m, c = _forward(model, x)
-        masks.append(torch.sigmoid(m.float())[:, 0].cpu().numpy())
-        fr = torch.sigmoid(c.float())[:, 0] if c is not None else torch.sigmoid(m.float()).amax((1, 2, 3))
+        p = torch.sigmoid(m.float())
+        masks.append(p[:, 0].cpu().numpy())
+        if p.shape[1] > 1:
+            cadx.append(p[:, 1].cpu().numpy().astype(np.float16))
+        fr = torch.sigmoid(c.float())[:, 0] if c is not None else p[:, :1].amax((1, 2, 3))
         frames.append(fr.cpu().numpy())
-    return np.concatenate(masks), np.concatenate(frames)
+    return np.concatenate(masks), np.concatenate(frames), (np.concatenate(cadx) if cadx else None)
 
 
 def dice_iou(prob: np.ndarray, gt: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
@@ -170,17 +190,23 @@ class Trainer:
             self.device, self.device_note = resolve_device(cfg.device)
         self.amp = cfg.amp and self.device.type == "cuda"
         seed_everything(cfg.seed)
-        if cfg.validate:  # every rank checks, so a fatal problem stops all of them alike
+        if cfg.validate and not cfg.sources:  # every rank checks, so all stop alike
             emit_report(validate_datasets(cfg.datasets, _split_stems(cfg), task="segment"),
                         self.emit)
-        self.train_pairs, self.val_pairs = gather_pairs(cfg)
-        cache = Path(cfg.cache_dir) if cfg.cache_dir else self.out / "cache"
-        t0 = time.perf_counter()
-        self.train_x, self.train_y = load_cached(self.train_pairs, cfg.model, cache)
-        self.val_x, self.val_y = load_cached(self.val_pairs, cfg.model, cache)
-        self.cache_s = time.perf_counter() - t0
+        self.sources = training_sources(cfg)
+        if cfg.validate and cfg.sources:
+            emit_report(validate_pairs([(s.root, s.train + s.holdout) for s in self.sources]),
+                        self.emit)
+        self.train_pairs = [p for s in self.sources for p in s.train]
+        self.val_pairs = [p for s in self.sources for p in s.holdout]
         if cfg.init_from:
-            model = load_model(cfg.init_from).model
+            cfg.model = init_config(cfg.model, cfg.init_from)
+        self._load_arrays()
+        if cfg.init_from:
+            model, counts = init_model(cfg.model, cfg.init_from)
+            self.emit("log", message=f"initialised from {Path(cfg.init_from).name}: "
+                      f"{counts['copied']} tensors copied, {counts['partial']} widened, "
+                      f"{counts['new']} new")
         else:
             model = create_model(cfg.model, pretrained=cfg.pretrained)
         self.n_params = count_parameters(model)
@@ -194,16 +220,19 @@ class Trainer:
                 model, device_ids=ids, find_unused_parameters=unused)
         else:
             self.net = model
-        aug = build_augment(cfg.augment, cfg.model.input_size, cfg.augment_strength)
-        train_set = SegmentationSet(self.train_x, self.train_y, cfg.model, aug)
-        val_set = SegmentationSet(self.val_x, self.val_y, cfg.model, None)
-        self.sampler = DistributedSampler(train_set, seed=cfg.seed) if self.distributed else None
+        train_set = MultiSourceSet(self.train_arrays, cfg.model,
+                                   AugmentBySize(cfg.augment, cfg.augment_strength))
+        val_set = ArraySet(self.val_x, self.val_labels, cfg.model)
+        n_train = len(train_set)
+        self.sampler = SourceBatchSampler(
+            [len(s.train) for s in self.sources], [s.weight for s in self.sources],
+            cfg.batch_size, cfg.epoch_samples, self.train_sizes, cfg.seed,
+            rank=self.rank, world=self.world,
+            drop_last=(cfg.epoch_samples or n_train) // self.world > cfg.batch_size)
         pin = self.device.type == "cuda"
-        self.train_loader = DataLoader(
-            train_set, batch_size=cfg.batch_size, shuffle=self.sampler is None,
-            sampler=self.sampler, num_workers=cfg.workers,
-            drop_last=len(train_set) // self.world > cfg.batch_size,  # per-rank share under DDP
-            pin_memory=pin, persistent_workers=cfg.workers > 0)
+        # workers are started per epoch (not persistent) so that each epoch's seeds apply
+        self.train_loader = DataLoader(train_set, batch_sampler=self.sampler,
+                                       num_workers=cfg.workers, pin_memory=pin)
         self.val_loader = DataLoader(val_set, batch_size=cfg.batch_size * 2, num_workers=0,
                                      pin_memory=pin)
         self.opt = _optimizer(cfg, model)
@@ -215,6 +244,32 @@ class Trainer:
         self.start_epoch = 0
         self.best = -1.0
         self.best_epoch = -1
+
+    def _load_arrays(self) -> None:
+        """Decoded caches per source; the holdout at the model size, with its source index."""
+        cfg = self.cfg
+        size = cfg.model.input_size
+        self.train_sizes = sorted(set(cfg.scales)) if cfg.scales else [size]
+        max_side = max(self.train_sizes + [size])
+        cache = Path(cfg.cache_dir) if cfg.cache_dir else self.out / "cache"
+        t0 = time.perf_counter()
+        self.train_arrays, vx, vl, groups = [], [], [], []
+        for i, s in enumerate(self.sources):
+            self.train_arrays.append(load_labelled(s.train, s.classes, max_side,
+                                                   cfg.model.clahe, cache))
+            if s.holdout:
+                x, lab = load_labelled(s.holdout, s.classes, max_side, cfg.model.clahe, cache)
+                vx += [cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA
+                                  if a.shape[0] > size else cv2.INTER_LINEAR)
+                       if a.shape[0] != size else a for a in x]
+                vl += [resize_labels(b, size) for b in lab]
+                groups += [i] * len(x)
+        if not vx:
+            raise DatasetError("no holdout images: give a holdout fraction above 0")
+        self.val_x, self.val_labels = np.stack(vx), np.stack(vl)
+        self.val_y = (self.val_labels > 0).astype(np.uint8)
+        self.val_groups = np.asarray(groups)
+        self.cache_s = time.perf_counter() - t0
 
     # ---- checkpoints -------------------------------------------------------------------
     def _save_checkpoint(self, epoch: int) -> None:
@@ -282,12 +337,11 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> float:
         cfg = self.cfg
         self.net.train()
-        if self.sampler is not None:
-            self.sampler.set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
         seed_everything(cfg.seed + epoch)
         total, n, t0 = 0.0, 0, time.perf_counter()
         steps = len(self.train_loader)
-        for i, (x, m, lab) in enumerate(self.train_loader):
+        for i, (x, m, lab, classes) in enumerate(self.train_loader):
             if self._cancelled():
                 raise Cancelled()
             x = x.to(self.device, non_blocking=True, memory_format=torch.channels_last)
@@ -295,9 +349,12 @@ class Trainer:
             lab = lab.to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, enabled=self.amp):
                 logits, cls = _forward(self.net, x)
-                loss = self.loss_fn(logits.float(), m)
+                loss = self.loss_fn(logits[:, :1].float(), m)
                 if cls is not None and cfg.cls_weight > 0:
                     loss = loss + cfg.cls_weight * self.cls_loss(cls.float(), lab)
+                if logits.shape[1] > 1 and cfg.cadx_weight > 0:
+                    loss = loss + cfg.cadx_weight * cadx_loss(
+                        logits[:, 1:2].float(), classes.to(self.device, non_blocking=True))
             self.opt.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.opt)
@@ -311,8 +368,13 @@ class Trainer:
                       elapsed_s=elapsed, eta_s=elapsed / (i + 1) * (steps - i - 1))
         return total / max(n, 1)
 
+    def _group_mean(self, per_image: np.ndarray) -> float:
+        """Mean over sources of each source's mean, so a large source does not dominate."""
+        return float(np.mean([per_image[self.val_groups == g].mean()
+                              for g in np.unique(self.val_groups)]))
+
     def _validate(self) -> dict:
-        probs, frame = predict_probs(self.model, self.val_loader, self.device, self.amp)
+        probs, frame, cadx = predict_probs(self.model, self.val_loader, self.device, self.amp)
         dice, iou = dice_iou(probs, self.val_y, 0.5)
         with torch.no_grad():
             t = torch.from_numpy(probs).clamp(1e-6, 1 - 1e-6)
@@ -320,8 +382,22 @@ class Trainer:
             vloss = float(self.loss_fn.cpu()(logits, torch.from_numpy(self.val_y).float().unsqueeze(1)))
             self.loss_fn.to(self.device)
         self._val_probs = probs
-        return {"val_loss": vloss, "val_dice": float(dice.mean()), "val_iou": float(iou.mean()),
-                "val_frame_prob_mean": float(frame.mean())}
+        # negatives score 1 when nothing is predicted (dice_iou's empty/empty rule)
+        out = {"val_loss": vloss, "val_dice": self._group_mean(dice),
+               "val_iou": self._group_mean(iou), "val_frame_prob_mean": float(frame.mean())}
+        if len(self.sources) > 1:
+            for g, s in enumerate(self.sources):
+                if (self.val_groups == g).any():
+                    out[f"val_dice_{s.name}"] = float(dice[self.val_groups == g].mean())
+        positive = self.val_y.reshape(len(self.val_y), -1).mean(1) > 0
+        if positive.any() and not positive.all():
+            out["val_frame_auc"] = float(frame_auc(positive.astype(int), frame))
+        if cadx is not None:
+            known = self.val_labels >= LABEL_NEOPLASTIC
+            if known.any():
+                hit = (cadx[known] >= 0.5) == (self.val_labels[known] == LABEL_NEOPLASTIC)
+                out["val_cadx_pixel_acc"] = float(hit.mean())
+        return out
 
     def run(self, resume: bool = False) -> Path | None:
         cfg = self.cfg
@@ -336,6 +412,10 @@ class Trainer:
             fsutil.write_json(self.out / "split.json", {
                 "train": [str(p.image) for p in self.train_pairs],
                 "val": [str(p.image) for p in self.val_pairs]})
+            if cfg.sources:  # holdout stems per source, for evaluate / size tables
+                for s in self.sources:
+                    fsutil.write_text(self.out / "holdouts" / f"{s.name}.txt",
+                                      "".join(f"{p.stem}\n" for p in s.holdout))
         self.emit("run_started", out=str(self.out), device=self.device_note,
                   n_train=len(self.train_pairs), n_val=len(self.val_pairs),
                   n_params=self.n_params, epochs=cfg.epochs, start_epoch=self.start_epoch,
@@ -382,24 +462,30 @@ class Trainer:
     def _finish(self) -> Path:
         cfg = self.cfg
         best = load_model(self.out / "best", device=self.device)
-        probs, frame = predict_probs(best.model.to(memory_format=torch.channels_last),
-                                     self.val_loader, self.device, self.amp)
-        sweep = report.threshold_sweep(probs, self.val_y)
+        probs, _, _ = predict_probs(best.model.to(memory_format=torch.channels_last),
+                                    self.val_loader, self.device, self.amp)
+        sweep = report.threshold_sweep(probs, self.val_y, groups=self.val_groups)
         thr = sweep["best_threshold"]
         report.write_sweep(self.out, sweep)
         report.write_sample_grid(self.out, self.val_x, self.val_y, probs, thr)
         dice, iou = dice_iou(probs, self.val_y, thr)
         summary = {
-            "datasets": [Path(d).name for d in cfg.datasets],
+            "datasets": [Path(d).name for d in cfg.datasets] or [s.name for s in self.sources],
             "train_split": Path(cfg.train_split).name if cfg.train_split else None,
             "val_split": Path(cfg.val_split).name if cfg.val_split else f"random {cfg.val_fraction:.0%}",
             "n_train": len(self.train_pairs), "n_val": len(self.val_pairs),
             "epochs_run": len(self.history), "best_epoch": self.best_epoch,
-            "val_dice_model_res": float(dice.mean()), "val_iou_model_res": float(iou.mean()),
+            "val_dice_model_res": self._group_mean(dice), "val_iou_model_res": self._group_mean(iou),
             "threshold": thr, "loss": cfg.loss, "augment": cfg.augment, "lr": cfg.lr,
             "device": self.device_note,
             "train_time_s": round(sum(h["epoch_s"] for h in self.history), 1),
         }
+        if cfg.sources:
+            summary["sources"] = [{"name": s.name, "weight": s.weight, "n_train": len(s.train),
+                                   "n_holdout": len(s.holdout), "negative": s.negative,
+                                   "classes": bool(s.classes)} for s in self.sources]
+            summary["val_split"] = "holdouts carved from each source's training split"
+            summary["scales"] = self.train_sizes
         final = save_model(self.out / "model", best.model.to("cpu"), cfg.model, threshold=thr,
                            name=cfg.name or self.out.name, description=cfg.description,
                            training=summary)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from segmentation_models_pytorch import losses as L
 from torch import nn
+from torch.nn import functional as F
 
 LOSSES = ("bce_dice", "dice", "jaccard", "focal", "focal_dice")
 
@@ -33,3 +34,16 @@ def build_loss(name: str = "bce_dice", pos_weight: float | None = None) -> nn.Mo
         return _Sum(L.FocalLoss(mode="binary"), dice)
     pw = torch.tensor([pos_weight]) if pos_weight else None
     return _Sum(L.SoftBCEWithLogitsLoss(pos_weight=pw), dice)
+
+
+def cadx_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """BCE of P(neoplastic | polyp) over polyp pixels whose class is known; the rest is ignored.
+
+    ``logits`` (N,1,H,W), ``labels`` (N,H,W) with 2 = neoplastic, 3 = non-neoplastic
+    (``data.LABEL_*``); a batch without known pixels adds zero (keeping the graph).
+    """
+    known = labels >= 2
+    if not bool(known.any()):
+        return logits.sum() * 0.0
+    target = (labels[known] == 2).float()
+    return F.binary_cross_entropy_with_logits(logits[:, 0][known], target)

@@ -58,8 +58,19 @@ def write_curves(out: Path, history: list[dict], metrics=SEGMENTATION_CURVES,
     return save_figure(fig, out / "curves.png")
 
 
-def threshold_sweep(probs: np.ndarray, gt: np.ndarray, thresholds=THRESHOLDS) -> dict:
-    """Mean per-image Dice, pixel precision and recall at each threshold; picks best Dice."""
+def threshold_sweep(probs: np.ndarray, gt: np.ndarray, thresholds=THRESHOLDS,
+                    groups: np.ndarray | None = None) -> dict:
+    """Mean per-image Dice, pixel precision and recall at each threshold; picks best Dice.
+
+    With ``groups`` (a source index per image) each figure is the mean of the sources' means.
+    """
+    if groups is None:
+        groups = np.zeros(len(gt), int)
+    keys = np.unique(groups)
+
+    def mean(v: np.ndarray) -> float:
+        return float(np.mean([v[groups == k].mean() for k in keys]))
+
     g = gt.astype(bool)
     gs = g.sum((1, 2))
     rows = []
@@ -70,8 +81,8 @@ def threshold_sweep(probs: np.ndarray, gt: np.ndarray, thresholds=THRESHOLDS) ->
         dice = np.where(ps + gs == 0, 1.0, 2 * inter / np.maximum(ps + gs, 1))
         prec = np.where(ps == 0, 1.0 * (gs == 0), inter / np.maximum(ps, 1))
         rec = np.where(gs == 0, 1.0, inter / np.maximum(gs, 1))
-        rows.append({"threshold": float(t), "dice": float(dice.mean()),
-                     "precision": float(prec.mean()), "recall": float(rec.mean())})
+        rows.append({"threshold": float(t), "dice": mean(dice),
+                     "precision": mean(prec), "recall": mean(rec)})
     best = max(rows, key=lambda r: r["dice"])
     return {"rows": rows, "best_threshold": best["threshold"], "best_dice": best["dice"]}
 

@@ -274,6 +274,30 @@ def validate_datasets(roots: Sequence[str | Path] | str | Path, split=None,
     return rep
 
 
+def validate_pairs(groups: Sequence[tuple[str | Path, Sequence]], workers: int = 2) -> Report:
+    """Check exactly the pairs a multi-source run uses (``sources.SourceSplit``: negatives have
+    no mask); duplicates are found across all groups."""
+    rep = Report()
+    hashes: dict[str, list[str]] = {}
+    for root, pairs in groups:
+        jobs = [(p.stem, p.image, p.mask) for p in pairs]
+        with ThreadPoolExecutor(max(1, workers)) as ex:
+            results = list(ex.map(lambda j: _check_pair(*j), jobs))
+            digests = list(ex.map(lambda j: _sha1(j[1]), jobs))
+        rep.counts[str(root)] = {"images": len(jobs),
+                                 "masks": sum(1 for j in jobs if j[2] is not None)}
+        for probs in results:
+            for sev, f, msg, kind in probs:
+                rep.add(sev, f, msg, kind)
+        for (_, img, _), d in zip(jobs, digests):
+            hashes.setdefault(d, []).append(str(img))
+    for files in hashes.values():
+        if len(files) > 1:
+            rep.add(WARNING, files[0], f"identical bytes to {len(files) - 1} other file(s): "
+                    + ", ".join(files[1:4]), "duplicate")
+    return rep
+
+
 def emit_report(rep: Report, emit) -> None:
     """Warnings as ``log`` events (one per kind, with examples); raise on fatal problems."""
     for line in rep.summary_lines(WARNING):

@@ -19,6 +19,10 @@ def check_input_size(size: int) -> int:
     return s
 
 
+# seg_channels: 1 = polyp only; 2 adds P(neoplastic | polyp) as channel 1 (CADx, research only)
+SEG_CHANNELS_RANGE = (1, 2)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     arch: str = "Unet"
@@ -31,6 +35,19 @@ class ModelConfig:
     clahe: bool = False
     class_names: tuple[str, ...] = ("no polyp", "polyp")
     extra: dict = field(default_factory=dict)
+    seg_channels: int = 1  # an int in SEG_CHANNELS_RANGE; files without the key are one-channel
+
+    def __post_init__(self) -> None:
+        lo, hi = SEG_CHANNELS_RANGE
+        n = self.seg_channels
+        if isinstance(n, bool) or not isinstance(n, int) or not lo <= n <= hi:
+            raise ValueError(f"seg_channels must be an integer from {lo} to {hi}, "
+                             f"not {self.seg_channels!r}")
+
+    @property
+    def has_cadx(self) -> bool:
+        """Whether the mask output carries the neoplastic-probability channel."""
+        return self.seg_channels >= 2
 
     def to_dict(self) -> dict:
         d = asdict(self)

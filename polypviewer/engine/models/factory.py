@@ -31,7 +31,8 @@ def create_model(config: ModelConfig = DEFAULT_CONFIG, pretrained: bool = False)
 
     ``pretrained=True`` loads offline ImageNet encoder weights (see ``pretrained.py``);
     loading a saved model starts from ``pretrained=False`` and then reads its own weights.
-    Outputs: ``mask_logits`` (N,1,H,W) and, with the classification head, frame logits (N,1).
+    Outputs: ``mask_logits`` (N,C,H,W) with C = ``seg_channels`` (channel 0 polyp, channel 1
+    neoplastic given polyp) and, with the classification head, frame logits (N,1).
     """
     if config.arch not in ARCHS:
         raise ValueError(f"unknown architecture '{config.arch}'; choose from {', '.join(ARCHS)}")
@@ -39,7 +40,7 @@ def create_model(config: ModelConfig = DEFAULT_CONFIG, pretrained: bool = False)
         "encoder_name": config.encoder,
         "encoder_weights": None,
         "in_channels": 3,
-        "classes": 1,
+        "classes": config.seg_channels,
     }
     if config.decoder_channels is not None:
         if config.arch in _PER_STAGE_CHANNELS:
