@@ -150,4 +150,6 @@ def describe_predictor(pred) -> str:
     source = getattr(pred, "threshold_source", "")
     if source:
         thr += f" ({source})"
-    return f"model {pred.name}{at}, {thr}, device {pred.device_note}{tta}"
+    cadx = (", neoplastic probability per polyp (research only, not a diagnosis)"
+            if getattr(pred, "has_cadx", False) else "")
+    return f"model {pred.name}{at}, {thr}, device {pred.device_note}{tta}{cadx}"

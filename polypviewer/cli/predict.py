@@ -31,6 +31,7 @@ from .common import (
 )
 
 CSV_COLUMNS = ("source", "frame", "time_s", "polyp_probability", "polyp_count", "boxes", "name")
+CADX_COLUMN = "neoplastic_probability"  # models with the CADx channel only; research output
 
 EPILOG = """\
 outputs (in --out DIR):
@@ -39,7 +40,9 @@ outputs (in --out DIR):
                        (datasets: the ground-truth contour too, in blue)
   gradcam/NAME.jpg     Grad-CAM heatmap over the frame (with --gradcam)
   predictions.csv      one row per analysed frame: source, frame, time_s, polyp_probability,
-                       polyp_count, boxes (JSON [[x0, y0, x1, y1, confidence], ...]), name
+                       polyp_count, boxes (JSON [[x0, y0, x1, y1, confidence], ...]), name;
+                       models with a neoplastic channel add neoplastic_probability (JSON
+                       list, one per box): RESEARCH ONLY, NOT A DIAGNOSIS
 
 NAME is the image's file stem; for videos it is VIDEOSTEM_FRAME (frame number, 6 digits).
 Videos: by default only frames with findings (at least one polyp region) get a mask and an
@@ -119,7 +122,8 @@ class Writer:
         self.csv_path = out / "predictions.csv"
         try:
             self.csv = self.csv_path.open("w", newline="", encoding="utf-8")
-            self.table = csv.DictWriter(self.csv, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            cols = CSV_COLUMNS + ((CADX_COLUMN,) if self.has_cadx else ())
+            self.table = csv.DictWriter(self.csv, fieldnames=cols, lineterminator="\n")
             self.table.writeheader()
             self.csv.flush()
         except OSError as e:
@@ -132,6 +136,10 @@ class Writer:
         self.used.add(name)
         return name
 
+    @property
+    def has_cadx(self) -> bool:
+        return bool(getattr(self.predictor, "has_cadx", False))
+
     def frame(self, item: Item, pred) -> None:
         """All of the frame's files and its row, or none of them (also on Ctrl-C)."""
         finding = has_finding(pred)
@@ -143,12 +151,16 @@ class Writer:
             if write:
                 self._files(item, pred, name, written)
             boxes = [[*inst.bbox, round(float(inst.confidence), 4)] for inst in pred.instances]
-            self._row({
+            row = {
                 "source": item.source, "frame": item.index,
                 "time_s": "" if item.time_s is None else f"{item.time_s:.3f}",
                 "polyp_probability": f"{pred.frame_prob:.4f}", "polyp_count": pred.count,
                 "boxes": json.dumps(boxes), "name": name if write else "",
-            })
+            }
+            if self.has_cadx:
+                row[CADX_COLUMN] = json.dumps([round(float(i.neoplastic_probability), 4)
+                                               for i in pred.instances])
+            self._row(row)
         except BaseException:
             self._undo(pos, written)
             raise

@@ -119,8 +119,8 @@ def analyse_source(path: str, predictor: Predictor, store: AnalysisStore, n: int
     t0 = last = time.perf_counter()
     count = 0
 
-    def keep(frame, prob, frame_prob, box) -> None:
-        store.put(frame.index, prob, frame_prob, box)
+    def keep(frame, prob, frame_prob, box, cadx=None) -> None:
+        store.put(frame.index, prob, frame_prob, box, cadx=cadx)
 
     try:
         # the engine's pipeline overlaps decoding, batched inference and storing

@@ -17,7 +17,14 @@ CHUNK = 256
 
 
 def inst_from_dict(d: dict) -> Instance:
-    return Instance(tuple(d["bbox"]), int(d["area"]), tuple(d["centroid"]), float(d["confidence"]))
+    neo = d.get("neoplastic_probability")
+    return Instance(tuple(d["bbox"]), int(d["area"]), tuple(d["centroid"]), float(d["confidence"]),
+                    None if neo is None else float(neo))
+
+
+def cadx_name(index: int) -> str:
+    """The neoplastic map beside a frame's probability map (models with that channel)."""
+    return f"{index}.cadx.png"
 
 
 def box_list(box: Letterbox) -> list[int]:
@@ -63,8 +70,13 @@ def check_entry(e, lo: int, hi: int) -> dict:
     box = e["letterbox"]
     if not isinstance(box, list) or len(box) != 6 or not all(_is_int(v) for v in box):
         raise ValueError(f"frame {index} has letterbox {box!r}")
+    if not isinstance(e.get("cadx", False), bool):
+        raise ValueError(f"frame {index} has cadx {e['cadx']!r}")
     for d in e["instances"]:
         inst = inst_from_dict(d)
         if len(inst.bbox) != 4 or len(inst.centroid) != 2:
             raise ValueError(f"frame {index} has a malformed instance")
+        neo = inst.neoplastic_probability
+        if neo is not None and not _is_number(neo):
+            raise ValueError(f"frame {index} has neoplastic_probability {neo!r}")
     return e

@@ -28,6 +28,7 @@ class FramePrediction:
     mask: np.ndarray  # bool (H, W), specks removed
     instances: list[Instance] = field(default_factory=list)
     min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION
+    cadx: np.ndarray | None = None  # float32 (H, W) P(neoplastic | polyp), models with the channel
 
     @property
     def count(self) -> int:
@@ -36,13 +37,17 @@ class FramePrediction:
     def rethreshold(self, threshold: float, min_area_fraction: float | None = None) -> "FramePrediction":
         """Same probabilities, new threshold: no model run (the GUI slider uses this)."""
         frac = self.min_area_fraction if min_area_fraction is None else min_area_fraction
-        return from_probability(self.prob, self.frame_prob, threshold, frac)
+        return from_probability(self.prob, self.frame_prob, threshold, frac, self.cadx)
 
 
 def from_probability(prob: np.ndarray, frame_prob: float, threshold: float,
-                     min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION) -> FramePrediction:
-    insts, mask = find_instances(prob >= threshold, prob, min_area_pixels(prob.shape, min_area_fraction))
-    return FramePrediction(prob, float(frame_prob), float(threshold), mask, insts, min_area_fraction)
+                     min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION,
+                     cadx: np.ndarray | None = None) -> FramePrediction:
+    """The one post-processing path: mask, specks removed, instances (+ their CADx mean)."""
+    insts, mask = find_instances(prob >= threshold, prob, min_area_pixels(prob.shape, min_area_fraction),
+                                 cadx)
+    return FramePrediction(prob, float(frame_prob), float(threshold), mask, insts, min_area_fraction,
+                           cadx)
 
 
 class Predictor:
@@ -83,9 +88,18 @@ class Predictor:
     def prepare(self, rgb: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         return prepare(rgb, self.config)
 
-    @torch.inference_mode()
+    @property
+    def has_cadx(self) -> bool:
+        return self.config.has_cadx
+
     def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, S, S, 3) uint8 prepared frames -> mask probs (N, S, S) and frame probs (N,)."""
+        probs, frame, _ = self.forward_all(batch)
+        return probs, frame
+
+    @torch.inference_mode()
+    def forward_all(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``forward`` plus the neoplastic map (N, S, S), None for one-channel models."""
         x = normalise(torch.from_numpy(np.ascontiguousarray(batch)).to(self.device), self.config)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
@@ -94,27 +108,35 @@ class Predictor:
                 m2, c2 = self._run(torch.flip(x, dims=[3]))
                 m = (m + torch.flip(m2, dims=[3])) / 2
                 c = None if c is None else (c + c2) / 2
-        probs = torch.sigmoid(m.float())[:, 0]
+        p = torch.sigmoid(m.float())
+        probs = p[:, 0]
         frame = torch.sigmoid(c.float())[:, 0] if c is not None else probs.amax(dim=(1, 2))
-        return probs.cpu().numpy(), frame.cpu().numpy()
+        cadx = p[:, 1].cpu().numpy() if p.shape[1] > 1 else None
+        return probs.cpu().numpy(), frame.cpu().numpy(), cadx
 
     def _run(self, x: torch.Tensor):
         out = self.net(x)
         return out if isinstance(out, tuple) else (out, None)
 
     def finish(self, prob_model: np.ndarray, frame_prob: float, box: Letterbox,
-               threshold: float | None = None) -> FramePrediction:
-        """Model-size probability -> prediction at the frame's original size."""
+               threshold: float | None = None, cadx_model: np.ndarray | None = None) -> FramePrediction:
+        """Model-size probability (and neoplastic map) -> prediction at the frame's size."""
         prob = unletterbox(prob_model.astype(np.float32), box)
+        cadx = None
+        if cadx_model is not None:
+            cadx = np.ascontiguousarray(unletterbox(cadx_model.astype(np.float32), box))
         thr = self.threshold if threshold is None else threshold
-        return from_probability(np.ascontiguousarray(prob), frame_prob, thr, self.min_area_fraction)
+        return from_probability(np.ascontiguousarray(prob), frame_prob, thr, self.min_area_fraction,
+                                cadx)
 
     def predict_batch(self, frames: list[np.ndarray]) -> list[FramePrediction]:
         if not frames:
             return []
         prepared = [self.prepare(f) for f in frames]
-        probs, frame = self.forward(np.stack([p for p, _ in prepared]))
-        return [self.finish(probs[i], float(frame[i]), prepared[i][1]) for i in range(len(frames))]
+        probs, frame, cadx = self.forward_all(np.stack([p for p, _ in prepared]))
+        return [self.finish(probs[i], float(frame[i]), prepared[i][1],
+                            cadx_model=None if cadx is None else cadx[i])
+                for i in range(len(frames))]
 
     def predict(self, rgb: np.ndarray) -> FramePrediction:
         return self.predict_batch([rgb])[0]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..media.sources import Frame, Source
-from .backends import Backend, forward_adaptive, make_backend, suggest_batch_size
+from .backends import Backend, forward_adaptive, forward_maps, make_backend, suggest_batch_size
 from .inference import FramePrediction, Predictor
 from .preprocess import Letterbox
 
@@ -79,6 +79,11 @@ class _Queue(queue.Queue):
 
 _END = object()  # end of stream, passed down the stages
 _HALT = object()  # returned by a get when stopping early (cancel, error, consumer left)
+
+
+def _per_frame(cadx: np.ndarray | None, frames: list) -> list:
+    """The neoplastic maps of a batch, one per frame (None each for one-channel models)."""
+    return [None] * len(frames) if cadx is None else list(cadx[:len(frames)])
 
 
 def _frames(source, start: int, stop: int | None) -> Iterator[Frame]:
@@ -230,10 +235,10 @@ class _Run:
                 return
             frames, arr, boxes = item
             t = time.perf_counter()
-            probs, fprobs = forward_adaptive(self.backend, arr)
+            probs, fprobs, cadx = forward_adaptive(self.backend, arr)
             self.stats.add("inference", time.perf_counter() - t)
             self.stats.batches += 1
-            if not self.put("results", (frames, boxes, probs, fprobs)):
+            if not self.put("results", (frames, boxes, probs, fprobs, _per_frame(cadx, frames))):
                 return
 
     def _inference_lanes(self, lanes: int) -> None:
@@ -252,9 +257,9 @@ class _Run:
         def drain(keep: int) -> bool:
             while len(pending) > keep:
                 (frames, boxes), fut = pending.popleft()
-                probs, fprobs = fut.result()
+                probs, fprobs, cadx = fut.result()
                 self.stats.batches += 1
-                if not self.put("results", (frames, boxes, probs, fprobs)):
+                if not self.put("results", (frames, boxes, probs, fprobs, _per_frame(cadx, frames))):
                     return False
             return True
 
@@ -287,8 +292,11 @@ class _Run:
             if self.model_output is not None:
                 # a consumer that stores model-size maps (the analysis cache) needs nothing
                 # at full resolution: skip that work (and keep its calls in order, unthreaded)
-                for frame, box, prob, fprob in zip(*item):
-                    self.model_output(frame, prob, float(fprob), box)
+                for frame, box, prob, fprob, cadx in zip(*item):
+                    if cadx is None:  # one-channel models: the consumer's call is unchanged
+                        self.model_output(frame, prob, float(fprob), box)
+                    else:
+                        self.model_output(frame, prob, float(fprob), box, cadx=cadx)
                 preds = [None] * len(item[0])
             else:
                 preds = self._map(self._finish, list(zip(*item)))
@@ -298,8 +306,9 @@ class _Run:
                     return
 
     def _finish(self, args) -> FramePrediction:
-        _, box, prob, fprob = args
-        pred = self.backend.finish(prob, float(fprob), box)
+        _, box, prob, fprob, cadx = args
+        pred = self.backend.finish(prob, float(fprob), box) if cadx is None else \
+            self.backend.finish(prob, float(fprob), box, cadx_model=cadx)
         if not self.keep_prob:
             pred.prob = None
         return pred
@@ -364,6 +373,7 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
     ``rethreshold`` is unavailable). ``render(frame, pred)`` runs in its own stage (e.g.
     overlays, writing files); ``stats`` collects per-stage seconds and queue peaks.
     ``model_output(frame, prob_model, frame_prob, letterbox)`` receives the model-size maps
+    (plus ``cadx=`` the neoplastic map, only for models with that channel)
     instead of full-resolution post-processing (then the yielded prediction is None): the
     GUI's analysis cache stores exactly that. ``workers`` threads share preprocessing and
     post-processing, order kept; None = ``default_workers(backend)``. ``parallel_render=True``
@@ -457,8 +467,9 @@ class LiveAnalyser:
             try:
                 t = time.perf_counter()
                 img, box = self.backend.predictor.prepare(frame.rgb)
-                probs, fprobs = self.backend.forward(img[None])
-                pred = self.backend.finish(probs[0], float(fprobs[0]), box)
+                probs, fprobs, cadx = forward_maps(self.backend, img[None])
+                pred = self.backend.finish(probs[0], float(fprobs[0]), box) if cadx is None else \
+                    self.backend.finish(probs[0], float(fprobs[0]), box, cadx_model=cadx[0])
                 latency = time.perf_counter() - t
                 if self.on_result is not None:  # before going idle: wait_idle covers callbacks
                     self.on_result(frame, pred)

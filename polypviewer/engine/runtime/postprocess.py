@@ -18,21 +18,28 @@ class Instance:
     area: int
     centroid: tuple[float, float]  # x, y
     confidence: float  # mean probability inside the region
+    # mean P(neoplastic | polyp) inside the region, for models with that channel; research
+    # output, not a diagnosis
+    neoplastic_probability: float | None = None
 
     def to_dict(self) -> dict:
-        return {"bbox": list(self.bbox), "area": self.area,
-                "centroid": [round(self.centroid[0], 1), round(self.centroid[1], 1)],
-                "confidence": round(self.confidence, 4)}
+        d = {"bbox": list(self.bbox), "area": self.area,
+             "centroid": [round(self.centroid[0], 1), round(self.centroid[1], 1)],
+             "confidence": round(self.confidence, 4)}
+        if self.neoplastic_probability is not None:
+            d["neoplastic_probability"] = round(self.neoplastic_probability, 4)
+        return d
 
 
 def min_area_pixels(shape: tuple[int, int], fraction: float = DEFAULT_MIN_AREA_FRACTION) -> int:
     return max(1, int(round(shape[0] * shape[1] * fraction)))
 
 
-def find_instances(mask: np.ndarray, prob: np.ndarray | None = None,
-                   min_area: int = 1) -> tuple[list[Instance], np.ndarray]:
+def find_instances(mask: np.ndarray, prob: np.ndarray | None = None, min_area: int = 1,
+                   cadx: np.ndarray | None = None) -> tuple[list[Instance], np.ndarray]:
     """Connected components (8-connected) at least ``min_area`` pixels, largest first.
 
+    ``cadx``: the neoplastic-probability map (same shape) when the model has one.
     Returns the instances and the mask with the dropped specks removed.
     """
     cleaned = mask.astype(bool)  # a copy; dropped specks are erased below
@@ -53,7 +60,8 @@ def find_instances(mask: np.ndarray, prob: np.ndarray | None = None,
             cleaned[y:y + h, x:x + w][inside] = False
             continue
         conf = float(prob[y:y + h, x:x + w][inside].mean()) if prob is not None else 1.0
+        neo = float(cadx[y:y + h, x:x + w][inside].mean()) if cadx is not None else None
         out.append(Instance((x, y, x + w, y + h), area,
-                            (float(cents[i][0]) + ox, float(cents[i][1]) + oy), conf))
+                            (float(cents[i][0]) + ox, float(cents[i][1]) + oy), conf, neo))
     out.sort(key=lambda inst: -inst.area)
     return out, cleaned

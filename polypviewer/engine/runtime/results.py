@@ -31,7 +31,16 @@ import numpy as np
 
 from .. import fsutil
 from ..errors import PolypViewerError
-from .cache_format import CHUNK, FORMAT, VERSION, box_list, check_entry, inst_from_dict, meta_problem
+from .cache_format import (
+    CHUNK,
+    FORMAT,
+    VERSION,
+    box_list,
+    cadx_name,
+    check_entry,
+    inst_from_dict,
+    meta_problem,
+)
 from .inference import FramePrediction, from_probability
 from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance
 from .preprocess import Letterbox, unletterbox
@@ -79,6 +88,21 @@ def store_key(identity: dict, weights_sha256: str, preprocessing: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
+def _to_u8(prob: np.ndarray) -> np.ndarray:
+    return prob if prob.dtype == np.uint8 else np.clip(prob * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _png(u8: np.ndarray) -> bytes:
+    ok, png = cv2.imencode(".png", u8, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise PolypViewerError("could not encode a probability map")
+    return png.tobytes()
+
+
+def _decode(png: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
 class AnalysisStore:
     """Per-frame results of one model on one source; thread-safe (one writer, many readers)."""
 
@@ -96,7 +120,8 @@ class AnalysisStore:
         self._boxes: dict[int, Letterbox] = {}
         self._box_pool: dict[tuple, Letterbox] = {}
         self._instances: dict[int, list[Instance]] = {}
-        self._pending: dict[int, dict[int, tuple[bytes, dict]]] = {}  # chunk -> index -> entry
+        # chunk -> index -> (probability PNG, entry, neoplastic PNG or None)
+        self._pending: dict[int, dict[int, tuple[bytes, dict, bytes | None]]] = {}
         self._verified: set[int] = set()  # chunks whose data passed the CRC check
         self._load_chunks()
 
@@ -177,6 +202,9 @@ class AnalysisStore:
         missing = [e["index"] for e in entries if f"{e['index']}.png" not in names]
         if missing:
             raise _Damaged(f"frame {missing[0]} has no probability map")
+        missing = [e["index"] for e in entries if e.get("cadx") and cadx_name(e["index"]) not in names]
+        if missing:
+            raise _Damaged(f"frame {missing[0]} has no neoplastic map")
         return entries
 
     def _load_chunks(self) -> None:
@@ -227,29 +255,30 @@ class AnalysisStore:
 
     # ----------------------------------------------------------------- writing
     def put(self, index: int, prob_model: np.ndarray, frame_prob: float, letterbox: Letterbox,
-            instances: list[Instance] | None = None) -> None:
+            instances: list[Instance] | None = None, cadx: np.ndarray | None = None) -> None:
         """Store one frame (float [0, 1] or uint8 map of model size); in memory until flushed.
 
-        Without ``instances`` they are computed from the stored (quantised) map at
+        ``cadx``: the neoplastic map of the same size, for models with that channel.
+        Without ``instances`` they are computed from the stored (quantised) maps at
         ``self.threshold``, so ``get(index)`` and ``instances(index)`` agree exactly.
         """
-        if prob_model.shape != (self.size, self.size):
-            raise ValueError(f"probability map must be {self.size}x{self.size}, got {prob_model.shape}")
-        if prob_model.dtype == np.uint8:
-            u8 = prob_model
-        else:
-            u8 = np.clip(prob_model * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        ok, png = cv2.imencode(".png", u8, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-        if not ok:
-            raise PolypViewerError("could not encode a probability map")
+        for m in (prob_model, cadx):
+            if m is not None and m.shape != (self.size, self.size):
+                raise ValueError(f"probability map must be {self.size}x{self.size}, got {m.shape}")
+        u8 = _to_u8(prob_model)
+        png = _png(u8)
+        cadx_u8 = None if cadx is None else _to_u8(cadx)
+        cadx_png = None if cadx_u8 is None else _png(cadx_u8)
         if instances is None:
-            instances = self._finish(u8, float(frame_prob), letterbox,
-                                     self.threshold, self.min_area_fraction).instances
+            instances = self._finish(u8, float(frame_prob), letterbox, self.threshold,
+                                     self.min_area_fraction, cadx_u8).instances
         entry = {"index": int(index), "frame_prob": float(frame_prob),
                  "letterbox": box_list(letterbox), "instances": [i.to_dict() for i in instances]}
+        if cadx_png is not None:
+            entry["cadx"] = True
         k = self.chunk_of(index)
         with self._lock:
-            self._pending.setdefault(k, {})[int(index)] = (png.tobytes(), entry)
+            self._pending.setdefault(k, {})[int(index)] = (png, entry, cadx_png)
             self._record(int(index), entry)
             full = self._chunk_full(k)
             many = sum(len(v) for v in self._pending.values()) > 2 * self.chunk
@@ -276,10 +305,11 @@ class AnalysisStore:
                     del self._pending[k]
             self._write_meta()
 
-    def _write_chunk(self, k: int, pending: dict[int, tuple[bytes, dict]]) -> None:
+    def _write_chunk(self, k: int, pending: dict[int, tuple[bytes, dict, bytes | None]]) -> None:
         path = self._chunk_path(k)
         entries: dict[int, dict] = {}
         pngs: dict[int, bytes] = {}
+        cadx: dict[int, bytes] = {}
         try:
             old = self._read_chunk_index(path) if path.is_file() else []
             if old:
@@ -288,16 +318,23 @@ class AnalysisStore:
                         i = int(e["index"])
                         if i not in pending:
                             entries[i], pngs[i] = e, z.read(f"{i}.png")
+                            if e.get("cadx"):
+                                cadx[i] = z.read(cadx_name(i))
         except (_Damaged, OSError, zipfile.BadZipFile) as e:
             self._discard(path, str(e))
             entries.clear()
             pngs.clear()
-        for i, (png, e) in pending.items():
+            cadx.clear()
+        for i, (png, e, cpng) in pending.items():
             entries[i], pngs[i] = e, png
+            if cpng is not None:
+                cadx[i] = cpng
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
             for i in sorted(pngs):
                 z.writestr(f"{i}.png", pngs[i])
+                if i in cadx:
+                    z.writestr(cadx_name(i), cadx[i])
             z.writestr("frames.json", json.dumps({"frames": [entries[i] for i in sorted(entries)]}))
         fsutil.write_bytes(path, buf.getvalue())
 
@@ -365,15 +402,15 @@ class AnalysisStore:
         with self._lock:
             return self._boxes[index]
 
-    def prob_model(self, index: int) -> np.ndarray:
-        """The stored model-size probability map as uint8 (0..255)."""
+    def _maps(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The frame's probability map and neoplastic map (None without one) as uint8."""
         if not self.has(index):
             raise KeyError(f"frame {index} has not been analysed")
         with self._lock:
             k = self.chunk_of(index)
             entry = self._pending.get(k, {}).get(index)
             if entry is not None:
-                return cv2.imdecode(np.frombuffer(entry[0], np.uint8), cv2.IMREAD_UNCHANGED)
+                return _decode(entry[0]), None if entry[2] is None else _decode(entry[2])
             path = self._chunk_path(k)
             try:
                 with zipfile.ZipFile(path) as z:
@@ -383,28 +420,46 @@ class AnalysisStore:
                             raise _Damaged(f"{bad} fails its CRC check")
                         self._verified.add(k)
                     png = z.read(f"{index}.png")
-                u8 = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
-                if u8 is None or u8.shape != (self.size, self.size) or u8.dtype != np.uint8:
-                    raise _Damaged(f"{index}.png is not a {self.size}x{self.size} probability map")
+                    name = cadx_name(index)
+                    cadx_png = z.read(name) if name in z.namelist() else None
+                u8 = self._checked(_decode(png), f"{index}.png", "probability map")
+                cadx = (None if cadx_png is None
+                        else self._checked(_decode(cadx_png), name, "neoplastic map"))
             except (_Damaged, OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
                 self._discard(path, str(e))
                 raise KeyError(f"frame {index}: its cached analysis was damaged; "
                                "it will be analysed again") from e
+        return u8, cadx
+
+    def _checked(self, u8: np.ndarray | None, name: str, what: str) -> np.ndarray:
+        if u8 is None or u8.shape != (self.size, self.size) or u8.dtype != np.uint8:
+            raise _Damaged(f"{name} is not a {self.size}x{self.size} {what}")
         return u8
+
+    def prob_model(self, index: int) -> np.ndarray:
+        """The stored model-size probability map as uint8 (0..255)."""
+        return self._maps(index)[0]
+
+    def cadx_model(self, index: int) -> np.ndarray | None:
+        """The stored model-size neoplastic map as uint8, None for one-channel models."""
+        return self._maps(index)[1]
 
     def get(self, index: int, threshold: float | None = None,
             min_area_fraction: float | None = None) -> FramePrediction:
         """The frame's prediction at its original resolution (as Predictor.finish makes it)."""
-        u8 = self.prob_model(index)
+        u8, cadx = self._maps(index)
         thr = self.threshold if threshold is None else threshold
         frac = self.min_area_fraction if min_area_fraction is None else min_area_fraction
-        return self._finish(u8, float(self._probs[index]), self.letterbox(index), thr, frac)
+        return self._finish(u8, float(self._probs[index]), self.letterbox(index), thr, frac, cadx)
 
     @staticmethod
     def _finish(u8: np.ndarray, frame_prob: float, box: Letterbox, thr: float,
-                frac: float) -> FramePrediction:
+                frac: float, cadx_u8: np.ndarray | None = None) -> FramePrediction:
         prob = np.ascontiguousarray(unletterbox(u8.astype(np.float32) * (1.0 / 255.0), box))
-        return from_probability(prob, frame_prob, thr, frac)
+        cadx = None
+        if cadx_u8 is not None:
+            cadx = np.ascontiguousarray(unletterbox(cadx_u8.astype(np.float32) * (1.0 / 255.0), box))
+        return from_probability(prob, frame_prob, thr, frac, cadx)
 
     def delete(self) -> None:
         """Remove this store from disk (e.g. "re-analyse")."""

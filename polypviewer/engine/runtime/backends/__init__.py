@@ -42,8 +42,13 @@ class Backend(Protocol):
         """
         ...
 
+    def forward_all(self, batch: np.ndarray, lane: bool = False):
+        """``forward`` plus the neoplastic map (N, S, S) float32, None for one-channel models."""
+        ...
+
     def finish(self, prob_model: np.ndarray, frame_prob: float, box: Letterbox,
-               threshold: float | None = None) -> FramePrediction:
+               threshold: float | None = None,
+               cadx_model: np.ndarray | None = None) -> FramePrediction:
         ...
 
 
@@ -83,8 +88,8 @@ class TorchBackend:
         extra = (", compiled" if self.compiled else "") + (", CUDA graphs" if self.graphs_enabled else "")
         self.note = f"PyTorch {prec}{extra} on {predictor.device_note}" + (f" ({note})" if note else "")
 
-    def finish(self, prob_model, frame_prob, box, threshold=None) -> FramePrediction:
-        return self.predictor.finish(prob_model, frame_prob, box, threshold)
+    def finish(self, prob_model, frame_prob, box, threshold=None, cadx_model=None) -> FramePrediction:
+        return self.predictor.finish(prob_model, frame_prob, box, threshold, cadx_model)
 
     def _run(self, x: torch.Tensor):
         out = self.net(x)
@@ -105,9 +110,10 @@ class TorchBackend:
                 m2, c2 = self._run(torch.flip(x, dims=[3]))
                 m = (m + torch.flip(m2, dims=[3])) / 2
                 c = None if c is None else (c + c2) / 2
-        probs = torch.sigmoid(m.float())[:, 0]
+        p = torch.sigmoid(m.float())
+        probs = p[:, 0]
         frame = torch.sigmoid(c.float())[:, 0] if c is not None else probs.amax(dim=(1, 2))
-        return probs, frame
+        return probs, frame, (p[:, 1] if p.shape[1] > 1 else None)
 
     def _graph_for(self, n: int) -> _CudaGraph | None:
         """The captured graph for ``n`` frames: only the pipeline's batch and single live frames."""
@@ -129,8 +135,12 @@ class TorchBackend:
                 return None
         return graph
 
-    @torch.inference_mode()
     def forward(self, batch: np.ndarray, lane: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        probs, frame, _ = self.forward_all(batch, lane)
+        return probs, frame
+
+    @torch.inference_mode()
+    def forward_all(self, batch: np.ndarray, lane: bool = False):
         n = len(batch)
         if (self.compiled or (self.cuda and n > 1)) and self.batch_size and n < self.batch_size:
             # a fixed shape avoids a recompile (or a cuDNN re-tune) for the last, shorter batch;
@@ -142,12 +152,13 @@ class TorchBackend:
             x = x.pin_memory()
             graph = self._graph_for(len(x))
             if graph is not None:
-                probs, frame = graph.run(x)
+                probs, frame, cadx = graph.run(x)
             else:
-                probs, frame = self.compute(x.to(self.device, non_blocking=True))
+                probs, frame, cadx = self.compute(x.to(self.device, non_blocking=True))
         else:
-            probs, frame = self.compute(x.to(self.device))
-        return probs[:n].cpu().numpy(), frame[:n].cpu().numpy()
+            probs, frame, cadx = self.compute(x.to(self.device))
+        return (probs[:n].cpu().numpy(), frame[:n].cpu().numpy(),
+                None if cadx is None else cadx[:n].cpu().numpy())
 
 
 class _CudaGraph:
@@ -164,28 +175,41 @@ class _CudaGraph:
         torch.cuda.current_stream(dev).wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):  # autocast's weight cache must stay off in a graph
-            self.probs, self.frame = backend.compute(self.input, autocast_cache=False)
+            self.probs, self.frame, self.cadx = backend.compute(self.input, autocast_cache=False)
 
-    def run(self, x_pinned: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def run(self, x_pinned: torch.Tensor):
         """Results live in the graph's own buffers: copy them out before the next call."""
         self.input.copy_(x_pinned, non_blocking=True)
         self.graph.replay()
-        return self.probs, self.frame
+        return self.probs, self.frame, self.cadx
 
 
-def forward_adaptive(backend: Backend, batch: np.ndarray,
-                     lane: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """``backend.forward`` that survives CUDA out-of-memory: halve the batch and retry.
+def forward_maps(backend: Backend, batch: np.ndarray, lane: bool = False):
+    """(mask probs, frame probs, neoplastic map or None) from any backend.
 
+    One-channel models take the plain ``forward`` path, exactly as before the channel existed.
+    """
+    if backend.predictor.has_cadx:
+        return backend.forward_all(batch, lane=True) if lane else backend.forward_all(batch)
+    probs, frame = backend.forward(batch, lane=True) if lane else backend.forward(batch)
+    return probs, frame, None
+
+
+def forward_adaptive(backend: Backend, batch: np.ndarray, lane: bool = False):
+    """``backend.forward_all`` that survives CUDA out-of-memory: halve the batch and retry.
+
+    Returns mask probs, frame probs and the neoplastic map (None for one-channel models).
     The halved size is remembered on the backend so later batches are split up front.
     """
     size = backend.batch_size or len(batch)
     if len(batch) > size:
         parts = [forward_adaptive(backend, batch[i:i + size], lane)
                  for i in range(0, len(batch), size)]
-        return np.concatenate([p for p, _ in parts]), np.concatenate([f for _, f in parts])
+        cadx = None if parts[0][2] is None else np.concatenate([k for _, _, k in parts])
+        return (np.concatenate([p for p, _, _ in parts]), np.concatenate([f for _, f, _ in parts]),
+                cadx)
     try:
-        return backend.forward(batch, lane=True) if lane else backend.forward(batch)
+        return forward_maps(backend, batch, lane)
     except torch.cuda.OutOfMemoryError:
         if len(batch) <= 1:
             raise

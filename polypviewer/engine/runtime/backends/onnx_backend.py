@@ -38,7 +38,7 @@ from .onnx_graph import one_channel_convs_as_depthwise, static_resize_scales, up
 
 log = logging.getLogger(__name__)
 
-EXPORT_VERSION = 3  # bump when the exported graph changes (inputs, outputs, rewrites): caches are redone
+EXPORT_VERSION = 4  # bump when the exported graph changes (inputs, outputs, rewrites): caches are redone
 OPSET = 17
 TOLERANCE = 1e-3  # max |p_onnx - p_torch| accepted for fp32
 MIN_INT8_DICE = 0.9  # below this the int8 masks are too different to be offered
@@ -46,7 +46,8 @@ INPUT = "frames"
 
 
 class _Graph(nn.Module):
-    """uint8 NHWC frames -> mask logits (N, S, S) [+ frame logits (N,)], normalisation inside."""
+    """uint8 NHWC frames -> mask logits (N, S, S) [+ frame logits (N,)] [+ neoplastic logits
+    (N, S, S)], normalisation inside; ``output_names`` says which."""
 
     def __init__(self, net: nn.Module, loaded: LoadedModel) -> None:
         super().__init__()
@@ -55,9 +56,15 @@ class _Graph(nn.Module):
 
     def forward(self, x: torch.Tensor):
         out = self.net(normalise(x, self.config))
-        if isinstance(out, tuple):
-            return out[0][:, 0], out[1][:, 0]
-        return out[:, 0]
+        m, c = out if isinstance(out, tuple) else (out, None)
+        res = [m[:, 0]] + ([c[:, 0]] if c is not None else []) + ([m[:, 1]] if m.shape[1] > 1 else [])
+        return tuple(res) if len(res) > 1 else res[0]
+
+
+def output_names(loaded: LoadedModel) -> list[str]:
+    cfg = loaded.config
+    return (["mask_logits"] + (["frame_logits"] if cfg.classification_head else [])
+            + (["cadx_logits"] if cfg.has_cadx else []))
 
 
 def cache_key(loaded: LoadedModel) -> str:
@@ -119,7 +126,7 @@ def _export_bytes(loaded: LoadedModel, key: str) -> bytes:
     net = net.to(memory_format=torch.contiguous_format)
     graph = _Graph(net, loaded).eval()
     frames = check_frames(loaded.config.input_size)
-    names = ["mask_logits", "frame_logits"] if loaded.config.classification_head else ["mask_logits"]
+    names = output_names(loaded)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         f = Path(tmp) / "model.onnx"
@@ -249,7 +256,9 @@ class OnnxBackend:
             self.session = _session(str(self.path), self.threads, providers)
         except Exception as e:
             raise ModelFileError(f"ONNX Runtime cannot load {self.path}: {e}") from e
-        self.has_head = len(self.session.get_outputs()) > 1
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.has_head = "frame_logits" in outputs
+        self._cadx_at = outputs.index("cadx_logits") if "cadx_logits" in outputs else None
         self.batch_size: int | None = None
         # Several single-threaded calls at once beat one call spread over every core on a
         # small CPU (no per-operator barrier, other stages fill the gaps): 2-core EPYC, 34-40
@@ -268,8 +277,8 @@ class OnnxBackend:
         v = self.props.get("dice_vs_fp32")
         return float(v) if v else None
 
-    def finish(self, prob_model, frame_prob, box, threshold=None) -> FramePrediction:
-        return self.predictor.finish(prob_model, frame_prob, box, threshold)
+    def finish(self, prob_model, frame_prob, box, threshold=None, cadx_model=None) -> FramePrediction:
+        return self.predictor.finish(prob_model, frame_prob, box, threshold, cadx_model)
 
     def _single_threaded(self):
         """One 1-thread session shared by every lane (ONNX Runtime sessions are thread-safe)."""
@@ -278,18 +287,26 @@ class OnnxBackend:
                 self._lane_session = _session(str(self.path), 1)
             return self._lane_session
 
-    def _run(self, batch: np.ndarray, session) -> tuple[np.ndarray, np.ndarray | None]:
+    def _run(self, batch: np.ndarray, session):
         out = session.run(None, {INPUT: np.ascontiguousarray(batch)})
-        return out[0], (out[1] if self.has_head else None)
+        return (out[0], (out[1] if self.has_head else None),
+                (out[self._cadx_at] if self._cadx_at is not None else None))
 
     def forward(self, batch: np.ndarray, lane: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``lane=True``: run on the calling thread only, for ``lanes`` concurrent calls."""
+        probs, frame, _ = self.forward_all(batch, lane)
+        return probs, frame
+
+    def forward_all(self, batch: np.ndarray, lane: bool = False):
+        """``forward`` plus the neoplastic map (N, S, S), None for one-channel models."""
         session = self._single_threaded() if lane and self.lanes > 1 else self.session
-        m, c = self._run(batch, session)
+        m, c, k = self._run(batch, session)
         if self.predictor.tta:  # same averaging of logits as Predictor.forward
-            m2, c2 = self._run(batch[:, :, ::-1], session)
+            m2, c2, k2 = self._run(batch[:, :, ::-1], session)
             m = (m + m2[:, :, ::-1]) / 2
             c = None if c is None else (c + c2) / 2
+            k = None if k is None else (k + k2[:, :, ::-1]) / 2
         probs = _sigmoid(np.ascontiguousarray(m, dtype=np.float32))
         frame = _sigmoid(c.astype(np.float32)) if c is not None else probs.max(axis=(1, 2))
-        return probs, frame
+        cadx = _sigmoid(np.ascontiguousarray(k, dtype=np.float32)) if k is not None else None
+        return probs, frame, cadx
