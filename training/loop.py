@@ -27,6 +27,7 @@ from polypviewer.engine.metrics import frame_auc
 from polypviewer.engine.models.device import resolve_device
 from polypviewer.engine.models.factory import count_parameters, create_model
 from polypviewer.engine.models.modelfile import load_model, save_model
+from polypviewer.engine.models.operating_point import choose_frame_threshold
 
 from . import checkpoint, report
 from .augment import AugmentBySize
@@ -462,8 +463,8 @@ class Trainer:
     def _finish(self) -> Path:
         cfg = self.cfg
         best = load_model(self.out / "best", device=self.device)
-        probs, _, _ = predict_probs(best.model.to(memory_format=torch.channels_last),
-                                    self.val_loader, self.device, self.amp)
+        probs, frame, _ = predict_probs(best.model.to(memory_format=torch.channels_last),
+                                        self.val_loader, self.device, self.amp)
         sweep = report.threshold_sweep(probs, self.val_y, groups=self.val_groups)
         thr = sweep["best_threshold"]
         report.write_sweep(self.out, sweep)
@@ -486,9 +487,17 @@ class Trainer:
                                    "classes": bool(s.classes)} for s in self.sources]
             summary["val_split"] = "holdouts carved from each source's training split"
             summary["scales"] = self.train_sizes
+        frame_thr = None
+        positive = self.val_y.reshape(len(self.val_y), -1).any(1)
+        if cfg.model.classification_head and positive.any() and not positive.all():
+            # the verdict's operating point from holdout negatives (operating_point.py's rule)
+            op = choose_frame_threshold(frame[~positive], frame[positive])
+            op["auc"] = float(frame_auc(positive.astype(int), frame))
+            summary["frame_operating_point"] = op
+            frame_thr = op["frame_threshold"]
         final = save_model(self.out / "model", best.model.to("cpu"), cfg.model, threshold=thr,
                            name=cfg.name or self.out.name, description=cfg.description,
-                           training=summary)
+                           training=summary, frame_threshold=frame_thr)
         fsutil.write_json(self.out / "summary.json", summary)
         self.emit("finished", model=str(final), **summary)
         return final

@@ -108,7 +108,7 @@ class FrameView(QWidget):
             self.badge.hide()
             return
         n = pred.count
-        positive = pred.frame_prob >= pred.threshold or n > 0
+        positive = pred.frame_positive or n > 0
         if positive:
             count = f"  ·  {n} polyp{'s' if n != 1 else ''}" if n else ""
             text, colour = f"Polyp · {pred.frame_prob:.2f}{count}", theme.POSITIVE

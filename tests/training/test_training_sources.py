@@ -179,6 +179,7 @@ def test_multi_source_run_end_to_end(tmp_path):
     loaded = load_model(out / "model.safetensors")
     assert loaded.config.seg_channels == 2
     summary = json.loads((out / "summary.json").read_text())
+    assert loaded.metadata["frame_threshold"] == summary["frame_operating_point"]["frame_threshold"]
     assert [s["name"] for s in summary["sources"]] == ["pos", "neg"]
     assert summary["sources"][0]["classes"] and summary["sources"][1]["negative"]
     assert summary["scales"] == [48, 64]

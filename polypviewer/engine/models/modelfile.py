@@ -45,7 +45,8 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
 
 
 def save_model(path: str | Path, model: nn.Module, config: ModelConfig, *, threshold: float = 0.5,
-               name: str | None = None, description: str = "", training: dict | None = None) -> Path:
+               name: str | None = None, description: str = "", training: dict | None = None,
+               frame_threshold: float | None = None) -> Path:
     """Write weights then metadata, each atomically; returns the ``.safetensors`` path."""
     w_path, j_path = _paths(path)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
@@ -62,6 +63,8 @@ def save_model(path: str | Path, model: nn.Module, config: ModelConfig, *, thres
         "n_parameters": int(sum(v.numel() for v in state.values() if v.is_floating_point())),
         "training": training or {},
     }
+    if frame_threshold is not None:  # the verdict's operating point (models/operating_point.py)
+        meta["frame_threshold"] = float(frame_threshold)
     validate_metadata(meta, j_path)  # never write a file that would be refused on load
     fsutil.write_bytes(w_path, blob)
     fsutil.write_json(j_path, meta)

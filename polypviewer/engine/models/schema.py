@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ModelFileError
-from .config import MAX_INPUT_SIZE, MIN_INPUT_SIZE
+from .config import MAX_INPUT_SIZE, MIN_INPUT_SIZE, SEG_CHANNELS_RANGE
 
 FORMAT = "polypviewer-model"
 FORMAT_VERSION = 1
@@ -104,6 +104,7 @@ def _check_config(f: _Fields, cfg) -> None:
         "clahe": f.boolean,
         "class_names": lambda k, v: f.sequence(k, v, 1, 1000, lambda k2, x: f.text(k2, x, MAX_NAME)),
         "extra": f.mapping,
+        "seg_channels": lambda k, v: f.integer(k, v, *SEG_CHANNELS_RANGE),
     }
     for key, value in cfg.items():
         if key not in checks:
@@ -128,6 +129,8 @@ def validate_metadata(meta, where: Path) -> dict:
     _check_config(f, meta["config"])
     if "threshold" in meta:
         f.number("threshold", meta["threshold"], 0.0, 1.0, open_lo=True, open_hi=True)
+    if "frame_threshold" in meta:  # the frame verdict's operating point (operating_point.py)
+        f.number("frame_threshold", meta["frame_threshold"], 0.0, 1.0)
     if "weights_file" in meta:
         f.text("weights_file", meta["weights_file"], 1000, empty=False)
     if "weights_sha256" not in meta:

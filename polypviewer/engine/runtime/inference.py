@@ -13,6 +13,7 @@ from ..models.config import check_input_size
 from ..models.device import resolve_device
 from ..models.model_settings import effective_threshold
 from ..models.modelfile import LoadedModel, load_model
+from ..models.operating_point import DEFAULT_FRAME_THRESHOLD, resolve_frame_threshold
 from ..models.registry import resolve_model
 from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance, find_instances, min_area_pixels
 from .preprocess import Letterbox, normalise, prepare, unletterbox
@@ -29,15 +30,23 @@ class FramePrediction:
     instances: list[Instance] = field(default_factory=list)
     min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION
     cadx: np.ndarray | None = None  # float32 (H, W) P(neoplastic | polyp), models with the channel
+    frame_threshold: float = DEFAULT_FRAME_THRESHOLD  # the model's verdict operating point
 
     @property
     def count(self) -> int:
         return len(self.instances)
 
+    @property
+    def frame_positive(self) -> bool:
+        """The frame verdict: the frame probability at the model's operating point."""
+        return self.frame_prob >= self.frame_threshold
+
     def rethreshold(self, threshold: float, min_area_fraction: float | None = None) -> "FramePrediction":
         """Same probabilities, new threshold: no model run (the GUI slider uses this)."""
         frac = self.min_area_fraction if min_area_fraction is None else min_area_fraction
-        return from_probability(self.prob, self.frame_prob, threshold, frac, self.cadx)
+        out = from_probability(self.prob, self.frame_prob, threshold, frac, self.cadx)
+        out.frame_threshold = self.frame_threshold
+        return out
 
 
 def from_probability(prob: np.ndarray, frame_prob: float, threshold: float,
@@ -77,6 +86,8 @@ class Predictor:
         else:
             self.threshold = effective_threshold(model)
             self.threshold_source = "model file" if self.threshold == model.threshold else "your setting"
+        self.frame_threshold = resolve_frame_threshold(model.metadata, model.threshold,
+                                                       model.config.classification_head)
         self.min_area_fraction = min_area_fraction
         self.tta = tta
         self.fp16 = self.device.type == "cuda"
@@ -126,8 +137,10 @@ class Predictor:
         if cadx_model is not None:
             cadx = np.ascontiguousarray(unletterbox(cadx_model.astype(np.float32), box))
         thr = self.threshold if threshold is None else threshold
-        return from_probability(np.ascontiguousarray(prob), frame_prob, thr, self.min_area_fraction,
-                                cadx)
+        out = from_probability(np.ascontiguousarray(prob), frame_prob, thr, self.min_area_fraction,
+                               cadx)
+        out.frame_threshold = self.frame_threshold
+        return out
 
     def predict_batch(self, frames: list[np.ndarray]) -> list[FramePrediction]:
         if not frames:

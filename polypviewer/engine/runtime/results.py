@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import fsutil
 from ..errors import PolypViewerError
+from ..models.operating_point import DEFAULT_FRAME_THRESHOLD, resolve_frame_threshold
 from .cache_format import (
     CHUNK,
     FORMAT,
@@ -113,6 +114,7 @@ class AnalysisStore:
         self.chunk = int(meta.get("chunk_size", CHUNK))
         self.threshold = float(meta["threshold"])
         self.min_area_fraction = float(meta["min_area_fraction"])
+        self.frame_threshold = DEFAULT_FRAME_THRESHOLD  # the model's, when opened with one
         self._lock = threading.RLock()
         n = int(meta.get("n_frames") or 0)
         self._probs = np.full(n, np.nan, np.float32)
@@ -180,7 +182,10 @@ class AnalysisStore:
             meta["n_frames"] = n_frames
         for junk in folder.glob(".*.part*"):  # temp files of a crashed write
             junk.unlink(missing_ok=True)
-        return cls(folder, meta)
+        store = cls(folder, meta)
+        store.frame_threshold = resolve_frame_threshold(loaded.metadata, loaded.threshold,
+                                                        cfg.classification_head)
+        return store
 
     def _chunk_path(self, k: int) -> Path:
         return self.folder / f"chunk_{k:06d}.zip"
@@ -450,7 +455,9 @@ class AnalysisStore:
         u8, cadx = self._maps(index)
         thr = self.threshold if threshold is None else threshold
         frac = self.min_area_fraction if min_area_fraction is None else min_area_fraction
-        return self._finish(u8, float(self._probs[index]), self.letterbox(index), thr, frac, cadx)
+        pred = self._finish(u8, float(self._probs[index]), self.letterbox(index), thr, frac, cadx)
+        pred.frame_threshold = self.frame_threshold
+        return pred
 
     @staticmethod
     def _finish(u8: np.ndarray, frame_prob: float, box: Letterbox, thr: float,

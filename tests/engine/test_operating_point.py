@@ -1,0 +1,57 @@
+"""The frame verdict's operating point: the choosing rule and its one resolution."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from synthetic import TINY, synthetic_frame
+
+from polypviewer.engine.errors import ModelFileError
+from polypviewer.engine.models.factory import create_model
+from polypviewer.engine.models.modelfile import load_model, save_model
+from polypviewer.engine.models.operating_point import (
+    DEFAULT_FRAME_THRESHOLD,
+    choose_frame_threshold,
+    resolve_frame_threshold,
+)
+from polypviewer.engine.runtime.inference import Predictor
+
+
+def test_rule_keeps_the_specificity_floor_on_negatives():
+    rng = np.random.default_rng(0)
+    neg = rng.uniform(0, 1, 200)
+    pos = rng.uniform(0.5, 1, 100)
+    op = choose_frame_threshold(neg, pos, min_specificity=0.97)
+    t = op["frame_threshold"]
+    assert (neg >= t).sum() == 6  # floor(3 % of 200) false alarms allowed, not one more
+    assert op["specificity"] == pytest.approx(0.97)
+    assert op["sensitivity"] == pytest.approx(float((pos >= t).mean()))
+    lower = np.sort(neg)[::-1][6]  # any lower threshold adds a false alarm
+    assert t > lower and (neg >= lower).sum() == 7
+    strict = choose_frame_threshold(neg, pos, min_specificity=1.0)
+    assert (neg >= strict["frame_threshold"]).sum() == 0
+    with pytest.raises(ValueError, match="negative and positive"):
+        choose_frame_threshold([], pos)
+
+
+def test_resolution_prefers_the_stored_point():
+    assert resolve_frame_threshold({"frame_threshold": 0.83}, 0.4) == 0.83
+    assert resolve_frame_threshold({}, 0.4) == DEFAULT_FRAME_THRESHOLD
+    assert resolve_frame_threshold({}, 0.4, has_head=False) == 0.4
+    with pytest.raises(ModelFileError, match="frame_threshold must be a number"):
+        resolve_frame_threshold({"name": "m", "frame_threshold": "high"}, 0.4)
+
+
+def test_predictions_carry_the_models_verdict_threshold(tmp_path):
+    torch.manual_seed(0)
+    path = save_model(tmp_path / "m", create_model(TINY).eval(), TINY, threshold=0.5,
+                      frame_threshold=0.999)
+    assert load_model(path).metadata["frame_threshold"] == 0.999
+    pred = Predictor(path, device="cpu")
+    out = pred.predict(synthetic_frame(np.random.default_rng(1))[0])
+    assert out.frame_threshold == 0.999
+    assert out.frame_positive == (out.frame_prob >= 0.999)
+    assert out.rethreshold(0.3).frame_threshold == 0.999
+    plain = save_model(tmp_path / "old", create_model(TINY).eval(), TINY, threshold=0.5)
+    assert Predictor(plain, device="cpu").frame_threshold == DEFAULT_FRAME_THRESHOLD

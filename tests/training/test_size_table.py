@@ -1,0 +1,58 @@
+"""scripts/size_table.py on a tiny synthetic case: one row per size, both kinds of dataset."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from synthetic import synthetic_frame, write_dataset
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "size_table.py"
+
+
+@pytest.fixture(scope="module")
+def size_table():
+    spec = importlib.util.spec_from_file_location("size_table", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_table_scores_every_size_and_dataset(size_table, tmp_path, tiny_model_path):
+    pos = write_dataset(tmp_path / "pos", n=4)
+    (tmp_path / "hold.txt").write_text("img01\nimg03\n")
+    neg = tmp_path / "neg"
+    neg.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(3):
+        cv2.imwrite(str(neg / f"n{i}.png"), synthetic_frame(rng, n_polyps=0)[0])
+    out = tmp_path / "t.json"
+    rc = size_table.main(["--model", str(tiny_model_path), "--holdout", f"{pos}:{tmp_path / 'hold.txt'}",
+                          "--holdout", str(neg), "--sizes", "64,96", "--json", str(out),
+                          "--no-bench"])
+    assert rc == 0
+    table = json.loads(out.read_text())
+    assert list(table["sizes"]) == ["64", "96"]
+    for row in table["sizes"].values():
+        p, n = row["datasets"]["pos"], row["datasets"]["neg"]
+        assert p["n"] == 2 and 0.0 <= p["dice"] <= 1.0 and "any_region_rate" not in p
+        assert n["n"] == 3 and 0.0 <= n["any_region_rate"] <= 1.0 and "dice" not in n
+        assert "bench" not in row
+    assert size_table.format_table(table).splitlines()[2].startswith("64 | Dice")
+
+
+def test_speed_comes_from_polypviewer_bench(size_table, tmp_path, tiny_model_path):
+    pos = write_dataset(tmp_path / "pos", n=3)
+    got = size_table.bench_fps(str(tiny_model_path), 64, 3, [str(pos / "images"), "--backend", "torch"])
+    assert got["pipeline_fps"] > 0 and got["backend"] == "torch"
+
+
+def test_a_split_naming_missing_images_is_one_clear_error(size_table, tmp_path):
+    pos = write_dataset(tmp_path / "pos", n=2)
+    (tmp_path / "bad.txt").write_text("nope\n")
+    with pytest.raises(SystemExit, match="not in"):
+        size_table.holdout_pairs(*size_table.parse_holdout(f"{pos}:{tmp_path / 'bad.txt'}"))
