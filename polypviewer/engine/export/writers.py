@@ -9,7 +9,7 @@ coco       ``coco.json``: one instance per connected region, polygons
 csv        ``predictions.csv``: one row per image/frame (+ metrics with GT)
 json       ``predictions.json``: per-frame regions with track IDs, summary
 overlays   ``overlays/<name>.png``: the frame with the chosen overlay layers
-mp4        ``annotated.mp4``: the overlaid frames as a video
+mp4        ``annotated.mp4``: the overlaid frames as an H.264 video
 report     ``report.html``: one self-contained page (findings, timeline)
 =========  ==================================================================
 
@@ -41,10 +41,11 @@ import numpy as np
 
 from .. import fsutil
 from ..analysis.tracking import DEFAULT_MAX_GAP, DEFAULT_MIN_LENGTH, Finding, Tracker
-from ..errors import MediaError, PolypViewerError
+from ..errors import PolypViewerError
 from ..media.imageio import write_png
 from ..metrics import METRICS, aggregate, segmentation_metrics
 from .overlay import DEFAULT_STYLE, OverlayStyle, draw_overlay
+from .video_encoder import VideoEncoder
 
 FORMATS = ("png", "coco", "csv", "json", "overlays", "mp4", "report")
 COCO_CATEGORY = {"id": 1, "name": "polyp", "supercategory": "polyp"}
@@ -301,32 +302,26 @@ class _Coco(_Writer):
 
 
 class _Video(_Writer):
+    """The overlaid frames as H.264 (video_encoder; OpenCV's mp4v where PyAV cannot)."""
+
     def __init__(self, root: Path, style: OverlayStyle, fps: float):
         self.path, self.style, self.fps = root / "annotated.mp4", style, fps
-        self.writer: cv2.VideoWriter | None = None
-        self.size: tuple[int, int] = (0, 0)
+        self.encoder: VideoEncoder | None = None
 
     def add(self, frame, pred, name, ids):
         img = draw_overlay(frame.rgb, pred, style=self.style, gt_mask=frame.gt_mask, track_ids=ids)
-        if self.writer is None:
-            h, w = img.shape[:2]
-            self.size = (w - w % 2, h - h % 2)  # most codecs want even sizes
-            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
-                                          self.fps, self.size)
-            if not self.writer.isOpened():
-                raise MediaError("cannot write an MP4 video here (no encoder available)")
-        if (img.shape[1], img.shape[0]) != self.size:
-            img = cv2.resize(img, self.size, interpolation=cv2.INTER_AREA)
-        self.writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        if self.encoder is None:
+            self.encoder = VideoEncoder(self.path, self.fps, img.shape[1], img.shape[0])
+        self.encoder.write(img)
 
     def finish(self):
         self.close()
         return [self.path.name] if self.path.exists() else []
 
     def close(self):
-        if self.writer is not None:
-            self.writer.release()
-            self.writer = None
+        if self.encoder is not None:
+            self.encoder.close()
+            self.encoder = None
 
 
 class _Table(_Writer):
