@@ -3,6 +3,11 @@
 Key-frame thumbnails are JPEGs and the timeline a matplotlib (Agg) PNG, all base64-inlined;
 no scripts, no external links. Thumbnails are made while the frames stream past (only when a
 finding's best frame improves), so nothing but small JPEGs is kept in memory.
+
+The page prints: findings come in blocks of a few per A4/Letter page, laid out with plain
+tables and ``width`` attributes so that Qt's rich-text engine (the PDF writer in
+``polypviewer.gui.report_pdf``) draws the same page a browser does. Frame numbers shown to a
+reader count from 1.
 """
 
 from __future__ import annotations
@@ -17,9 +22,14 @@ import numpy as np
 
 from ..analysis.tracking import Finding, segments
 from .overlay import OverlayStyle, draw_overlay
+from .report_text import percent, procedure_rows, setting_rows
 
 THUMB_WIDTH = 320
 MAX_STILLS = 60  # images without tracking: the most probable positives are shown
+FINDINGS_PER_PAGE = 4  # 2 x 2 cards fill an A4 or Letter page
+STILLS_PER_PAGE = 9  # 3 x 3
+PAGE_WIDTH_PX = 640  # inside A4's and Letter's printable width at 14 mm margins (688 CSS px)
+LABEL_ROWS = 3  # timeline label rows above the plot; labels that still collide are merged
 
 
 def _jpeg_b64(rgb: np.ndarray, width: int = THUMB_WIDTH) -> str:
@@ -48,8 +58,11 @@ class ReportBuilder:
         self.count: list[int] = []
         self.best: dict[int, tuple[float, str, str]] = {}  # track id -> (conf, b64, frame name)
         self.stills: list[tuple[float, int, str, str]] = []  # heap of (prob, index, b64, name)
+        self.frame_area = 0  # pixels of a frame, for sizes as a share of it
 
     def add(self, frame, pred, ids: list[int]) -> None:
+        if not self.frame_area:
+            self.frame_area = int(pred.mask.size)
         self.index.append(frame.index)
         self.time.append(frame.time_s)
         self.prob.append(pred.frame_prob)
@@ -73,34 +86,44 @@ class ReportBuilder:
             else:
                 heapq.heapreplace(self.stills, item)
 
-    def timeline_png(self, findings: list[Finding]) -> str:
-        """Frame probability over time (or image index), positive runs shaded, findings marked."""
+    def timeline_figure(self, findings: list[Finding]):
+        """Frame probability over time (or image number), positive runs shaded, findings marked."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter
 
         timed = bool(self.time) and all(t is not None for t in self.time)
-        x = np.asarray(self.time if timed else self.index, dtype=float)
-        fig = Figure(figsize=(10, 2.6), dpi=100)
+        x = np.asarray(self.time if timed else [i + 1 for i in self.index], dtype=float)
+        fig = Figure(figsize=(7.0, 2.4), dpi=150)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
+        marks: list[tuple[float, int]] = []
         if len(x):
             pos = np.asarray(self.count, dtype=float) > 0
             for s, e in segments(pos.astype(float), 0.5):
                 ax.axvspan(x[s], x[e], color="#E69F00", alpha=0.25, lw=0)
             ax.plot(x, self.prob, color="#0072B2", lw=1)
             where = {i: k for k, i in enumerate(self.index)}
-            for f in findings:
-                k = where.get(f.best_index)
-                if k is not None:
-                    ax.annotate(f"#{f.id}", (x[k], 1.02), ha="center", fontsize=8,
-                                annotation_clip=False)
+            marks = sorted((float(x[where[f.best_index]]), f.id) for f in findings
+                           if f.best_index in where)
+            if marks:
+                ax.plot([m[0] for m in marks], [1.04] * len(marks), "v", color="#333", ms=3)
         ax.set_ylim(0, 1.08)
-        ax.set_xlabel("time (s)" if timed else "image")
-        ax.set_ylabel("frame probability")
+        if timed:
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _clock_axis(v)))
+        ax.set_xlabel("time (min:s)" if timed else "image number")
+        ax.set_ylabel("polyp probability", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.label.set_size(8)
         ax.grid(alpha=0.3)
-        fig.tight_layout()
+        # the layout is fixed before the labels go on, so the measured label boxes stay true
+        fig.tight_layout(rect=(0, 0, 1, 1 - (9 + 10 * LABEL_ROWS) / 72 / 2.4))
+        _place_labels(fig, ax, marks)
+        return fig
+
+    def timeline_png(self, findings: list[Finding]) -> str:
         buf = io.BytesIO()
-        fig.savefig(buf, format="png")
+        self.timeline_figure(findings).savefig(buf, format="png")
         return base64.b64encode(buf.getvalue()).decode("ascii")
 
     def html(self, findings: list[Finding], *, header: dict, metrics: dict,
@@ -109,16 +132,21 @@ class ReportBuilder:
         n = len(self.index)
         positives = int(sum(c > 0 for c in self.count))
         rows = [("Source", header.get("source") or "-"), ("Model", header.get("model") or "-"),
-                ("Created", header.get("created", "")), ("Frames analysed", str(n)),
+                ("Report created", header.get("created", "")), ("Frames analysed", str(n)),
                 ("Frames with a polyp region", f"{positives} ({positives / n:.1%})" if n else "0")]
         if fps:
-            rows.append(("Frame rate", f"{fps:.2f} fps"))
-        rows += [(str(k), "; ".join(map(str, v)) if isinstance(v, list) else str(v))
-                 for k, v in header.get("settings", {}).items()]
-        info = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-        parts = [f"<table class='info'>{info}</table>",
-                 f"<h2>Timeline</h2><img class='timeline' alt='timeline' "
-                 f"src='data:image/png;base64,{self.timeline_png(findings)}'>"]
+            rows.append(("Frame rate", f"{fps:.2f} frames per second"))
+        parts = []
+        procedure = procedure_rows(header.get("procedure"))
+        if procedure:
+            parts.append(_info_table(procedure, "procedure"))
+        parts.append(_info_table(rows))
+        settings = setting_rows(header.get("settings", {}))
+        if settings:
+            parts.append(f"<h2>How the model was run</h2>{_info_table(settings)}")
+        parts.append(f"<h2>Timeline</h2><img class='timeline' alt='timeline' width='{PAGE_WIDTH_PX}' "
+                     f"src='data:image/png;base64,{self.timeline_png(findings)}'>"
+                     f"<p class='legend'>{self._legend(findings)}</p>")
         if metrics.get("n"):
             cells = "".join(f"<tr><th>{esc(k)}</th><td>{v:.3f}</td></tr>"
                             for k, v in metrics.get("mean", {}).items())
@@ -137,6 +165,24 @@ class ReportBuilder:
                 f"<p class='note'>Generated by PolypViewer. Model output is an aid to review, "
                 f"not a diagnosis.</p></body></html>\n")
 
+    def _legend(self, findings: list[Finding]) -> str:
+        unit = "frame" if self.time and all(t is not None for t in self.time) else "image"
+        text = (f"Blue line: how likely the model rates each {unit} to show a polyp. "
+                f"Shaded: {unit}s with a marked polyp region.")
+        if findings:
+            text += " &#9660;&nbsp;#N: the key frame of finding N."
+        return text
+
+    def _key_frame(self, f: Finding, name: str) -> str:
+        """'frame 561 at 00:22.4' for videos, 'image 3 (name)' for stills: numbers from 1."""
+        try:
+            t = self.time[self.index.index(f.best_index)]
+        except ValueError:
+            t = None
+        if t is not None:
+            return f"frame {f.best_index + 1} at {_clock(t)}"
+        return f"image {f.best_index + 1} ({name})" if name else f"image {f.best_index + 1}"
+
     def _findings(self, findings: list[Finding]) -> str:
         esc = html.escape
         if not findings:
@@ -144,32 +190,140 @@ class ReportBuilder:
         cards = []
         for f in findings:
             _, thumb, name = self.best.get(f.id, (0.0, "", ""))
-            img = f"<img alt='finding {f.id}' src='data:image/jpeg;base64,{thumb}'>" if thumb else ""
+            img = (f"<img alt='finding {f.id}' width='300' src='data:image/jpeg;base64,{thumb}'><br>"
+                   if thumb else "")
             dur = "-" if f.duration_s is None else f"{f.duration_s:.1f} s"
+            size = (f"about {percent(f.mean_area / self.frame_area)} of the frame"
+                    if self.frame_area else "-")
             cards.append(
-                f"<div class='card'>{img}<div><b>Finding #{f.id}</b><br>"
+                f"{img}<b>Finding #{f.id}</b><br>"
                 f"{_clock(f.first_time_s)} to {_clock(f.last_time_s)} ({dur})<br>"
-                f"frames {f.first_index}-{f.last_index}, seen in {f.n_frames}<br>"
-                f"peak confidence {f.peak_confidence:.2f}, key frame {esc(name)}<br>"
-                f"mean area {f.mean_area:.0f} px</div></div>")
-        return f"<h2>Findings ({len(findings)})</h2><div class='grid'>{''.join(cards)}</div>"
+                f"frames {f.first_index + 1}-{f.last_index + 1}, seen in {f.n_frames}<br>"
+                f"peak confidence {f.peak_confidence:.2f}<br>"
+                f"key frame: {esc(self._key_frame(f, name))}<br>"
+                f"mean size: {size}")
+        return (f"<h2 style='page-break-before:always'>Findings ({len(findings)})</h2>"
+                f"{_blocks(cards, 2, FINDINGS_PER_PAGE)}")
 
     def _stills(self) -> str:
         esc = html.escape
-        cards = [f"<div class='card'><img alt='{esc(name)}' src='data:image/jpeg;base64,{b64}'>"
-                 f"<div><b>{esc(name)}</b><br>frame probability {p:.2f}</div></div>"
-                 for p, _, b64, name in sorted(self.stills, reverse=True)]
-        return (f"<h2>Images with a polyp region (top {len(cards)})</h2>"
-                f"<div class='grid'>{''.join(cards)}</div>")
+        cards = [f"<img alt='{esc(name)}' width='196' src='data:image/jpeg;base64,{b64}'><br>"
+                 f"<b>image {index + 1}</b><br><span class='name'>{esc(name)}</span><br>"
+                 f"frame probability {p:.2f}"
+                 for p, index, b64, name in sorted(self.stills, reverse=True)]
+        return (f"<h2 style='page-break-before:always'>Images with a polyp region "
+                f"(top {len(cards)})</h2>"
+                f"{_blocks(cards, 3, STILLS_PER_PAGE)}")
+
+
+def _clock_axis(v: float) -> str:
+    v = max(0.0, float(v))
+    return f"{int(v // 60)}:{int(v % 60):02d}"
+
+
+def _info_table(rows: list[tuple[str, str]], cls: str = "") -> str:
+    esc = html.escape
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v).replace(chr(10), '<br>')}</td></tr>"
+                   for k, v in rows)
+    return f"<table class='info {cls}'>{body}</table>"
+
+
+def _blocks(cards: list[str], per_row: int, per_page: int) -> str:
+    """Cards in tables of ``per_page``, each on a printed page of its own.
+
+    A summary page (header, settings, timeline) comes first; the findings start on page 2, so
+    a heading is never left alone at the foot of a page (Qt's printer ignores
+    ``page-break-after:avoid``).
+    """
+    out = []
+    width = f"{100 // per_row}%"
+    for p in range(0, len(cards), per_page):
+        page = cards[p:p + per_page]
+        rows = "".join(
+            "<tr>" + "".join(f"<td class='card' width='{width}' valign='top'>{c}</td>"
+                             for c in page[r:r + per_row])
+            + "".join("<td></td>" for _ in range(per_row - len(page[r:r + per_row]))) + "</tr>"
+            for r in range(0, len(page), per_row))
+        brk = " style='page-break-before:always'" if p else ""  # the heading breaks before p=0
+        out.append(f"<table class='block' width='100%' cellspacing='8' cellpadding='6'{brk}>"
+                   f"{rows}</table>")
+    return "".join(out)
+
+
+def _ids_text(ids: list[int]) -> str:
+    """'#3', '#3, #4', '#3-6, #9': runs of consecutive finding IDs shortened."""
+    runs: list[list[int]] = []
+    for i in sorted(ids):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ", ".join(f"#{a}" if a == b else f"#{a}, #{b}" if b == a + 1 else f"#{a}-{b}"
+                     for a, b in runs)
+
+
+def _place_labels(fig, ax, marks: list[tuple[float, int]]) -> list:
+    """Finding labels above the plot in up to LABEL_ROWS rows, none overlapping another.
+
+    Label boxes are measured with the figure's renderer; a label that fits in no row is merged
+    with its left neighbour ('#3, #4') and the placement is redone, so the result never overlaps.
+    """
+    if not marks:
+        return []
+    renderer = fig.canvas.get_renderer()
+    groups = [[m] for m in marks]
+    while True:
+        texts, clash = _try_rows(fig, ax, renderer, groups)
+        if clash is None:
+            return texts
+        for t in texts:
+            t.remove()
+        k = max(clash, 1)
+        groups[k - 1:k + 1] = [groups[k - 1] + groups[k]]
+
+
+def _try_rows(fig, ax, renderer, groups) -> tuple[list, int | None]:
+    rows: list[list] = [[] for _ in range(LABEL_ROWS)]
+    texts = []
+    right = fig.bbox.width
+    for g, members in enumerate(groups):
+        gx = float(np.mean([m[0] for m in members]))
+        label = _ids_text([m[1] for m in members])
+        for r in range(LABEL_ROWS):
+            t = ax.annotate(label, (gx, 1.0), xycoords=("data", "axes fraction"),
+                            xytext=(0, 5 + 10 * r), textcoords="offset points", ha="center",
+                            va="bottom", fontsize=7.5, annotation_clip=False)
+            box = t.get_window_extent(renderer)
+            if box.x0 < 0 or box.x1 > right:  # keep labels at the ends inside the picture
+                t.set_ha("left" if box.x0 < 0 else "right")
+                box = t.get_window_extent(renderer)
+            box = box.padded(3)  # a little air between neighbours
+            if not any(box.overlaps(b) for b in rows[r]):
+                rows[r].append(box)
+                texts.append(t)
+                break
+            t.remove()
+        else:
+            return texts, g
+    return texts, None
 
 
 _CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
-h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.5em}
-table.info th{text-align:left;padding-right:1.5em;font-weight:600}
-img.timeline{width:100%;max-width:1000px}
-.grid{display:flex;flex-wrap:wrap;gap:12px}
-.card{border:1px solid #ccc;border-radius:6px;padding:8px;width:330px;font-size:.9em}
-.card img{width:100%;display:block;margin-bottom:6px}
-.note{color:#666;font-size:.85em;margin-top:2em}
+@page{margin:14mm}
+body{font-family:'DejaVu Sans',system-ui,sans-serif;font-size:10pt;color:#222}
+@media screen{body{margin:2em;max-width:1000px}}
+h1{font-size:14pt;margin-bottom:8px}h2{font-size:12pt;margin-top:18px;margin-bottom:6px;
+page-break-after:avoid}
+table.info th{text-align:left;padding-right:1.5em;font-weight:600;vertical-align:top}
+table.info td{vertical-align:top}
+table.procedure{margin-bottom:8pt;border:1px solid #999;border-collapse:collapse}
+table.procedure th,table.procedure td{padding:2px 6px}
+img.timeline{width:100%;max-width:1000px;height:auto}
+.legend{color:#555;font-size:8.5pt;margin-top:2pt}
+table.block{border-collapse:separate;table-layout:fixed}
+td.card{border:1px solid #bbb;background-color:#fafafa;font-size:9pt;page-break-inside:avoid}
+td.card img{width:100%;height:auto;display:block;margin-bottom:4px}
+.name{overflow-wrap:anywhere;word-break:break-all;color:#555}
+.note{color:#666;font-size:8.5pt;margin-top:2em}
+@media print{tr{page-break-inside:avoid}}
 """

@@ -45,6 +45,7 @@ from ..errors import PolypViewerError
 from ..media.imageio import write_png
 from ..metrics import METRICS, aggregate, segmentation_metrics
 from .overlay import DEFAULT_STYLE, OverlayStyle, draw_overlay
+from .report_text import clean_procedure
 from .video_encoder import VideoEncoder
 
 FORMATS = ("png", "coco", "csv", "json", "overlays", "mp4", "report")
@@ -400,7 +401,8 @@ def export(items: Iterable[tuple], out_dir: str | Path, formats: Sequence[str], 
            file_name: Callable = default_file_name, holes: str = "fill",
            tracking: bool | None = None, max_gap: int = DEFAULT_MAX_GAP,
            min_length: int = DEFAULT_MIN_LENGTH,
-           input_notes: Callable[[], list[str]] | None = None) -> ExportResult:
+           input_notes: Callable[[], list[str]] | None = None,
+           procedure: dict | None = None) -> ExportResult:
     """Write ``formats`` for ``(Frame, FramePrediction)`` items into ``out_dir`` atomically.
 
     ``cancel``: a threading.Event or a callable, checked before each item (ExportCancelled).
@@ -408,6 +410,7 @@ def export(items: Iterable[tuple], out_dir: str | Path, formats: Sequence[str], 
     i.e. videos) links regions into findings; track IDs label boxes and appear in the JSON.
     ``input_notes()``, asked once the items are done, lists input problems (skipped files, a
     damaged video) for predictions.json and the report.
+    ``procedure``: optional details for the report's header and the JSON (report_text fields).
     """
     from .report import ReportBuilder
 
@@ -421,6 +424,8 @@ def export(items: Iterable[tuple], out_dir: str | Path, formats: Sequence[str], 
     settings = dict(settings or {})
     created = time.strftime("%Y-%m-%d %H:%M:%S")
     header = {"source": source_name, "model": model_name, "created": created, "settings": settings}
+    if clean_procedure(procedure):
+        header["procedure"] = clean_procedure(procedure)
     findings: list[Finding] = []
     metrics: dict = {}
     with atomic_dir(out_dir, overwrite) as tmp:
