@@ -23,6 +23,8 @@ formats (repeat --format or separate with commas):
   overlays   overlays/NAME.png, the frame with mask, contours, boxes and verdict
   mp4        annotated.mp4, the overlaid frames as a video
   report     report.html, one self-contained page: findings, key frames, timeline
+             (--pdf adds report.pdf; --procedure-id, --procedure-date, --operator and
+             --note fill the report's header, all optional)
 
 The output folder must not exist unless --overwrite is given; it is written to a hidden
 temporary folder first and renamed into place only when everything succeeded.
@@ -53,6 +55,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="COCO regions with holes: fill them (polygons) or store exact RLE "
                         "(default %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
+    g = p.add_argument_group("report (with --format report; every field is optional)")
+    g.add_argument("--procedure-id", metavar="ID", help="the procedure's identifier")
+    g.add_argument("--procedure-date", metavar="DATE", help="when the procedure took place")
+    g.add_argument("--operator", metavar="NAME", help="who performed the procedure")
+    g.add_argument("--note", metavar="TEXT", help="a free note printed in the header")
+    g.add_argument("--pdf", action="store_true", help="also write report.pdf (printed by Qt)")
+    g.add_argument("--paper", choices=("a4", "letter"), default="a4",
+                   help="the PDF's paper size (default %(default)s)")
+
+
+def _procedure(args: argparse.Namespace) -> dict:
+    return {"procedure_id": args.procedure_id, "date": args.procedure_date,
+            "operator": args.operator, "note": args.note}
+
+
+def _pdf_writer(args: argparse.Namespace, formats: list[str]):
+    """The PDF writer, imported before any analysis so a missing Qt fails at once."""
+    from ..engine.errors import PolypViewerError
+
+    flags = {"--pdf": args.pdf, "--procedure-id": args.procedure_id,
+             "--procedure-date": args.procedure_date, "--operator": args.operator,
+             "--note": args.note}
+    asked = [flag for flag, value in flags.items() if value]
+    if asked and "report" not in formats:
+        raise PolypViewerError(f"{', '.join(asked)} fill the report: add --format report")
+    if not args.pdf:
+        return None
+    try:  # Qt only when a PDF is asked for: the engine never imports it
+        from ..gui.report_pdf import write_pdf
+    except ImportError as e:
+        raise PolypViewerError(f"--pdf needs PySide6 (Qt prints the PDF): {e}") from e
+    return write_pdf
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise PolypViewerError(f"{out} already exists; use --overwrite to replace it")
     check_export_target(out, args.overwrite)  # before the source is read or the model loads
+    write_pdf = _pdf_writer(args, formats)
     source = open_source(args.source, args.split)
     try:
         predictor = make_predictor(args)
@@ -89,10 +124,16 @@ def run(args: argparse.Namespace) -> int:
                             progress=progress, fps=source.fps, model_name=predictor.name,
                             source_name=source.path.name, settings=settings,
                             file_name=source_file_names(source), holes=args.holes,
-                            input_notes=source.problems)
+                            input_notes=source.problems, procedure=_procedure(args))
     finally:
         problems = source.problems()
         source.close()
+    if write_pdf is not None:
+        from ..engine import fsutil
+
+        with fsutil.atomic_path(out / "report.pdf") as tmp:
+            write_pdf((out / "report.html").read_text(encoding="utf-8"), tmp, args.paper)
+        result.files.append("report.pdf")
     found = f", {len(result.findings)} finding(s)" if result.findings else ""
     dice = result.metrics.get("mean", {}).get("dice")
     score = f", mean Dice {dice:.3f}" if dice is not None else ""

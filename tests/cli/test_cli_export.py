@@ -40,3 +40,25 @@ def test_video_export_report_and_errors(tmp_path, tiny_model_path, capsys):
     assert _export(tiny_model_path, tmp_path / "missing.mp4", tmp_path / "o2", "--format", "csv") == 1
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()
+
+
+def test_report_with_procedure_details_and_pdf(tmp_path, tiny_model_path, capsys):
+    video = write_video(tmp_path / "clip.mp4", n=4)
+    out = tmp_path / "out"
+    assert _export(tiny_model_path, video, out, "--format", "report", "--pdf", "--paper", "letter",
+                   "--procedure-id", "COL-9", "--operator", "Dr Example", "--note", "prep good") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.pdf"]
+    html = (out / "report.html").read_text()
+    assert "COL-9" in html and "Dr Example" in html and "prep good" in html
+    assert "Procedure date" not in html  # not given, not shown
+    pdf = (out / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and b"/MediaBox [0 0 612" in pdf  # US Letter
+    assert "report.pdf" in capsys.readouterr().out
+
+
+def test_report_flags_without_a_report_are_refused(tmp_path, tiny_model_path, capsys):
+    video = write_video(tmp_path / "clip.mp4", n=2)
+    assert _export(tiny_model_path, video, tmp_path / "out", "--format", "csv", "--pdf",
+                   "--operator", "X") == 1
+    assert "--pdf, --operator fill the report: add --format report" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
