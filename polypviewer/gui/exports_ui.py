@@ -1,11 +1,15 @@
 """File > Export: the current frame as shown, and whole-source exports through engine.export.writers.
 
 Whole-source exports read cached results (no model run) and the frames from a Source of
-their own, in a worker with a progress dialog that can cancel.
+their own, in a worker with a progress dialog that can cancel. Exports that are one file
+(video, report, tables, COCO) are saved under the name the user picks in a save dialog,
+suggested as ``<video stem>_annotated.mp4`` and so on; masks and overlay images, many files,
+go into a folder.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,11 +23,30 @@ from .workers import Task
 KINDS = {  # menu title, engine formats, default folder suffix
     "masks": ("Masks (PNG)…", ["png"], "masks"),
     "coco": ("COCO annotations…", ["coco"], "coco"),
-    "table": ("Per-frame table (CSV + JSON)…", ["csv", "json"], "table"),
+    "table": ("Per-frame table (CSV)…", ["csv"], "table"),
+    "json": ("Per-frame regions (JSON)…", ["json"], "regions"),
     "overlays": ("Overlay images (PNG)…", ["overlays"], "overlays"),
     "mp4": ("Annotated video (MP4)…", ["mp4"], "video"),
-    "report": ("Procedure report (HTML)…", ["report"], "report"),
+    "report": ("Procedure report (HTML or PDF)…", ["report"], "report"),
 }
+# one-file kinds: suggested name after the source's stem, save-dialog filters (first: default)
+FILES = {
+    "table": ("_frames.csv", "CSV table (*.csv)"),
+    "json": ("_frames.json", "JSON (*.json)"),
+    "coco": ("_coco.json", "COCO annotations (*.json)"),
+    "mp4": ("_annotated.mp4", "MP4 video (*.mp4)"),
+    "report": ("_report.html", "HTML report (*.html);;PDF report (*.pdf)"),
+}
+_PATTERN = re.compile(r"\*(\.[A-Za-z0-9]+)")
+
+
+def with_suffix(path: str, file_filter: str, chosen: str = "") -> str:
+    """``path`` with an extension its filter allows: the chosen filter's when it has none."""
+    allowed = [s.lower() for s in _PATTERN.findall(file_filter)]
+    if Path(path).suffix.lower() in allowed or not allowed:
+        return path
+    own = _PATTERN.findall(chosen)
+    return path + (own[0] if own else allowed[0])
 
 
 def frame_style(view) -> overlay.OverlayStyle:
@@ -42,13 +65,15 @@ class Exporter(QObject):
         super().__init__(win)
         self.win = win
         self.task: Task | None = None
+        self.busy = False  # from start until its finished/failed slot ran (the thread may linger)
         self.dialog: QProgressDialog | None = None
 
     def _ask(self, title: str, suggestion: Path, file_filter: str | None = None) -> str | None:
         folder = self.win.settings.get("last_export_dir", str(Path.home()))
         target = str(Path(folder) / suggestion.name)
         if file_filter:
-            path, _ = QFileDialog.getSaveFileName(self.win, title, target, file_filter)
+            path, chosen = QFileDialog.getSaveFileName(self.win, title, target, file_filter)
+            path = with_suffix(path, file_filter, chosen) if path else ""
         else:
             path = QFileDialog.getExistingDirectory(self.win, title, folder)
             path = str(Path(path) / suggestion.name) if path else ""
@@ -86,12 +111,33 @@ class Exporter(QObject):
             self.win.show_message("Nothing to export yet: analyse the procedure first", True)
             return
         stem = Path(review.path).stem
-        path = self._ask(f"Export {KINDS[kind][0].rstrip('…').lower()} into folder",
-                         Path(f"{stem}_{KINDS[kind][2]}"))
-        if path:
-            self.export(kind, path)
+        what = KINDS[kind][0].rstrip("…").lower()
+        if kind not in FILES:
+            path = self._ask(f"Export {what} into folder", Path(f"{stem}_{KINDS[kind][2]}"))
+            if path:
+                self.export(kind, path)
+            return
+        suffix, filters = FILES[kind]
+        path = self._ask(f"Save {what}", Path(f"{stem}{suffix}"), filters)
+        if not path:
+            return
+        procedure, paper = None, None
+        if kind == "report":
+            from . import procedure_details
 
-    def export(self, kind: str, out_dir: str, show_dialog: bool = True) -> Task | None:
+            answer = procedure_details.ask(self.win, review, pdf=path.lower().endswith(".pdf"))
+            if answer is None:
+                return
+            procedure, paper = answer
+        self.export(kind, path, procedure=procedure, paper=paper)
+
+    def export(self, kind: str, target: str, show_dialog: bool = True, *,
+               procedure: dict | None = None, paper: str | None = None) -> Task | None:
+        """Write ``kind`` to ``target``: the file itself for FILES kinds, else a folder.
+
+        A report whose name ends in ``.pdf`` is printed to PDF (``paper``: a4 or letter).
+        """
+        from ..engine.export.single_file import export_file
         from ..engine.export.writers import export, source_file_names
         from ..engine.media.sources import open_source
 
@@ -100,7 +146,7 @@ class Exporter(QObject):
         if store is None or not len(store):
             self.win.show_message("Nothing to export yet: analyse the procedure first", True)
             return None
-        if self.task is not None and self.task.running():
+        if self.busy:
             self.win.show_message("An export is already running", True)
             return None
         formats = KINDS[kind][1]
@@ -108,17 +154,28 @@ class Exporter(QObject):
         style = replace(frame_style(self.win.view), heatmap=False)  # no Grad-CAM per frame
         settings = {"threshold": thr, "min_area_fraction": frac}
         model_name, fps = review.predictor.name if review.predictor else "", review.media.fps
+        convert = None
+        if kind == "report" and target.lower().endswith(".pdf"):
+            from .report_pdf import default_paper, write_pdf
+
+            sheet = paper or default_paper()
+
+            def convert(html_file: Path, dest: Path) -> None:
+                write_pdf(html_file.read_text(encoding="utf-8"), dest, sheet)
 
         def gen(cancel):
             src = open_source(path)
             try:
                 items = ((f, store.get(f.index, thr, frac)) for f in src.frames(indices))
-                return export(items, out_dir, formats, total=len(indices), overwrite=True,
-                              cancel=cancel, progress=lambda d, t: task.progress.emit(task, (d, t)),
-                              style=style,
-                              fps=fps, model_name=model_name, source_name=Path(path).name,
-                              settings=settings, file_name=source_file_names(src),
-                              input_notes=src.problems)
+                common = dict(total=len(indices), cancel=cancel,
+                              progress=lambda d, t: task.progress.emit(task, (d, t)),
+                              style=style, fps=fps, model_name=model_name,
+                              source_name=Path(path).name, settings=settings,
+                              file_name=source_file_names(src), input_notes=src.problems,
+                              procedure=procedure)
+                if kind in FILES:
+                    return export_file(items, target, formats[0], convert=convert, **common)
+                return export(items, target, formats, overwrite=True, **common)
             finally:
                 src.close()
             yield  # noqa: B901
@@ -127,8 +184,8 @@ class Exporter(QObject):
         task.progress.connect(self._on_progress)
         task.finished.connect(self._on_done)
         task.failed.connect(self._on_failed)
-        task.out_dir = out_dir
-        self.task = task
+        task.out_dir = target
+        self.task, self.busy = task, True
         if show_dialog:
             self.dialog = QProgressDialog(f"Exporting {KINDS[kind][0].rstrip('…').lower()}…", "Cancel",
                                           0, len(indices), self.win)
@@ -148,13 +205,15 @@ class Exporter(QObject):
             self.dialog = None
 
     def _on_done(self, task, result) -> None:
+        self.busy = False
         self._close_dialog()
         notes = f"; skipped: {'; '.join(result.notes)}" if result.notes else ""
-        self.win.show_message(f"Exported {result.n_items} frames to {result.folder}{notes}",
+        self.win.show_message(f"Exported {result.n_items} frames to {task.out_dir}{notes}",
                               bool(notes))
-        self.finished.emit(str(result.folder))
+        self.finished.emit(str(task.out_dir))
 
     def _on_failed(self, task, message: str) -> None:
+        self.busy = False
         self._close_dialog()
         self.win.show_message(f"Export not written: {message}", "cancel" not in message)
         self.finished.emit("")

@@ -18,19 +18,23 @@ def test_export_current_frame_png(analysed, tmp_path):
     assert img.shape[:2] == analysed.view.frame.shape[:2]
 
 
-@pytest.mark.parametrize("kind, expected", [("masks", "masks"), ("table", "predictions.csv"),
-                                            ("coco", "coco.json"), ("mp4", "annotated.mp4"),
-                                            ("report", "report.html")])
-def test_whole_source_exports(qtbot, analysed, tmp_path, kind, expected):
+@pytest.mark.parametrize("kind, expected", [("masks", "masks"), ("overlays", "overlays")])
+def test_folder_exports(qtbot, analysed, tmp_path, kind, expected):
     out = tmp_path / kind
     with qtbot.waitSignal(analysed.exporter.finished, timeout=SLOW) as blocker:
         analysed.exporter.export(kind, str(out))
     assert blocker.args == [str(out)]
-    assert (out / expected).exists()
-    if kind == "masks":
-        assert len(list((out / "masks").glob("*.png"))) == 3
-    if kind == "table":
-        assert (out / "predictions.json").exists()
+    assert len(list((out / expected).glob("*.png"))) == 3
+
+
+@pytest.mark.parametrize("kind, name", [("table", "t.csv"), ("json", "r.json"), ("coco", "c.json"),
+                                        ("mp4", "v.mp4"), ("report", "r.html"), ("report", "r.pdf")])
+def test_one_file_exports(qtbot, analysed, tmp_path, kind, name):
+    out = tmp_path / name
+    with qtbot.waitSignal(analysed.exporter.finished, timeout=SLOW) as blocker:
+        analysed.exporter.export(kind, str(out))
+    assert blocker.args == [str(out)]
+    assert [p.name for p in tmp_path.iterdir()] == [name] and out.stat().st_size > 0
 
 
 def test_screenshot_mode(qtbot, tiny_model_path, video, tmp_path):
