@@ -79,3 +79,13 @@ def test_missing_h264_encoder_falls_back_to_mp4v_with_a_logged_reason(tmp_path, 
 def test_too_small_frame_is_one_clear_error(tmp_path):
     with pytest.raises(MediaError, match="too small"):
         VideoEncoder(tmp_path / "v.mp4", 25.0, 1, 40)
+
+
+def test_frames_of_another_size_are_scaled_to_the_first(tmp_path):
+    path = tmp_path / "v.mp4"
+    enc = VideoEncoder(path, 25.0, 64, 48)
+    enc.write(np.zeros((48, 64, 3), np.uint8))
+    enc.write(np.full((96, 128, 3), 200, np.uint8))  # a bigger image from a mixed folder
+    enc.close()
+    (codec, _, w, h), frames = _read_back(path)
+    assert (w, h) == (64, 48) and len(frames) == 2 and frames[1].mean() > 150
