@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.metrics import mask_dice
     from ..engine.models.device import physical_cores
     from ..engine.runtime.backends import TorchBackend, make_backend, suggest_batch_size
-    from ..engine.runtime.pipeline import StageTimes, analyse, default_workers
+    from ..engine.runtime.pipeline import AnalysisOptions, StageTimes, analyse, default_workers
 
     path = Path(args.input) if args.input else default_input()
     batches = _batches(args.model_only_batches)
@@ -244,8 +244,9 @@ def run(args: argparse.Namespace) -> int:
 
     def pipeline_run():
         stats, masks = StageTimes(), []
-        for _, pred in analyse(looped(path, args.loop), backend, batch_size=bs, stop=n,
-                               workers=workers, parallel_render=workers > 1,
+        options = AnalysisOptions(batch_size=bs, stop=n, workers=workers,
+                                  parallel_render=workers > 1)
+        for _, pred in analyse(looped(path, args.loop), backend, options,
                                render=lambda f, p: draw(f.rgb, p), stats=stats):
             masks.append(np.packbits(pred.mask))
         return stats, masks

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..engine.media.sources import Frame, Source, open_source
 from ..engine.runtime.inference import FramePrediction, Predictor
-from ..engine.runtime.pipeline import analyse
+from ..engine.runtime.pipeline import AnalysisOptions, StoreSink, analyse_into
 from ..engine.runtime.results import AnalysisStore
 
 PREDICT_LOCK = threading.Lock()  # one live single-frame prediction at a time
@@ -119,14 +119,10 @@ def analyse_source(path: str, predictor: Predictor, store: AnalysisStore, n: int
     t0 = last = time.perf_counter()
     count = 0
 
-    def keep(frame, prob, frame_prob, box, cadx=None) -> None:
-        store.put(frame.index, prob, frame_prob, box, cadx=cadx)
-
     try:
         # the engine's pipeline overlaps decoding, batched inference and storing
-        results = analyse(_frames(src, todo), predictor, batch_size=batch_size, cancel=cancel,
-                          model_output=keep)
-        for _ in results:
+        options = AnalysisOptions(batch_size=batch_size, indices=tuple(todo))
+        for _ in analyse_into(StoreSink(store), src, predictor, options, cancel):
             count += 1
             now = time.perf_counter()
             if now - last > 0.2 or count == len(todo):
@@ -141,12 +137,6 @@ def analyse_source(path: str, predictor: Predictor, store: AnalysisStore, n: int
     finally:
         src.close()
         store.flush()
-
-
-def _frames(src: Source, todo: list[int]) -> Iterator[Frame]:
-    """Sequential decoding when the frames to do are contiguous, exact reads otherwise;
-    the source skips and records frames it cannot read."""
-    return src.frames(todo)
 
 
 @dataclass

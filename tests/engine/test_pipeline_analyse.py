@@ -13,7 +13,7 @@ from pipeline_helpers import CountingSource, make_frames, pipeline_threads, wait
 from polypviewer.engine.media.sources import open_source
 from polypviewer.engine.runtime.backends import TorchBackend, forward_adaptive
 from polypviewer.engine.runtime.inference import Predictor
-from polypviewer.engine.runtime.pipeline import StageTimes, analyse
+from polypviewer.engine.runtime.pipeline import AnalysisOptions, StageTimes, analyse
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def predictor(tiny_model_path):
 def test_same_masks_as_per_frame_predictor_in_order(predictor):
     frames = make_frames(7)
     stats = StageTimes()
-    out = list(analyse(frames, TorchBackend(predictor), batch_size=3, stats=stats))
+    out = list(analyse(frames, TorchBackend(predictor), AnalysisOptions(batch_size=3), stats=stats))
     assert [f.index for f, _ in out] == list(range(7))
     for frame, pred in out:
         ref = predictor.predict(frame.rgb)
@@ -41,8 +41,11 @@ def test_same_masks_as_per_frame_predictor_in_order(predictor):
 def test_worker_threads_keep_order_and_results(predictor):
     """Several threads per CPU stage (the GPU setting) must not reorder or change anything."""
     frames = make_frames(11)
-    one = list(analyse(frames, TorchBackend(predictor), batch_size=4, workers=1, keep_prob=False))
-    many = list(analyse(frames, TorchBackend(predictor), batch_size=4, workers=3, keep_prob=False))
+    def run(workers):
+        options = AnalysisOptions(batch_size=4, workers=workers, keep_prob=False)
+        return list(analyse(frames, TorchBackend(predictor), options))
+
+    one, many = run(1), run(3)
     assert [f.index for f, _ in many] == list(range(11))
     for (_, a), (_, b) in zip(one, many, strict=True):
         assert np.array_equal(a.mask, b.mask) and b.prob is None
@@ -56,7 +59,7 @@ def test_start_stop_and_keep_prob(predictor, tmp_path):
     for f in make_frames(6):
         cv2.imwrite(str(tmp_path / f"{f.name}.png"), f.rgb[..., ::-1])
     with open_source(tmp_path) as src:
-        out = list(analyse(src, TorchBackend(predictor), start=2, stop=5, keep_prob=False))
+        out = list(analyse(src, TorchBackend(predictor), AnalysisOptions(start=2, stop=5, keep_prob=False)))
     assert [f.index for f, _ in out] == [2, 3, 4]
     assert all(p.prob is None and p.mask.shape == f.rgb.shape[:2] for f, p in out)
 
@@ -70,7 +73,7 @@ def test_video_range_uses_sequential_decoding(predictor, tmp_path):
         w.write(np.ascontiguousarray(cv2.resize(f.rgb, (128, 96))[..., ::-1]))
     w.release()
     with open_source(path) as src:
-        out = list(analyse(src, TorchBackend(predictor), start=3, stop=7, batch_size=3))
+        out = list(analyse(src, TorchBackend(predictor), AnalysisOptions(start=3, stop=7, batch_size=3)))
         ref = [src[i] for i in range(3, 7)]
     assert [f.index for f, _ in out] == [3, 4, 5, 6]
     assert all(np.array_equal(f.rgb, r.rgb) for (f, _), r in zip(out, ref))
@@ -79,7 +82,7 @@ def test_video_range_uses_sequential_decoding(predictor, tmp_path):
 def test_queues_stay_bounded_with_a_slow_consumer(predictor):
     src = CountingSource(make_frames(40))
     stats = StageTimes()
-    gen = analyse(src, TorchBackend(predictor), batch_size=2, queue_size=4, stats=stats)
+    gen = analyse(src, TorchBackend(predictor), AnalysisOptions(batch_size=2, queue_size=4), stats=stats)
     next(gen)
     time.sleep(1.0)  # producers run ahead until every queue is full
     # frames queue 4 + batching 2 + 2 batches + 1 in the model + 2 result batches
@@ -96,7 +99,8 @@ def test_cancel_stops_all_threads_promptly(predictor):
     cancel = threading.Event()
     src = CountingSource(make_frames(100))
     got = []
-    for frame, _ in analyse(src, TorchBackend(predictor), batch_size=2, queue_size=4, cancel=cancel):
+    options = AnalysisOptions(batch_size=2, queue_size=4)
+    for frame, _ in analyse(src, TorchBackend(predictor), options, cancel=cancel):
         got.append(frame.index)
         if len(got) == 3:
             cancel.set()
@@ -106,7 +110,7 @@ def test_cancel_stops_all_threads_promptly(predictor):
 
 
 def test_leaving_the_loop_joins_threads(predictor):
-    gen = analyse(make_frames(50), TorchBackend(predictor), batch_size=2)
+    gen = analyse(make_frames(50), TorchBackend(predictor), AnalysisOptions(batch_size=2))
     next(gen)
     gen.close()
     assert not pipeline_threads()
@@ -131,7 +135,7 @@ def test_errors_reach_the_consumer_unchanged(predictor, where):
                 "postprocess": (KeyError, "bad box"), "render": (OSError, "disk full")}[where]
     seen = []
     with pytest.raises(expected[0], match=expected[1]):
-        for frame, _ in analyse(src, backend, batch_size=2, render=render):
+        for frame, _ in analyse(src, backend, AnalysisOptions(batch_size=2), render=render):
             seen.append(frame.index)
     assert seen == list(range(len(seen)))
     assert wait_no_threads() < 2.0
@@ -139,7 +143,7 @@ def test_errors_reach_the_consumer_unchanged(predictor, where):
 
 def test_render_stage_sees_every_frame_in_order(predictor):
     drawn = []
-    out = list(analyse(make_frames(7), TorchBackend(predictor), batch_size=3,
+    out = list(analyse(make_frames(7), TorchBackend(predictor), AnalysisOptions(batch_size=3),
                        render=lambda f, p: drawn.append(f.index)))
     assert drawn == [f.index for f, _ in out] == list(range(7))
 
@@ -166,7 +170,7 @@ class FlakyBackend:
 def test_out_of_memory_halves_the_batch_and_keeps_every_frame(predictor):
     backend = FlakyBackend(predictor, limit=2)
     frames = make_frames(9)
-    out = list(analyse(frames, backend, batch_size=8))
+    out = list(analyse(frames, backend, AnalysisOptions(batch_size=8)))
     assert [f.index for f, _ in out] == list(range(9))
     assert backend.batch_size == 2
     assert backend.calls[:3] == [8, 4, 2]  # halved twice, then remembered
@@ -187,7 +191,7 @@ def test_model_output_hands_over_model_size_maps_in_order(predictor):
     """The analysis cache takes model-size maps; finishing them gives the normal results."""
     frames = make_frames(7)
     got = []
-    out = list(analyse(frames, TorchBackend(predictor), batch_size=3,
+    out = list(analyse(frames, TorchBackend(predictor), AnalysisOptions(batch_size=3),
                        model_output=lambda f, p, fp, box: got.append((f.index, p, fp, box))))
     assert [f.index for f, _ in out] == list(range(7))
     assert all(pred is None for _, pred in out)

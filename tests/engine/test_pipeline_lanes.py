@@ -17,7 +17,7 @@ from pipeline_helpers import CountingSource, make_frames, pipeline_threads, wait
 from polypviewer.engine.runtime.backends import TorchBackend, onnx_backend
 from polypviewer.engine.runtime.backends.onnx_backend import OnnxBackend
 from polypviewer.engine.runtime.inference import Predictor
-from polypviewer.engine.runtime.pipeline import StageTimes, analyse
+from polypviewer.engine.runtime.pipeline import AnalysisOptions, StageTimes, analyse
 
 
 class LaneError(RuntimeError):
@@ -83,8 +83,8 @@ def test_lanes_keep_order_and_results(predictor):
     delays = np.random.default_rng(42).uniform(0.0, 0.03, 64).tolist()
     lanes = LaneBackend(predictor, lanes=3, delays=delays)
     stats = StageTimes()
-    out = list(analyse(frames, lanes, batch_size=2, stats=stats))
-    ref = list(analyse(frames, LaneBackend(predictor, lanes=1), batch_size=2))
+    out = list(analyse(frames, lanes, AnalysisOptions(batch_size=2), stats=stats))
+    ref = list(analyse(frames, LaneBackend(predictor, lanes=1), AnalysisOptions(batch_size=2)))
 
     assert [f.index for f, _ in out] == list(range(24))  # in order, none dropped
     assert all(f is g for (f, _), g in zip(out, frames, strict=True))
@@ -102,7 +102,7 @@ def test_lanes_keep_order_and_results(predictor):
 def test_lanes_one_runs_unthreaded_calls(predictor):
     """The same backend with lanes=1 takes the plain path: no lane=True calls, one at a time."""
     backend = LaneBackend(predictor, lanes=1, delays=[0.005])
-    out = list(analyse(make_frames(6), backend, batch_size=2))
+    out = list(analyse(make_frames(6), backend, AnalysisOptions(batch_size=2)))
     assert [f.index for f, _ in out] == list(range(6))
     assert backend.lane_flags == [False] * 3 and backend.max_active == 1
 
@@ -131,8 +131,8 @@ def test_onnx_lanes_match_one_lane(predictor, monkeypatch):
     two.forward = spy
     made.clear()
     stats = StageTimes()
-    a = list(analyse(frames, one, batch_size=2))
-    b = list(analyse(frames, two, batch_size=2, stats=stats))
+    a = list(analyse(frames, one, AnalysisOptions(batch_size=2)))
+    b = list(analyse(frames, two, AnalysisOptions(batch_size=2), stats=stats))
 
     assert [f.index for f, _ in b] == list(range(10))
     assert flags == [True] * 5 and stats.batches == 5
@@ -150,7 +150,7 @@ def test_cancel_with_lanes_stops_all_threads(predictor):
     src = CountingSource(make_frames(100))
     got = []
     t0 = time.monotonic()
-    for frame, _ in analyse(src, backend, batch_size=1, queue_size=4, cancel=cancel):
+    for frame, _ in analyse(src, backend, AnalysisOptions(batch_size=1, queue_size=4), cancel=cancel):
         got.append(frame.index)
         if len(got) == 2:
             cancel.set()
@@ -165,7 +165,7 @@ def test_error_in_a_lane_reaches_the_consumer_unchanged(predictor):
     backend = LaneBackend(predictor, lanes=3, delays=[0.01, 0.03, 0.0], fail_on=3)
     seen = []
     with pytest.raises(LaneError, match="lane call 3 exploded") as info:
-        for frame, _ in analyse(make_frames(20), backend, batch_size=2):
+        for frame, _ in analyse(make_frames(20), backend, AnalysisOptions(batch_size=2)):
             seen.append(frame.index)
     assert info.value is backend.error  # the very object raised in the lane
     assert seen == list(range(len(seen))) and len(seen) < 20
@@ -182,7 +182,7 @@ def test_leaving_the_loop_with_lanes_joins_threads(predictor):
     """
     backend = LaneBackend(predictor, lanes=3, delays=[0.1, 0.3, 1.5])
     got = []
-    for frame, _ in analyse(make_frames(30), backend, batch_size=1):
+    for frame, _ in analyse(make_frames(30), backend, AnalysisOptions(batch_size=1)):
         got.append(frame.index)
         break  # the generator is closed here (its only reference is gone)
     assert got == [0]

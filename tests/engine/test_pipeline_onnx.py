@@ -19,7 +19,7 @@ from polypviewer.engine.runtime.backends.onnx_backend import (
     read_props,
 )
 from polypviewer.engine.runtime.inference import Predictor
-from polypviewer.engine.runtime.pipeline import analyse
+from polypviewer.engine.runtime.pipeline import AnalysisOptions, analyse
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_onnx_matches_torch_and_feeds_the_pipeline(predictor):
     assert np.abs(p_onnx - p_torch).max() < 1e-3 and np.abs(f_onnx - f_torch).max() < 1e-3
     rng = np.random.default_rng(3)
     src = [Frame(i, None, synthetic_frame(rng)[0], f"f{i}") for i in range(5)]
-    out = list(analyse(src, onnx, batch_size=2))
+    out = list(analyse(src, onnx, AnalysisOptions(batch_size=2)))
     assert [f.index for f, _ in out] == list(range(5))
     for frame, pred in out:
         ref = predictor.predict(frame.rgb)

@@ -5,13 +5,16 @@ cores idle while the model runs. Here each stage is one thread joined to the nex
 bounded queue, so stages overlap (torch, onnxruntime and cv2 release the GIL) and memory
 stays flat for a procedure of any length. One thread per stage keeps results in order.
 
-``analyse`` is for whole sources (batched, nothing dropped); ``LiveAnalyser`` is for playback
-(one frame at a time, latest wins, stale frames skipped).
+``analyse`` yields ``(frame, prediction)`` pairs (batched, in order, nothing dropped);
+``analyse_into`` hands them to a sink instead. Every caller that runs a model over more than
+one frame (the viewer's video analysis, the dataset review, ``predict``, ``evaluate``,
+``export``) goes through these two, so each gets the same ONNX lanes and stage overlap.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import logging
 import os
@@ -21,11 +24,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from ..media.sources import Frame, Source
-from .backends import Backend, forward_adaptive, forward_maps, make_backend, suggest_batch_size
+from .backends import Backend, forward_adaptive, make_backend, suggest_batch_size
 from .inference import FramePrediction, Predictor
 from .preprocess import Letterbox
 
@@ -67,6 +71,35 @@ class StageTimes:
                 "queue_peak": dict(self.queue_peak), "queue_capacity": dict(self.queue_capacity)}
 
 
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """How ``analyse`` runs; values only (callbacks, cancel and stats are passed apart).
+
+    ``batch_size`` None: ``CPU_BATCH`` on CPU, from free memory on CUDA (halved on
+    out-of-memory). ``queue_size`` bounds every queue (frames; batch queues hold
+    ``queue_size // batch_size`` batches). Frames ``start``..``stop``, or exactly ``indices``
+    (in that order; a contiguous run still decodes sequentially). ``keep_prob=False`` drops
+    ``prediction.prob`` (an 8 MB float map per HD frame; then ``rethreshold`` is unavailable).
+    ``workers`` threads share pre- and post-processing, order kept; None =
+    ``default_workers(backend)``. ``parallel_render`` lets them share ``render`` too: only for
+    one that is thread-safe and order-free (drawing), never one that writes a file.
+    ``backend`` is the kind ``make_backend`` gets when a Predictor is passed.
+    """
+
+    batch_size: int | None = None
+    queue_size: int = 16
+    start: int = 0
+    stop: int | None = None
+    indices: tuple[int, ...] | None = None
+    keep_prob: bool = True
+    workers: int | None = None
+    parallel_render: bool = False
+    backend: str = "auto"
+
+
+DEFAULT_OPTIONS = AnalysisOptions()
+
+
 class _Queue(queue.Queue):
     """A bounded queue that remembers its highest fill level (proof that memory stays flat)."""
 
@@ -86,8 +119,19 @@ def _per_frame(cadx: np.ndarray | None, frames: list) -> list:
     return [None] * len(frames) if cadx is None else list(cadx[:len(frames)])
 
 
-def _frames(source, start: int, stop: int | None) -> Iterator[Frame]:
-    """Frames ``start``..``stop`` the fastest way the source allows (sequential decoding)."""
+def _frames(source, options: AnalysisOptions) -> Iterator[Frame]:
+    """The frames ``options`` asks for, the fastest way the source allows."""
+    if options.indices is None:
+        yield from _range(source, options.start, options.stop)
+    elif isinstance(source, Source):  # a run decodes sequentially; unreadable frames recorded
+        yield from source.frames(options.indices)
+    else:
+        for i in options.indices:
+            yield source[i]
+
+
+def _range(source, start: int, stop: int | None) -> Iterator[Frame]:
+    """Frames ``start``..``stop`` (sequential decoding for videos)."""
     try:
         n = len(source)
     except TypeError:  # a plain iterable
@@ -107,19 +151,20 @@ def _frames(source, start: int, stop: int | None) -> Iterator[Frame]:
 class _Run:
     """The threads and queues of one ``analyse`` call."""
 
-    def __init__(self, source, backend: Backend, batch_size: int, queue_size: int,
-                 cancel: threading.Event | None, start: int, stop: int | None, keep_prob: bool,
-                 render: Callable | None, stats: StageTimes,
-                 model_output: Callable | None = None, workers: int = 1,
-                 parallel_render: bool = False) -> None:
-        self.model_output = model_output
-        self.parallel_render = parallel_render
+    def __init__(self, source, backend: Backend, options: AnalysisOptions,
+                 cancel: threading.Event | None, render: Callable | None,
+                 model_output: Callable | None, stats: StageTimes) -> None:
+        """``options`` has its batch size, queue size and workers resolved (see ``analyse``)."""
+        self.options, self.model_output = options, model_output
+        self.parallel_render = options.parallel_render
+        workers = options.workers
         # map() keeps order, so several threads per stage never reorder frames
         self.pool = ThreadPoolExecutor(workers, "polypviewer-pipeline-cpu") if workers > 1 else None
-        self.source, self.backend, self.bs = source, backend, batch_size
-        self.cancel, self.start_i, self.stop_i = cancel, start, stop
-        self.keep_prob, self.render, self.stats = keep_prob, render, stats
-        batches = max(1, queue_size // batch_size)
+        self.source, self.backend, self.bs = source, backend, options.batch_size
+        self.cancel, self.keep_prob = cancel, options.keep_prob
+        self.render, self.stats = render, stats
+        queue_size = options.queue_size
+        batches = max(1, queue_size // self.bs)
         self.queues = {"frames": _Queue(queue_size), "batches": _Queue(batches),
                        "results": _Queue(batches), "out": _Queue(queue_size)}
         if render is not None:
@@ -189,7 +234,7 @@ class _Run:
 
     # -- stages -----------------------------------------------------------------------------
     def decode(self) -> None:
-        it = _frames(self.source, self.start_i, self.stop_i)
+        it = _frames(self.source, self.options)
         while not self.halted():
             t = time.perf_counter()
             frame = next(it, _END)
@@ -348,48 +393,45 @@ def default_workers(backend: Backend) -> int:
     return max(1, min(GPU_WORKERS, (os.cpu_count() or 1) - 2))
 
 
-def _as_backend(predictor_or_backend: Predictor | Backend) -> Backend:
+def as_backend(predictor_or_backend: Predictor | Backend, kind: str = "auto") -> Backend:
+    """A Backend as is; a Predictor wrapped with ``make_backend(kind)``."""
     if isinstance(predictor_or_backend, Predictor):
-        return make_backend(predictor_or_backend, "auto")
+        return make_backend(predictor_or_backend, kind)
     return predictor_or_backend
 
 
-def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, *,
-            batch_size: int | None = None, queue_size: int = 16,
-            cancel: threading.Event | None = None, start: int = 0, stop: int | None = None,
-            keep_prob: bool = True, render: Callable[[Frame, FramePrediction], object] | None = None,
-            stats: StageTimes | None = None,
+def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend,
+            options: AnalysisOptions = DEFAULT_OPTIONS, *,
+            cancel: threading.Event | None = None,
+            render: Callable[[Frame, FramePrediction], object] | None = None,
             model_output: Callable[[Frame, np.ndarray, float, Letterbox], object] | None = None,
-            workers: int | None = None, parallel_render: bool = False,
+            stats: StageTimes | None = None,
             ) -> Iterator[tuple[Frame, FramePrediction | None]]:
-    """Yield ``(frame, prediction)`` for frames ``start``..``stop`` in order, none dropped.
+    """Yield ``(frame, prediction)`` for the frames ``options`` selects, in order, none dropped.
 
-    A Predictor is wrapped with ``make_backend(kind="auto")``. ``batch_size`` None:
-    ``CPU_BATCH`` on CPU, from free memory on CUDA (halved on out-of-memory). ``queue_size`` bounds every queue
-    (frames; batch queues hold ``queue_size // batch_size`` batches). ``cancel`` set, or the
-    consumer leaving the loop, stops every thread within about one model call; an exception
-    in any stage is raised here unchanged. ``keep_prob=False`` sets ``prediction.prob`` to None
-    (an 8 MB float map per HD frame: drop it when only masks and counts are kept; then
-    ``rethreshold`` is unavailable). ``render(frame, pred)`` runs in its own stage (e.g.
-    overlays, writing files); ``stats`` collects per-stage seconds and queue peaks.
-    ``model_output(frame, prob_model, frame_prob, letterbox)`` receives the model-size maps
-    (plus ``cadx=`` the neoplastic map, only for models with that channel)
-    instead of full-resolution post-processing (then the yielded prediction is None): the
-    GUI's analysis cache stores exactly that. ``workers`` threads share preprocessing and
-    post-processing, order kept; None = ``default_workers(backend)``. ``parallel_render=True``
-    lets them share rendering too: only for a ``render`` that is thread-safe and order-free
-    (drawing); one that writes a file must stay serial.
+    ``source`` is a Source (or anything indexable with ``len``) or a plain iterable of
+    objects with ``.rgb`` (passed through untouched, so callers may carry their own fields).
+    ``cancel`` set, or the consumer leaving the loop, stops every thread within about one
+    model call; an exception in any stage is raised here unchanged. ``render(frame, pred)``
+    runs in its own stage (e.g. overlays); ``stats`` collects per-stage seconds and queue
+    peaks. ``model_output(frame, prob_model, frame_prob, letterbox)`` receives the model-size
+    maps (plus ``cadx=`` the neoplastic map, only for models with that channel) instead of
+    full-resolution post-processing (then the yielded prediction is None): the analysis
+    cache stores exactly that.
     """
-    backend = _as_backend(predictor_or_backend)
+    backend = as_backend(predictor_or_backend, options.backend)
+    batch_size = options.batch_size
     if batch_size is None:
         batch_size = backend.batch_size or suggest_batch_size(backend)
     batch_size = max(1, int(batch_size))
     if backend.batch_size is None or backend.batch_size > batch_size:
         backend.batch_size = batch_size
-    run = _Run(source, backend, batch_size, max(1, int(queue_size)), cancel, start, stop,
-               keep_prob, render, stats if stats is not None else StageTimes(), model_output,
-               max(1, int(default_workers(backend) if workers is None else workers)),
-               parallel_render)
+    workers = default_workers(backend) if options.workers is None else options.workers
+    resolved = dataclasses.replace(options, batch_size=batch_size,
+                                   queue_size=max(1, int(options.queue_size)),
+                                   workers=max(1, int(workers)))
+    run = _Run(source, backend, resolved, cancel, render, model_output,
+               stats if stats is not None else StageTimes())
     run.start()
     try:
         while True:
@@ -404,95 +446,53 @@ def analyse(source: Iterable[Frame], predictor_or_backend: Predictor | Backend, 
         run.shutdown()
 
 
-class LiveAnalyser:
-    """Playback analysis: one frame at a time, the newest submitted frame wins.
+class Sink(Protocol):
+    """Takes full-resolution predictions, one frame at a time, in order."""
 
-    ``submit`` never blocks; if frames arrive faster than the model runs, frames still waiting
-    are replaced (counted in ``skipped``), so the overlay lags by at most one model call.
-    ``on_result(frame, pred)`` runs in the worker thread (emit a Qt signal from it). An error
-    stops the worker and is raised by the next ``submit``/``latest``. Do not share a torch
-    backend with a running ``analyse`` (ONNX Runtime sessions may be shared).
+    def put(self, frame: Frame, pred: FramePrediction) -> None:
+        ...
+
+
+class StoreSink:
+    """Model-size maps into an ``AnalysisStore`` (``put(index, prob, frame_prob, box, cadx=)``).
+
+    A sink with ``put_model`` skips full-resolution post-processing altogether: the store
+    keeps model-size maps (and the neoplastic map of models with that channel) and finishes
+    them when a frame is shown.
     """
 
-    def __init__(self, predictor_or_backend: Predictor | Backend,
-                 on_result: Callable[[Frame, FramePrediction], object] | None = None) -> None:
-        self.backend = _as_backend(predictor_or_backend)
-        self.on_result = on_result
-        self.skipped = 0
-        self.done = 0
-        self.last_latency_s = 0.0
-        self.error: BaseException | None = None
-        self._cond = threading.Condition()
-        self._pending: Frame | None = None
-        self._busy = False
-        self._closed = False
-        self._latest: tuple[Frame, FramePrediction] | None = None
-        self._thread = threading.Thread(target=self._work, name="polypviewer-live", daemon=True)
-        self._thread.start()
+    def __init__(self, store) -> None:
+        self.store = store
 
-    def _raise(self) -> None:
-        if self.error is not None:
-            raise self.error
+    def put_model(self, frame: Frame, prob: np.ndarray, frame_prob: float, box: Letterbox,
+                  cadx: np.ndarray | None = None) -> None:
+        self.store.put(frame.index, prob, frame_prob, box, cadx=cadx)
 
-    def submit(self, frame: Frame) -> None:
-        with self._cond:
-            self._raise()
-            if self._closed:
-                raise RuntimeError("LiveAnalyser is closed")
-            if self._pending is not None:
-                self.skipped += 1
-            self._pending = frame
-            self._cond.notify_all()
+    def flush(self) -> None:
+        self.store.flush()
 
-    def latest(self) -> tuple[Frame, FramePrediction] | None:
-        """The most recent result (None before the first)."""
-        with self._cond:
-            self._raise()
-            return self._latest
 
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until every submitted frame is done or skipped; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(
-                lambda: (self._pending is None and not self._busy) or self.error is not None
-                or self._closed, timeout)
+def analyse_into(sink: Sink | StoreSink, source: Iterable[Frame],
+                 predictor_or_backend: Predictor | Backend,
+                 options: AnalysisOptions = DEFAULT_OPTIONS,
+                 cancel: threading.Event | None = None, *,
+                 stats: StageTimes | None = None) -> Iterator[Frame]:
+    """``analyse`` pushed into ``sink``; yields each frame once the sink has it (for progress).
 
-    def _work(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._pending is not None or self._closed)
-                if self._closed:
-                    return
-                frame, self._pending, self._busy = self._pending, None, True
-            try:
-                t = time.perf_counter()
-                img, box = self.backend.predictor.prepare(frame.rgb)
-                probs, fprobs, cadx = forward_maps(self.backend, img[None])
-                pred = self.backend.finish(probs[0], float(fprobs[0]), box) if cadx is None else \
-                    self.backend.finish(probs[0], float(fprobs[0]), box, cadx_model=cadx[0])
-                latency = time.perf_counter() - t
-                if self.on_result is not None:  # before going idle: wait_idle covers callbacks
-                    self.on_result(frame, pred)
-            except BaseException as e:  # noqa: BLE001 - reported through submit/latest
-                with self._cond:
-                    self.error, self._busy = e, False
-                    self._cond.notify_all()
-                return
-            with self._cond:
-                self._latest, self._busy = (frame, pred), False
-                self.done += 1
-                self.last_latency_s = latency
-                self._cond.notify_all()
-
-    def close(self, timeout: float = JOIN_S) -> None:
-        with self._cond:
-            self._closed = True
-            self._pending = None
-            self._cond.notify_all()
-        self._thread.join(timeout)
-
-    def __enter__(self) -> LiveAnalyser:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    ``sink.put(frame, pred)`` runs on the caller's thread, so a sink needs no locking; a sink
+    with ``put_model`` gets model-size maps from the post-processing thread instead. A sink's
+    ``flush()``, if it has one, runs at the end, also after a cancel or an error.
+    """
+    model_output = getattr(sink, "put_model", None)
+    results = analyse(source, predictor_or_backend, options, cancel=cancel,
+                      model_output=model_output, stats=stats)
+    try:
+        for frame, pred in results:
+            if model_output is None:
+                sink.put(frame, pred)
+            yield frame
+    finally:
+        results.close()  # every stage has stopped before the sink is flushed
+        flush = getattr(sink, "flush", None)
+        if flush is not None:
+            flush()
