@@ -8,6 +8,7 @@ much a single validation split's score can be trusted.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .events import CancelToken, Event, Listener
 from .validate import emit_report, validate_datasets
 
 CV_SUMMARY = "cv_summary.json"
+TrainOne = Callable[..., "Path | None"]  # (cfg, listener, cancel, resume=...) -> model path
 METRICS = ("val_dice_model_res", "val_iou_model_res", "best_val_dice_at_0.5", "best_val_iou_at_0.5")
 
 
@@ -52,10 +54,10 @@ def summarise(results: list[dict]) -> dict:
 
 
 def run_cv(cfg: TrainConfig, listener: Listener | None = None, cancel: CancelToken | None = None,
-           resume: bool = False) -> Path | None:
-    """Run (or resume) every fold in turn; None when cancelled."""
-    from .loop import run_training
-
+           resume: bool = False, *, train: TrainOne) -> Path | None:
+    """Run (or resume) every fold in turn with ``train`` (``loop.run_training``, which calls
+    this for a CV config: passed in, so the two modules never import each other); None when
+    cancelled."""
     listener = listener or (lambda e: None)
     cancel = cancel or CancelToken()
     k = cfg.cv_folds
@@ -75,7 +77,7 @@ def run_cv(cfg: TrainConfig, listener: Listener | None = None, cancel: CancelTok
         else:
             listener(Event("log", {"message": f"fold {i + 1}/{k} -> {out}"}))
             fold_resume = resume and (out / "checkpoint.pt").is_file()
-            if run_training(fcfg, listener, cancel, resume=fold_resume) is None:
+            if train(fcfg, listener, cancel, resume=fold_resume) is None:
                 return None  # cancelled: finished folds and the fold's checkpoint are kept
         results.append(_fold_result(out))
     summary = {"k": k, "seed": cfg.seed, "folds": results, **summarise(results)}

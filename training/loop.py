@@ -23,11 +23,12 @@ from torch.utils.data import DataLoader
 from polypviewer.engine import fsutil
 from polypviewer.engine.errors import DatasetError, PolypViewerError
 from polypviewer.engine.media.dataset import Pair, find_pairs
-from polypviewer.engine.metrics import frame_auc
+from polypviewer.engine.metrics import frame_auc, group_mean, stack_metrics
 from polypviewer.engine.models.device import resolve_device
 from polypviewer.engine.models.factory import count_parameters, create_model
 from polypviewer.engine.models.modelfile import load_model, save_model
 from polypviewer.engine.models.operating_point import choose_frame_threshold
+from polypviewer.engine.models.outputs import channel_probabilities
 
 from . import checkpoint, report
 from .augment import AugmentBySize
@@ -141,26 +142,18 @@ def predict_probs(model, loader, device, amp: bool):
         x = batch[0].to(device, non_blocking=True)
         with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
             m, c = _forward(model, x)
-        p = torch.sigmoid(m.float())
-        masks.append(p[:, 0].cpu().numpy())
-        if p.shape[1] > 1:
-            cadx.append(p[:, 1].cpu().numpy().astype(np.float16))
-        fr = torch.sigmoid(c.float())[:, 0] if c is not None else p[:, :1].amax((1, 2, 3))
+        probs, fr, neo = channel_probabilities(m, c)
+        masks.append(probs.cpu().numpy())
+        if neo is not None:
+            cadx.append(neo.cpu().numpy().astype(np.float16))
         frames.append(fr.cpu().numpy())
     return np.concatenate(masks), np.concatenate(frames), (np.concatenate(cadx) if cadx else None)
 
 
 def dice_iou(prob: np.ndarray, gt: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-image Dice and IoU; both 1.0 when prediction and truth are both empty."""
-    p = prob >= thr
-    g = gt.astype(bool)
-    inter = (p & g).sum((1, 2)).astype(np.float64)
-    ps, gs = p.sum((1, 2)), g.sum((1, 2))
-    union = ps + gs - inter
-    empty = (ps + gs) == 0
-    dice = np.where(empty, 1.0, 2 * inter / np.maximum(ps + gs, 1))
-    iou = np.where(empty, 1.0, inter / np.maximum(union, 1))
-    return dice, iou
+    """Per-image Dice and IoU at ``thr``, by ``engine.metrics``' rules (both empty: 1.0)."""
+    m = stack_metrics(prob >= thr, gt)
+    return m["dice"], m["iou"]
 
 
 class Trainer:
@@ -371,8 +364,7 @@ class Trainer:
 
     def _group_mean(self, per_image: np.ndarray) -> float:
         """Mean over sources of each source's mean, so a large source does not dominate."""
-        return float(np.mean([per_image[self.val_groups == g].mean()
-                              for g in np.unique(self.val_groups)]))
+        return group_mean(per_image, self.val_groups)
 
     def _validate(self) -> dict:
         probs, frame, cadx = predict_probs(self.model, self.val_loader, self.device, self.amp)
@@ -513,7 +505,7 @@ def run_training(cfg: TrainConfig, listener: Listener | None = None,
     if cfg.cv_folds and cfg.cv_fold is None:
         from .cv import run_cv
 
-        return run_cv(cfg, listener, cancel, resume=resume)
+        return run_cv(cfg, listener, cancel, resume=resume, train=run_training)
     trainer = Trainer(cfg, listener, cancel)
     try:
         return trainer.run(resume=resume)

@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from polypviewer.engine import fsutil  # noqa: E402
+from polypviewer.engine.metrics import mean_metrics_at  # noqa: E402
 
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
@@ -64,25 +65,8 @@ def threshold_sweep(probs: np.ndarray, gt: np.ndarray, thresholds=THRESHOLDS,
 
     With ``groups`` (a source index per image) each figure is the mean of the sources' means.
     """
-    if groups is None:
-        groups = np.zeros(len(gt), int)
-    keys = np.unique(groups)
-
-    def mean(v: np.ndarray) -> float:
-        return float(np.mean([v[groups == k].mean() for k in keys]))
-
-    g = gt.astype(bool)
-    gs = g.sum((1, 2))
-    rows = []
-    for t in thresholds:
-        p = probs >= t
-        inter = (p & g).sum((1, 2)).astype(np.float64)
-        ps = p.sum((1, 2))
-        dice = np.where(ps + gs == 0, 1.0, 2 * inter / np.maximum(ps + gs, 1))
-        prec = np.where(ps == 0, 1.0 * (gs == 0), inter / np.maximum(ps, 1))
-        rec = np.where(gs == 0, 1.0, inter / np.maximum(gs, 1))
-        rows.append({"threshold": float(t), "dice": mean(dice),
-                     "precision": mean(prec), "recall": mean(rec)})
+    rows = mean_metrics_at(probs, gt, thresholds, keys=("dice", "precision", "recall"),
+                           groups=groups)
     best = max(rows, key=lambda r: r["dice"])
     return {"rows": rows, "best_threshold": best["threshold"], "best_dice": best["dice"]}
 

@@ -1,23 +1,28 @@
 """Segmentation and frame-level metrics, with the empty-mask cases defined once for everyone.
 
-Per image (``segmentation_metrics``) from bool prediction / ground-truth masks. Empty masks are
-normal in colonoscopy (frames without a polyp), so every zero-denominator case has a fixed,
-documented value instead of NaN or a warning. The single rule is: *a ratio whose denominator
-is zero had nothing it could get wrong, so it is 1*:
+This is the only module that counts: per image (``segmentation_metrics``), per image over a
+stack of model-size maps (``stack_metrics``, ``mean_metrics_at`` for training and its
+threshold sweep), pooled over a set (``aggregate``) and per frame (AUC, ROC, confusion
+matrix, no scikit-learn). Empty masks are normal in colonoscopy (frames without a polyp), so
+every zero-denominator case has a fixed value instead of NaN or a warning. The rule: *a ratio
+whose denominator is zero had nothing it could get wrong, so it is 1* -- with one exception,
+**precision of an empty prediction is 1 only when the truth is empty too**; on an image with a
+polyp it is 0. Otherwise a model that misses a polyp entirely would score precision 1 on that
+image, and mean precision would reward predicting nothing:
 
 =========================  ====  ====  =========  ======  ====  ===========
 case                       dice  iou   precision  recall  f2    specificity
 =========================  ====  ====  =========  ======  ====  ===========
 both empty                 1     1     1          1       1     (as usual)
 gt empty, pred not         0     0     0          1       0     (as usual)
-gt not empty, pred empty   0     0     1          0       0     (as usual)
+gt not empty, pred empty   0     0     0          0       0     (as usual)
 gt covers the whole image  ...   ...   ...        ...     ...   1 if no FP
 =========================  ====  ====  =========  ======  ====  ===========
 
 Dice, IoU and F2 are computed from counts (``2TP/(2TP+FP+FN)`` etc.), so they are 0 whenever
 exactly one mask is empty, and they are what tells a missed polyp from a correct empty frame.
-Pixel accuracy is always defined. Frame-level metrics (AUC, ROC, confusion matrix) work on
-per-frame labels and scores and need no scikit-learn.
+Pixel accuracy is always defined. The frame confusion matrix follows the same precision rule
+(no frame called positive: precision 1 only if no positive frame was missed).
 """
 
 from __future__ import annotations
@@ -33,21 +38,34 @@ METRICS = ("dice", "iou", "precision", "recall", "f2", "accuracy", "specificity"
 COUNTS = ("tp", "fp", "fn", "tn")
 
 
-def _ratio(num: float, den: float) -> float:
-    """num/den, with 1.0 for an empty denominator (see the module docstring)."""
-    return float(num) / float(den) if den else 1.0
+def _ratio(num, den):
+    """num/den elementwise, with 1.0 where the denominator is empty (see the module docstring)."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    out = np.ones(np.broadcast(num, den).shape, dtype=np.float64)
+    return np.divide(num, den, out=out, where=den != 0)
 
 
-def _from_counts(tp: int, fp: int, fn: int, tn: int) -> dict[str, float]:
-    return {
+def _precision(tp, fp, fn):
+    """tp/(tp+fp); with no positive prediction: 1 if nothing was missed, else 0."""
+    tp, fp, fn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, fn))
+    return np.where(tp + fp == 0, (fn == 0).astype(np.float64), _ratio(tp, tp + fp))
+
+
+def _from_counts(tp, fp, fn, tn) -> dict:
+    """The seven ``METRICS`` from counts: floats for scalar counts, arrays for arrays."""
+    scalar = np.ndim(tp) == 0
+    tp, fp, fn, tn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, fn, tn))
+    out = {
         "dice": _ratio(2 * tp, 2 * tp + fp + fn),
         "iou": _ratio(tp, tp + fp + fn),
-        "precision": _ratio(tp, tp + fp),
+        "precision": _precision(tp, fp, fn),
         "recall": _ratio(tp, tp + fn),
         "f2": _ratio(5 * tp, 5 * tp + 4 * fn + fp),
         "accuracy": _ratio(tp + tn, tp + fp + fn + tn),
         "specificity": _ratio(tn, tn + fp),
     }
+    return {k: float(v) for k, v in out.items()} if scalar else out
 
 
 def segmentation_metrics(pred: np.ndarray, gt: np.ndarray) -> dict:
@@ -73,6 +91,54 @@ def mask_dice(a: np.ndarray, b: np.ndarray) -> float:
     """Pooled Dice of two boolean mask stacks; 1.0 when both are empty."""
     total = int(a.sum()) + int(b.sum())
     return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
+
+
+def stack_counts(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-image pixel counts ``tp, fp, fn, tn`` (int64 arrays) of (N, H, W) mask stacks."""
+    p = np.asarray(pred).astype(bool, copy=False)
+    g = np.asarray(gt).astype(bool, copy=False)
+    if p.shape != g.shape or p.ndim != 3:
+        raise ValueError(f"prediction {p.shape} and ground truth {g.shape} must be equal (N, H, W)")
+    axes = (1, 2)
+    tp = np.count_nonzero(p & g, axis=axes).astype(np.int64)
+    fp = np.count_nonzero(p, axis=axes) - tp
+    fn = np.count_nonzero(g, axis=axes) - tp
+    tn = p.shape[1] * p.shape[2] - tp - fp - fn
+    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
+
+
+def stack_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
+    """``segmentation_metrics`` of every image of (N, H, W) stacks at once: arrays of N values."""
+    c = stack_counts(pred, gt)
+    return _from_counts(c["tp"], c["fp"], c["fn"], c["tn"])
+
+
+def group_mean(per_image: np.ndarray, groups: np.ndarray | None = None) -> float:
+    """Mean of per-image values; with ``groups`` (a group index per image) the mean of each
+    group's mean, so a large group (a big source in a multi-source holdout) does not dominate."""
+    v = np.asarray(per_image, dtype=np.float64)
+    if groups is None:
+        return float(v.mean())
+    g = np.asarray(groups)
+    if g.shape != v.shape:
+        raise ValueError(f"groups {g.shape} and values {v.shape} differ in shape")
+    return float(np.mean([v[g == k].mean() for k in np.unique(g)]))
+
+
+def mean_metrics_at(probs: np.ndarray, gt: np.ndarray, thresholds: Sequence[float],
+                    keys: Sequence[str] = ("dice", "iou", "precision", "recall"),
+                    groups: np.ndarray | None = None) -> list[dict]:
+    """Mean per-image ``keys`` of ``probs >= t`` against ``gt`` for each threshold ``t``.
+
+    Plain thresholding of same-size maps (training's validation at model size); the review's
+    sweep adds post-processing at full resolution (``analysis.compare.threshold_sweep``).
+    ``groups``: means of group means (``group_mean``).
+    """
+    rows = []
+    for t in thresholds:
+        m = stack_metrics(np.asarray(probs) >= t, gt)
+        rows.append({"threshold": float(t), **{k: group_mean(m[k], groups) for k in keys}})
+    return rows
 
 
 def evaluate_masks(pred: np.ndarray, gt: np.ndarray) -> dict:
@@ -165,7 +231,7 @@ def roc_curve(labels: Sequence, scores: Sequence) -> tuple[np.ndarray, np.ndarra
 def confusion_matrix(labels: Sequence, scores: Sequence, threshold: float = 0.5) -> dict:
     """Frame counts at ``score >= threshold`` plus sensitivity, specificity, accuracy.
 
-    Rates with an empty denominator are 1 (same rule as the per-image metrics).
+    Rates with an empty denominator are 1, precision as in the module docstring.
     """
     y, s = _labels_scores(labels, scores)
     p = s >= threshold
@@ -175,8 +241,8 @@ def confusion_matrix(labels: Sequence, scores: Sequence, threshold: float = 0.5)
     tn = int(np.count_nonzero(~p & ~y))
     return {
         "threshold": float(threshold), "tp": tp, "fp": fp, "fn": fn, "tn": tn,
-        "sensitivity": _ratio(tp, tp + fn),
-        "specificity": _ratio(tn, tn + fp),
-        "precision": _ratio(tp, tp + fp),
-        "accuracy": _ratio(tp + tn, y.size),
+        "sensitivity": float(_ratio(tp, tp + fn)),
+        "specificity": float(_ratio(tn, tn + fp)),
+        "precision": float(_precision(tp, fp, fn)),
+        "accuracy": float(_ratio(tp + tn, y.size)),
     }

@@ -15,8 +15,11 @@ from polypviewer.engine.metrics import (
     confusion_matrix,
     evaluate_masks,
     frame_auc,
+    mean_metrics_at,
     roc_curve,
     segmentation_metrics,
+    stack_counts,
+    stack_metrics,
 )
 
 
@@ -81,12 +84,45 @@ def test_false_alarm_on_empty_frame():
     assert m["specificity"] == pytest.approx(63 / 64)
 
 
-def test_missed_polyp():
+def test_missed_polyp_scores_zero_precision():
+    """Regression: an empty prediction on an image with a polyp is not 'precise' (was 1)."""
     gt = np.zeros((8, 8), bool)
     gt[2:4, 2:4] = True
     m = segmentation_metrics(np.zeros_like(gt), gt)
-    assert (m["dice"], m["iou"], m["precision"], m["recall"], m["f2"]) == (0, 0, 1, 0, 0)
+    assert (m["dice"], m["iou"], m["precision"], m["recall"], m["f2"]) == (0, 0, 0, 0, 0)
     assert m["specificity"] == 1.0
+    # a model that predicts nothing cannot reach a high mean precision on polyp images
+    assert aggregate([m, m])["mean"]["precision"] == 0.0
+
+
+def test_stack_metrics_equal_per_image_metrics_in_every_empty_case():
+    rng = np.random.default_rng(5)
+    gt = rng.random((6, 12, 12)) > 0.7
+    pred = rng.random((6, 12, 12)) > 0.6
+    gt[0], pred[0] = False, False  # both empty
+    gt[1] = False  # false alarm on an empty frame
+    pred[2] = False  # missed polyp
+    gt[3], pred[3] = True, True  # polyp over the whole frame
+    got = stack_metrics(pred, gt)
+    for i in range(6):
+        want = segmentation_metrics(pred[i], gt[i])
+        for k in METRICS:
+            assert got[k][i] == pytest.approx(want[k]), (i, k)
+    counts = stack_counts(pred, gt)
+    assert counts["fn"][2] == gt[2].sum() and counts["tp"].dtype == np.int64
+
+
+def test_mean_metrics_at_thresholds_is_the_mean_of_per_image_metrics():
+    rng = np.random.default_rng(6)
+    probs = rng.random((5, 10, 10)).astype(np.float32)
+    gt = rng.random((5, 10, 10)) > 0.5
+    gt[4] = False
+    rows = mean_metrics_at(probs, gt, [0.3, 0.99])
+    assert [r["threshold"] for r in rows] == [0.3, 0.99]
+    for r in rows:
+        per = [segmentation_metrics(probs[i] >= r["threshold"], gt[i]) for i in range(5)]
+        for k in ("dice", "iou", "precision", "recall"):
+            assert r[k] == pytest.approx(np.mean([m[k] for m in per]))
 
 
 def test_full_frame_polyp_specificity_defined():
@@ -172,6 +208,12 @@ def test_confusion_matrix_counts():
     assert cm["sensitivity"] == pytest.approx(2 / 3)
     assert cm["specificity"] == pytest.approx(0.5)
     assert cm["accuracy"] == pytest.approx(3 / 5)
+
+
+def test_confusion_matrix_precision_follows_the_same_rule():
+    nothing_called = confusion_matrix([1, 0], [0.1, 0.2], threshold=0.5)
+    assert nothing_called["precision"] == 0.0  # a positive frame was missed
+    assert confusion_matrix([0, 0], [0.1, 0.2], threshold=0.5)["precision"] == 1.0
 
 
 def test_frame_inputs_validated():

@@ -14,6 +14,7 @@ from ..models.device import resolve_device
 from ..models.model_settings import effective_threshold
 from ..models.modelfile import LoadedModel, load_model
 from ..models.operating_point import DEFAULT_FRAME_THRESHOLD, resolve_frame_threshold
+from ..models.outputs import channel_probabilities
 from ..models.registry import resolve_model
 from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance, find_instances, min_area_pixels
 from .preprocess import Letterbox, normalise, prepare, unletterbox
@@ -119,11 +120,8 @@ class Predictor:
                 m2, c2 = self._run(torch.flip(x, dims=[3]))
                 m = (m + torch.flip(m2, dims=[3])) / 2
                 c = None if c is None else (c + c2) / 2
-        p = torch.sigmoid(m.float())
-        probs = p[:, 0]
-        frame = torch.sigmoid(c.float())[:, 0] if c is not None else probs.amax(dim=(1, 2))
-        cadx = p[:, 1].cpu().numpy() if p.shape[1] > 1 else None
-        return probs.cpu().numpy(), frame.cpu().numpy(), cadx
+        probs, frame, cadx = channel_probabilities(m, c)
+        return probs.cpu().numpy(), frame.cpu().numpy(), None if cadx is None else cadx.cpu().numpy()
 
     def _run(self, x: torch.Tensor):
         out = self.net(x)

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from ...models.outputs import channel_probabilities
 from ..inference import FramePrediction, Predictor
 from ..preprocess import Letterbox
 
@@ -96,7 +97,8 @@ class TorchBackend:
         return out if isinstance(out, tuple) else (out, None)
 
     def compute(self, x: torch.Tensor, autocast_cache: bool = True):
-        """uint8 NHWC frames already on the device -> mask and frame probabilities, on the device.
+        """uint8 NHWC frames already on the device -> mask and frame probabilities (and the
+        neoplastic map or None), on the device.
 
         The same operations in the same order as ``normalise`` + ``Predictor.forward``, with
         mean/std made once, so nothing is copied from the host (a CUDA graph forbids that).
@@ -110,10 +112,7 @@ class TorchBackend:
                 m2, c2 = self._run(torch.flip(x, dims=[3]))
                 m = (m + torch.flip(m2, dims=[3])) / 2
                 c = None if c is None else (c + c2) / 2
-        p = torch.sigmoid(m.float())
-        probs = p[:, 0]
-        frame = torch.sigmoid(c.float())[:, 0] if c is not None else probs.amax(dim=(1, 2))
-        return probs, frame, (p[:, 1] if p.shape[1] > 1 else None)
+        return channel_probabilities(m, c)
 
     def _graph_for(self, n: int) -> _CudaGraph | None:
         """The captured graph for ``n`` frames: only the pipeline's batch and single live frames."""

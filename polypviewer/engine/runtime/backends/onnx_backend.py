@@ -32,6 +32,7 @@ from ...errors import ModelFileError, PolypViewerError
 from ...metrics import mask_dice
 from ...models.device import physical_cores
 from ...models.modelfile import LoadedModel
+from ...models.outputs import neoplastic_probabilities, probabilities
 from ..inference import FramePrediction, Predictor
 from ..preprocess import normalise
 from .onnx_graph import one_channel_convs_as_depthwise, static_resize_scales, upsampled_convs_as_phases
@@ -114,8 +115,13 @@ def _torch_logits(graph: nn.Module, frames: np.ndarray) -> list[np.ndarray]:
     return [t.float().numpy() for t in (out if isinstance(out, tuple) else (out,))]
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return torch.sigmoid(torch.from_numpy(x)).numpy()
+def _probs(outputs: list[np.ndarray], names: list[str]) -> list[np.ndarray]:
+    """Mask and frame probabilities of a graph's outputs (named as ``output_names`` says),
+    then the neoplastic map for two-channel models."""
+    out = dict(zip(names, outputs))
+    probs, frame = probabilities(out["mask_logits"], out.get("frame_logits"))
+    cadx = neoplastic_probabilities(out.get("cadx_logits"))
+    return [probs, frame] + ([] if cadx is None else [cadx])
 
 
 def _export_bytes(loaded: LoadedModel, key: str) -> bytes:
@@ -141,7 +147,7 @@ def _export_bytes(loaded: LoadedModel, key: str) -> bytes:
     ref = _torch_logits(graph, frames)
     sess = _session(model.SerializeToString(), threads=physical_cores())
     got = sess.run(None, {INPUT: frames})
-    diff = max(float(np.abs(_sigmoid(a) - _sigmoid(b)).max()) for a, b in zip(ref, got))
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(_probs(ref, names), _probs(got, names)))
     if not diff < TOLERANCE:
         raise PolypViewerError(f"ONNX export of {loaded.name} differs from PyTorch by {diff:.2g} "
                                f"in probability (limit {TOLERANCE:g}); not used")
@@ -168,8 +174,9 @@ def _quantize_bytes(fp32_path: Path, loaded: LoadedModel, key: str, min_dice: fl
         model = onnx.load(str(out))
     frames = check_frames(loaded.config.input_size, n=8)
     threads = physical_cores()
-    ref = _sigmoid(_session(str(fp32_path), threads).run(None, {INPUT: frames})[0])
-    got = _sigmoid(_session(model.SerializeToString(), threads).run(None, {INPUT: frames})[0])
+    names = output_names(loaded)
+    ref = _probs(_session(str(fp32_path), threads).run(None, {INPUT: frames}), names)[0]
+    got = _probs(_session(model.SerializeToString(), threads).run(None, {INPUT: frames}), names)[0]
     dice = mask_dice(ref >= loaded.threshold, got >= loaded.threshold)
     if dice < min_dice:
         raise PolypViewerError(f"int8 model of {loaded.name} agrees with fp32 only at Dice "
@@ -306,7 +313,5 @@ class OnnxBackend:
             m = (m + m2[:, :, ::-1]) / 2
             c = None if c is None else (c + c2) / 2
             k = None if k is None else (k + k2[:, :, ::-1]) / 2
-        probs = _sigmoid(np.ascontiguousarray(m, dtype=np.float32))
-        frame = _sigmoid(c.astype(np.float32)) if c is not None else probs.max(axis=(1, 2))
-        cadx = _sigmoid(np.ascontiguousarray(k, dtype=np.float32)) if k is not None else None
-        return probs, frame, cadx
+        probs, frame = probabilities(m, c)
+        return probs, frame, neoplastic_probabilities(k)
