@@ -1,9 +1,10 @@
-"""``polypviewer evaluate``: score a model on a dataset against its masks.
+"""``polypviewer evaluate``: score a model on one or more datasets against their masks.
 
 Scores are computed at each mask's own resolution, never at model size, because that is how
-published polyp benchmarks report Dice. An image whose mask has another size is an error for
-that image (resizing either one silently would bias the score); such images are listed and
-make the exit status non-zero unless ``--skip-bad``.
+published polyp benchmarks report Dice; a mask of another size than its image is resized to
+it (``imageio.fit_mask``, said in the log). An image that cannot be read is listed and makes
+the exit status non-zero unless ``--skip-bad``. Images run through the engine's
+pipeline (``analyse_into``), the same path as the viewer and ``predict``.
 """
 
 from __future__ import annotations
@@ -11,27 +12,83 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from .common import PROG, add_model_arguments, describe_predictor, has_finding, positive_int
+from .common import PROG, add_model_arguments, describe_predictor, positive_int
+from .evaluate_table import (
+    ROW_KEYS,
+    format_details,
+    format_table,
+    score,
+    summarise,
+    table_row,
+)
 
-ROW_KEYS = ("stem", "dice", "iou", "precision", "recall", "f2", "accuracy", "specificity",
-            "gt_count", "pred_count", "frame_prob", "gt_positive", "pred_positive")
+DEFAULT_SPLIT = Path("splits") / "val.txt"
+
+EPILOG = """\
+datasets and splits:
+  DATASET is a folder with images/ and masks/ (same stems). A dataset without masks/ (e.g. a
+  set of no-polyp frames) counts as all-negative: every image's truth is empty. Each DATASET
+  is scored on its own split: the --split FILE given for it (repeat --split once per DATASET,
+  in the same order; '-' keeps that dataset's default), else DATASET/splits/val.txt when it
+  exists (unless --all-images), else every image.
+
+table (one row per dataset, then 'all' pooling every image when there are several):
+  Dice IoU recall precision  means over images with a polyp
+  sens / spec                frame verdict (frame probability >= the model's frame threshold,
+                             0.5 unless the model file sets one) on images with / without a polyp
+  no-polyp w/ region         share of images without a polyp that get any polyp region
+  CADx acc                   per-polyp neoplastic vs non-neoplastic accuracy where the dataset
+                             has classes/ (0 background, 1 neoplastic, 2 non-neoplastic) and the
+                             model a class channel; research output, not a diagnosis
+--json writes the means over every scored image (as for one dataset), the table rows under
+"table", the bad images and every per-image row."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", metavar="DATASET", help="folder with images/ and masks/ (same stems)")
-    p.add_argument("--split", metavar="FILE", help="evaluate only the stems listed in FILE")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = EPILOG
+    p.add_argument("datasets", nargs="+", metavar="DATASET",
+                   help="folders with images/ and masks/ (same stems); see below")
+    p.add_argument("--split", action="append", metavar="FILE",
+                   help="score only the stems listed in FILE; once per DATASET, in order "
+                        "('-' = that dataset's default)")
+    p.add_argument("--all-images", action="store_true",
+                   help="datasets without a --split: every image, not splits/val.txt")
     add_model_arguments(p)
-    p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
-                   help="images per model call (default %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, metavar="N",
+                   help="images per model call (default: 2 on CPU, from free memory on a GPU)")
     p.add_argument("--json", metavar="OUT", help="write the summary and per-image scores as JSON")
     p.add_argument("--csv", metavar="OUT", help="write the per-image scores as CSV")
     p.add_argument("--skip-bad", action="store_true",
                    help="exit 0 even if some images could not be scored (they are still listed)")
+
+
+@dataclass
+class Target:
+    """One dataset to score: its images, where its split came from, what truth it has."""
+
+    root: Path
+    name: str
+    split: Path | None
+    pairs: list
+    negatives_only: bool  # no masks/: every image's truth is empty
+    classes: dict[str, Path]  # stem -> class map (empty without classes/)
+
+
+@dataclass
+class _Image:
+    """A decoded image on its way through the pipeline (which reads only ``rgb``)."""
+
+    target: int
+    stem: str
+    rgb: object
+    gt: object
+    classes: object
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -44,67 +101,105 @@ def _check_outputs(args: argparse.Namespace) -> None:
             check_writable_dir(Path(out).parent)
 
 
-def _load(pair) -> tuple:
-    """Image and mask of one pair; raises MediaError with a message naming the file."""
-    from ..engine.errors import MediaError
-    from ..engine.media.imageio import fit_mask, read_image, read_mask
+def _class_maps(root: Path) -> dict[str, Path]:
+    from ..engine.media.imageio import IMAGE_EXTS
 
-    if pair.mask is None:
-        raise MediaError("no mask in masks/")
-    rgb = read_image(pair.image)
-    return rgb, fit_mask(read_mask(pair.mask), rgb.shape[:2], pair.mask.name)  # the one rule
-
-
-def score(stem: str, pred, gt) -> dict:
-    """Per-image row: pixel metrics at mask resolution plus counts and the frame verdict."""
-    from ..engine.metrics import segmentation_metrics
-    from ..engine.runtime.postprocess import find_instances, min_area_pixels
-
-    m = segmentation_metrics(pred.mask, gt)
-    gt_insts, _ = find_instances(gt, None, min_area_pixels(gt.shape, pred.min_area_fraction))
-    row = {"stem": stem, **{k: m[k] for k in ROW_KEYS[1:8]}, "gt_count": len(gt_insts),
-           "pred_count": pred.count, "frame_prob": round(float(pred.frame_prob), 6),
-           "gt_positive": bool(gt.any()), "pred_positive": has_finding(pred)}
-    row.update({k: m[k] for k in ("tp", "fp", "fn", "tn")})
-    return row
+    folder = root / "classes"
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.iterdir())
+            if p.is_file() and p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")}
 
 
-def summarise(rows: list[dict]) -> dict:
-    from ..engine.metrics import aggregate, confusion_matrix, frame_auc
+def targets(args: argparse.Namespace) -> list[Target]:
+    """Every dataset resolved first, so a bad one fails before any model loads."""
+    from ..engine.errors import DatasetError, PolypViewerError
+    from ..engine.media.dataset import find_pairs
 
-    agg = aggregate(rows)
-    mean = agg["mean"]
-    out = {"n_images": agg["n"]}
-    for k in ("dice", "iou"):
-        out[f"mean_{k}"] = mean.get(k)
-    for k in ("precision", "recall", "f2", "accuracy", "specificity"):
-        out[k] = mean.get(k)
-    out["std"] = agg["std"]
-    out["pooled"] = agg["micro"]
-    if rows:
-        labels = [int(r["gt_positive"]) for r in rows]
-        verdicts = [int(r["pred_positive"]) for r in rows]
-        cm = confusion_matrix(labels, verdicts, threshold=0.5)
-        auc = frame_auc(labels, [r["frame_prob"] for r in rows])
-        out["frame_accuracy"] = cm["accuracy"]
-        out["frame_confusion"] = cm
-        out["frame_auc"] = None if math.isnan(auc) else auc
+    splits = args.split or []
+    if len(args.datasets) == 1 and len(splits) > 1:
+        raise PolypViewerError(f"--split given {len(splits)} times for one dataset")
+    if splits and len(splits) != len(args.datasets):
+        raise PolypViewerError(f"--split given {len(splits)} time(s) for {len(args.datasets)} "
+                               "datasets: give one per DATASET, in order ('-' for its default)")
+    out: list[Target] = []
+    for i, folder in enumerate(args.datasets):
+        root = Path(folder)
+        if not root.exists():
+            raise DatasetError(f"{root} does not exist")
+        given = splits[i] if splits else "-"
+        split = None if given == "-" else Path(given)
+        if split is None and not args.all_images and (root / DEFAULT_SPLIT).is_file():
+            split = root / DEFAULT_SPLIT
+        pairs = find_pairs(root, split)
+        out.append(Target(root, root.name, split, pairs, not (root / "masks").is_dir(),
+                          _class_maps(root)))
+    names = [t.name for t in out]
+    for t in out:  # two datasets with the same folder name: tell them apart by their path
+        if names.count(t.name) > 1:
+            t.name = str(t.root)
     return out
 
 
-def _table(summary: dict, ms_per_image: float) -> str:
-    def f(v):
-        return "-" if v is None else f"{v:.4f}"
+def _load(pair, target: Target) -> tuple:
+    """Image, mask and class map (or None) of one pair; MediaError names the file."""
+    import numpy as np
 
-    lines = [("images", str(summary["n_images"])), ("mean Dice", f(summary["mean_dice"])),
-             ("mean IoU", f(summary["mean_iou"])), ("precision", f(summary["precision"])),
-             ("recall", f(summary["recall"])), ("F2", f(summary["f2"])),
-             ("pixel accuracy", f(summary["accuracy"])),
-             ("frame accuracy", f(summary.get("frame_accuracy"))),
-             ("frame AUC", f(summary.get("frame_auc"))),
-             ("time per image", f"{ms_per_image:.1f} ms")]
-    width = max(len(k) for k, _ in lines)
-    return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in lines)
+    from ..engine.analysis.cadx import read_class_map
+    from ..engine.errors import MediaError
+    from ..engine.media.imageio import fit_mask, read_image, read_mask
+
+    rgb = read_image(pair.image)
+    if target.negatives_only:
+        gt = np.zeros(rgb.shape[:2], bool)
+    elif pair.mask is None:
+        raise MediaError("no mask in masks/")
+    else:  # a mask of another size: resized by the one rule every reader uses
+        gt = fit_mask(read_mask(pair.mask), rgb.shape[:2], pair.mask.name)
+    cls_path = target.classes.get(pair.stem)
+    classes = read_class_map(cls_path, gt.shape) if cls_path is not None else None
+    return rgb, gt, classes
+
+
+def _images(all_targets: list[Target], bad: list[dict], warn):
+    """Every loadable image of every dataset, in order (runs in the pipeline's decode thread)."""
+    from ..engine.errors import MediaError
+
+    for k, t in enumerate(all_targets):
+        for pair in t.pairs:
+            try:
+                rgb, gt, classes = _load(pair, t)
+            except MediaError as e:
+                bad.append({"dataset": t.name, "stem": pair.stem, "error": str(e)})
+                warn(f"{t.name}/{pair.stem}: {e}")
+            else:
+                yield _Image(k, pair.stem, rgb, gt, classes)
+
+
+class _Scorer:
+    """The pipeline's sink: one row per image, scored on the caller's thread."""
+
+    def __init__(self, all_targets: list[Target]) -> None:
+        self.targets, self.rows = all_targets, []
+
+    def put(self, item: _Image, pred) -> None:
+        from ..engine.analysis.cadx import polyp_classes
+
+        row = score(item.stem, pred, item.gt, self.targets[item.target].name)
+        if item.classes is not None:
+            row["polyp_classes"] = polyp_classes(item.gt, item.classes, pred)
+        self.rows.append(row)
+
+
+def frame_threshold(predictor) -> float:
+    """The frame verdict's operating point: the model file's own if it has one, else 0.5."""
+    from ..engine.analysis.compare import FRAME_THRESHOLD
+
+    for value in (getattr(predictor, "frame_threshold", None),
+                  predictor.loaded.metadata.get("frame_threshold")):
+        if isinstance(value, (int, float)) and 0.0 < float(value) < 1.0:
+            return float(value)
+    return FRAME_THRESHOLD
 
 
 def _write_csv(path: str, rows: list[dict]) -> None:
@@ -121,56 +216,66 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..engine import fsutil
-    from ..engine.errors import DatasetError, MediaError, PolypViewerError
-    from ..engine.media.dataset import find_pairs
+    from ..engine.errors import PolypViewerError
+    from ..engine.runtime.pipeline import AnalysisOptions, analyse_into
     from .common import make_predictor
 
-    if not Path(args.dataset).exists():
-        raise DatasetError(f"{args.dataset} does not exist")
-    pairs = find_pairs(args.dataset, args.split)
+    all_targets = targets(args)
     _check_outputs(args)
     predictor = make_predictor(args)
-    print(f"evaluating {len(pairs)} image(s) of {args.dataset}: {describe_predictor(predictor)}")
-    rows: list[dict] = []
+    for t in all_targets:
+        how = f"split {t.split.name}" if t.split else "every image"
+        truth = ", no masks: all negative" if t.negatives_only else ""
+        print(f"evaluating {len(t.pairs)} image(s) of {t.root} ({how}{truth})")
+    print(describe_predictor(predictor))
     bad: list[dict] = []
-    infer_s = 0.0
-
-    def flush(batch):
-        nonlocal infer_s
-        if not batch:
-            return
-        t0 = time.perf_counter()
-        preds = predictor.predict_batch([rgb for _, rgb, _ in batch])
-        infer_s += time.perf_counter() - t0
-        rows.extend(score(stem, pred, gt) for (stem, _, gt), pred in zip(batch, preds))
-        batch.clear()
-
+    scorer = _Scorer(all_targets)
+    total = sum(len(t.pairs) for t in all_targets)
+    options = AnalysisOptions(batch_size=args.batch_size, keep_prob=False)
+    t0 = time.perf_counter()
     try:
-        with tqdm(total=len(pairs), unit="img", file=sys.stderr, disable=None) as bar:
-            batch: list = []
-            for pair in pairs:
-                try:
-                    rgb, gt = _load(pair)
-                except MediaError as e:
-                    bad.append({"stem": pair.stem, "error": str(e)})
-                    tqdm.write(f"{PROG}: {pair.stem}: {e}", file=sys.stderr)
-                else:
-                    batch.append((pair.stem, rgb, gt))
-                    if len(batch) >= args.batch_size:
-                        flush(batch)
-                bar.update(1)
-            flush(batch)
+        with tqdm(total=total, unit="img", file=sys.stderr, disable=None) as bar:
+            def warn(msg: str) -> None:
+                tqdm.write(f"{PROG}: {msg}", file=sys.stderr)
+
+            for _ in analyse_into(scorer, _images(all_targets, bad, warn), predictor, options):
+                bar.update(len(scorer.rows) + len(bad) - bar.n)
+            bar.update(total - bar.n)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted after {len(rows)} image(s); nothing written", file=sys.stderr)
+        print(f"{PROG}: interrupted after {len(scorer.rows)} image(s); nothing written",
+              file=sys.stderr)
         return 130
+    wall = time.perf_counter() - t0
+    rows = scorer.rows
     if not rows:
-        raise PolypViewerError(f"no image of {args.dataset} could be scored ({len(bad)} bad)")
-    ms = 1000.0 * infer_s / len(rows)
+        names = ", ".join(str(t.root) for t in all_targets)
+        raise PolypViewerError(f"no image of {names} could be scored ({len(bad)} bad)")
+    ms = 1000.0 * wall / len(rows)
+    ft = frame_threshold(predictor)
+    per_dataset = []
+    for t in all_targets:
+        trows = [r for r in rows if r["dataset"] == t.name]
+        per_dataset.append({"dataset": str(t.root), "name": t.name,
+                            "split": str(t.split) if t.split else None,
+                            "negatives_only": t.negatives_only, **table_row(trows, ft),
+                            "n_bad": sum(b["dataset"] == t.name for b in bad)})
+    pooled = table_row(rows, ft)
+    lines = [(d["name"], Path(d["split"]).name if d["split"] else "all", d) for d in per_dataset]
+    if len(all_targets) > 1:
+        lines.append(("all", "-", pooled))
     summary = summarise(rows)
-    print(_table(summary, ms))
-    report = {"dataset": str(args.dataset), "split": args.split, "model": predictor.name,
-              "threshold": predictor.threshold, "device": predictor.device_note,
-              "tta": predictor.tta, "ms_per_image": round(ms, 2), **summary,
+    print(format_table(lines))
+    if len(all_targets) == 1:
+        print(format_details(summary, ms))
+    else:
+        print(f"time per image: {ms:.1f} ms ({len(rows)} images in {wall:.1f} s)")
+    one = len(all_targets) == 1
+    report = {"dataset": str(all_targets[0].root) if one else [str(t.root) for t in all_targets],
+              "split": per_dataset[0]["split"] if one else [d["split"] for d in per_dataset],
+              "model": predictor.name, "threshold": predictor.threshold,
+              "frame_threshold": ft, "device": predictor.device_note, "tta": predictor.tta,
+              "ms_per_image": round(ms, 2), **summary,
+              "table": {"datasets": per_dataset, "all": pooled},
               "n_bad": len(bad), "bad": bad, "per_image": rows}
     if args.json:
         fsutil.write_json(args.json, report)

@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "predict": ("polypviewer.cli.predict", "add_arguments", "run",
                 "segment images, folders, datasets or videos and write masks, overlays and a CSV"),
     "evaluate": ("polypviewer.cli.evaluate", "add_arguments", "run",
-                 "score a model on a dataset with ground-truth masks (Dice, IoU, ...)"),
+                 "score a model on one or more datasets (Dice, IoU, frame verdict, ...)"),
     "models": ("polypviewer.cli.models", "add_arguments", "run",
                "list bundled and user models with their metadata"),
     "train": ("training.cli", "add_train_arguments", "run_train", "train a segmentation model"),

@@ -63,8 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-area", type=unit_float, metavar="FRAC",
                    help="ignore regions smaller than this share of the frame (default 0.001)")
     p.add_argument("--gradcam", action="store_true", help="also write Grad-CAM heatmaps (slower)")
-    p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
-                   help="frames per model call (default %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, metavar="N",
+                   help="frames per model call (default: 2 on CPU, from free memory on a GPU)")
     p.add_argument("--video-frames", choices=("findings", "all"), default="findings",
                    help="which video frames get mask/overlay files (default %(default)s)")
 
@@ -139,6 +139,10 @@ class Writer:
     @property
     def has_cadx(self) -> bool:
         return bool(getattr(self.predictor, "has_cadx", False))
+
+    def put(self, item: Item, pred) -> None:
+        """The pipeline's sink (``analyse_into`` calls it on this thread, in order)."""
+        self.frame(item, pred)
 
     def frame(self, item: Item, pred) -> None:
         """All of the frame's files and its row, or none of them (also on Ctrl-C)."""
@@ -238,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..engine.fsutil import check_writable_dir
+    from ..engine.runtime.pipeline import AnalysisOptions, analyse_into
 
     sources = open_sources(args.inputs)
     writer = None
@@ -250,13 +255,11 @@ def run(args: argparse.Namespace) -> int:
         total = sum(len(s) for _, s in sources)
         print(f"{describe_predictor(predictor)}; {total} frame(s) from {len(sources)} input(s)")
         t0 = time.perf_counter()
+        options = AnalysisOptions(batch_size=args.batch_size, keep_prob=False)
         with tqdm(total=total, unit="frame", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
-            batch: list[Item] = []
-            for item in _items(sources):
-                batch.append(item)
-                if len(batch) >= args.batch_size:
-                    _flush(batch, predictor, writer, bar)
-            _flush(batch, predictor, writer, bar)
+            # frames are decoded in the pipeline's thread; files are written here, in order
+            for _ in analyse_into(writer, _items(sources), predictor, options):
+                bar.update(1)
         dt = time.perf_counter() - t0
         path = writer.close()
     except KeyboardInterrupt:
@@ -305,13 +308,3 @@ def _predictor(args: argparse.Namespace):
     from .common import make_predictor
 
     return make_predictor(args, min_area_fraction=args.min_area)
-
-
-def _flush(batch: list[Item], predictor, writer: Writer, bar) -> None:
-    if not batch:
-        return
-    preds = predictor.predict_batch([it.rgb for it in batch])
-    for item, pred in zip(batch, preds):
-        writer.frame(item, pred)
-        bar.update(1)
-    batch.clear()

@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 from cli_helpers import read_csv, write_images, write_video
+from pipeline_helpers import pipeline_threads, wait_no_threads
 from synthetic import write_dataset
 
 from polypviewer.cli.main import main
-from polypviewer.cli.predict import CSV_COLUMNS
-from polypviewer.engine.runtime.inference import Predictor
+from polypviewer.cli.predict import CSV_COLUMNS, Writer
 
 
 def _predict(tiny_model_path, out, *inputs, extra=()):
@@ -80,16 +80,16 @@ def test_video_findings_and_all(tmp_path, tiny_model_path):
 
 def test_ctrl_c_keeps_finished_frames(tmp_path, tiny_model_path, monkeypatch, capsys):
     write_images(tmp_path / "in", n=5)
-    real = Predictor.predict_batch
+    real = Writer.frame
     calls = {"n": 0}
 
-    def interrupted(self, frames):
+    def interrupted(self, item, pred):  # Ctrl-C lands on the main thread, which writes files
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(self, frames)
+        return real(self, item, pred)
 
-    monkeypatch.setattr(Predictor, "predict_batch", interrupted)
+    monkeypatch.setattr(Writer, "frame", interrupted)
     out = tmp_path / "out"
     rc = main(["predict", str(tmp_path / "in"), "--out", str(out), "--model", str(tiny_model_path),
                "--device", "cpu", "--batch-size", "1"])
@@ -99,6 +99,7 @@ def test_ctrl_c_keeps_finished_frames(tmp_path, tiny_model_path, monkeypatch, ca
     assert sorted(p.name for p in (out / "masks").iterdir()) == ["frame0.png", "frame1.png"]
     assert not _no_partials(out)
     assert "interrupted" in capsys.readouterr().err
+    assert wait_no_threads() < 5 and not pipeline_threads()  # the pipeline stopped with it
 
 
 def test_help_documents_video_frames(capsys):
@@ -107,3 +108,19 @@ def test_help_documents_video_frames(capsys):
     assert e.value.code == 0
     text = capsys.readouterr().out
     assert "--video-frames" in text and "only frames with findings" in text
+
+
+def test_same_masks_as_the_predictor_through_the_pipeline(tmp_path, tiny_model_path):
+    """predict runs the engine pipeline (ONNX on CPU): masks agree with eager PyTorch."""
+    from polypviewer.engine.metrics import mask_dice
+    from polypviewer.engine.runtime.inference import Predictor
+
+    imgs = write_images(tmp_path / "in", n=4)
+    out = tmp_path / "out"
+    assert _predict(tiny_model_path, out, tmp_path / "in") == 0
+    predictor = Predictor(tiny_model_path, device="cpu")
+    for img in imgs:
+        rgb = cv2.cvtColor(cv2.imread(str(img)), cv2.COLOR_BGR2RGB)
+        want = predictor.predict(rgb).mask
+        got = cv2.imread(str(out / "masks" / f"{img.stem}.png"), cv2.IMREAD_UNCHANGED) > 0
+        assert got.shape == want.shape and mask_dice(got, want) > 0.99

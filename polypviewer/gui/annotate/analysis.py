@@ -23,9 +23,8 @@ from ...engine.models.model_settings import effective_threshold
 from ...engine.models.modelfile import LoadedModel, load_model
 from ...engine.models.registry import resolve_model
 from ...engine.runtime.inference import Predictor
+from ...engine.runtime.pipeline import AnalysisOptions, StoreSink, analyse_into
 from ...engine.runtime.results import AnalysisStore
-
-BATCH = 8
 
 
 @dataclass
@@ -56,25 +55,20 @@ def open_dataset(root: str | Path, model: LoadedModel | Predictor | str | Path |
 
 
 def analyse(opened: Opened, cancel: threading.Event) -> Iterator[Progress]:
-    """Run the model on every image not yet cached (batched), flushing the cache at the end."""
-    src, pred, store = opened.source, opened.predictor, opened.store
-    todo = [i for i in range(len(src)) if not store.has(i)]
-    last = 0.0
-    try:
-        for start in range(0, len(todo), BATCH):
-            if cancel.is_set():
-                return
-            idx = todo[start:start + BATCH]
-            prepared = [pred.prepare(src[i].rgb) for i in idx]
-            probs, fprobs = pred.forward(np.stack([p for p, _ in prepared]))
-            for k, i in enumerate(idx):
-                store.put(i, probs[k], float(fprobs[k]), prepared[k][1])
-            now = time.monotonic()
-            if now - last > 0.2 or start + BATCH >= len(todo):
-                last = now
-                yield Progress(min(start + BATCH, len(todo)), len(todo), "analysing")
-    finally:
-        store.flush()
+    """Run the model on every image not yet cached, through the engine's pipeline (ONNX lanes
+    on CPU); the cache is flushed at the end, also when cancelled."""
+    src, store = opened.source, opened.store
+    todo = tuple(i for i in range(len(src)) if not store.has(i))
+    if not todo:
+        return
+    last, done = 0.0, 0
+    for _ in analyse_into(StoreSink(store), src, opened.predictor, AnalysisOptions(indices=todo),
+                          cancel):
+        done += 1
+        now = time.monotonic()
+        if now - last > 0.2 or done == len(todo):
+            last = now
+            yield Progress(done, len(todo), "analysing")
 
 
 def score_rows(opened: Opened, threshold: float, cancel: threading.Event,
