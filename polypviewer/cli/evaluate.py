@@ -35,7 +35,8 @@ datasets and splits:
   set of no-polyp frames) counts as all-negative: every image's truth is empty. Each DATASET
   is scored on its own split: the --split FILE given for it (repeat --split once per DATASET,
   in the same order; '-' keeps that dataset's default), else DATASET/splits/val.txt when it
-  exists (unless --all-images), else every image.
+  exists (unless --all-images), else every image. Give every DATASET before the options:
+    polypviewer evaluate KVASIR BKAI NOPOLYP --split k.txt --split - --split -
 
 table (one row per dataset, then 'all' pooling every image when there are several):
   Dice IoU recall precision  means over images with a polyp
