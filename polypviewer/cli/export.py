@@ -93,9 +93,14 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..engine.errors import PolypViewerError
-    from ..engine.export.writers import check_export_target, export, source_file_names
+    from ..engine.export.writers import (
+        ExportOptions,
+        check_export_target,
+        export,
+        source_file_names,
+    )
     from ..engine.media.sources import open_source
-    from ..engine.runtime.pipeline import analyse
+    from ..engine.runtime.pipeline import AnalysisOptions, analyse
     from .common import make_predictor
 
     formats = list(dict.fromkeys(f for group in args.formats for f in group))
@@ -119,12 +124,14 @@ def run(args: argparse.Namespace) -> int:
             def progress(done: int, total: int | None) -> None:
                 bar.update(done - bar.n)
 
-            items = analyse(source, predictor, keep_prob="coco" in formats)
-            result = export(items, out, formats, total=len(source), overwrite=args.overwrite,
-                            progress=progress, fps=source.fps, model_name=predictor.name,
-                            source_name=source.path.name, settings=settings,
-                            file_name=source_file_names(source), holes=args.holes,
-                            input_notes=source.problems, procedure=_procedure(args))
+            # the pipeline's pull form: the writers consume predictions as they come
+            items = analyse(source, predictor, AnalysisOptions(keep_prob="coco" in formats))
+            options = ExportOptions(tuple(formats), overwrite=args.overwrite, fps=source.fps,
+                                    model_name=predictor.name, source_name=source.path.name,
+                                    settings=settings, file_name=source_file_names(source),
+                                    holes=args.holes, procedure=_procedure(args))
+            result = export(items, out, options, total=len(source), progress=progress,
+                            input_notes=source.problems)
     finally:
         problems = source.problems()
         source.close()

@@ -146,9 +146,6 @@ class ControlPanel(QWidget):
     def _emit_threshold_now(self, value: float) -> None:
         self.threshold_changed.emit(value)
 
-    def threshold_value(self) -> float:
-        return self.threshold.value() / 100
-
     def set_threshold(self, value: float) -> None:
         self.threshold.blockSignals(True)
         self.threshold.setValue(int(round(value * 100)))

@@ -138,7 +138,7 @@ class Exporter(QObject):
         A report whose name ends in ``.pdf`` is printed to PDF (``paper``: a4 or letter).
         """
         from ..engine.export.single_file import export_file
-        from ..engine.export.writers import export, source_file_names
+        from ..engine.export.writers import ExportOptions, export, source_file_names
         from ..engine.media.sources import open_source
 
         review = self.win.review
@@ -167,15 +167,16 @@ class Exporter(QObject):
             src = open_source(path)
             try:
                 items = ((f, store.get(f.index, thr, frac)) for f in src.frames(indices))
-                common = dict(total=len(indices), cancel=cancel,
-                              progress=lambda d, t: task.progress.emit(task, (d, t)),
-                              style=style, fps=fps, model_name=model_name,
-                              source_name=Path(path).name, settings=settings,
-                              file_name=source_file_names(src), input_notes=src.problems,
-                              procedure=procedure)
+                options = ExportOptions(tuple(formats), overwrite=True, style=style, fps=fps,
+                                        model_name=model_name, source_name=Path(path).name,
+                                        settings=settings, file_name=source_file_names(src),
+                                        procedure=procedure)
+                run = dict(total=len(indices), cancel=cancel,
+                           progress=lambda d, t: task.progress.emit(task, (d, t)),
+                           input_notes=src.problems)
                 if kind in FILES:
-                    return export_file(items, target, formats[0], convert=convert, **common)
-                return export(items, target, formats, overwrite=True, **common)
+                    return export_file(items, target, options, convert=convert, **run)
+                return export(items, target, options, **run)
             finally:
                 src.close()
             yield  # noqa: B901

@@ -85,6 +85,3 @@ class FeatureMapPanel(QWidget):
             self.graphics.nextRow()
         self.shown_stages = tuple(stages)
         self.status.setText("Brightest = strongest activation; channels ordered by mean activation.")
-
-    def set_status(self, text: str) -> None:
-        self.status.setText(text)

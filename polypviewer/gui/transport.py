@@ -100,6 +100,3 @@ class TransportBar(QWidget):
     def set_playing(self, on: bool) -> None:
         self.play_button.setChecked(on)
         self.play_button.setIcon(self.style().standardIcon(SP.SP_MediaPause if on else SP.SP_MediaPlay))
-
-    def speed_value(self) -> float:
-        return SPEEDS[self.speed.currentIndex()]

@@ -149,9 +149,6 @@ def test_threshold_default_and_override(tiny_model_path):
     lm = load_model(tiny_model_path)
     assert Predictor(lm, device="cpu").threshold == pytest.approx(lm.threshold)
     assert Predictor(lm, device="cpu", threshold=0.8).threshold == pytest.approx(0.8)
-    p = Predictor(lm, device="cpu")
-    q = p.with_threshold(0.2)
-    assert q.threshold == 0.2 and p.threshold == pytest.approx(lm.threshold) and q.net is p.net
 
 
 def test_predict_places_polyp_where_it_is(predictor):

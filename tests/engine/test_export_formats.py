@@ -11,7 +11,13 @@ import pytest
 from synthetic import write_dataset
 
 from polypviewer.engine.errors import PolypViewerError
-from polypviewer.engine.export.writers import ExportCancelled, coco_annotations, export, source_file_names
+from polypviewer.engine.export.writers import (
+    ExportCancelled,
+    ExportOptions,
+    coco_annotations,
+    export,
+    source_file_names,
+)
 from polypviewer.engine.media.imageio import read_mask
 from polypviewer.engine.media.sources import Frame, open_source
 from polypviewer.engine.runtime.inference import from_probability
@@ -48,8 +54,9 @@ def test_coco_loads_in_pycocotools_and_matches_png_masks(tmp_path):
 
     src, items = _dataset_items(tmp_path / "ds")
     seen = []
-    res = export(items, tmp_path / "out", ["png", "coco", "csv", "overlays"], total=len(items),
-                 file_name=source_file_names(src), progress=lambda d, t: seen.append((d, t)))
+    options = ExportOptions(("png", "coco", "csv", "overlays"), file_name=source_file_names(src))
+    res = export(items, tmp_path / "out", options, total=len(items),
+                 progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (4, 4) and res.n_items == 4
     assert set(res.files) == {"masks", "coco.json", "predictions.csv", "overlays"}
     coco = COCO(str(tmp_path / "out" / "coco.json"))
@@ -96,9 +103,9 @@ def test_existing_folder_is_refused_unless_overwrite(tmp_path):
     out.mkdir()
     (out / "old.txt").write_text("keep")
     with pytest.raises(PolypViewerError, match="exists"):
-        export(_video_items(3), out, ["csv"])
+        export(_video_items(3), out, ExportOptions(("csv",)))
     assert (out / "old.txt").read_text() == "keep"
-    export(_video_items(3), out, ["csv"], overwrite=True)
+    export(_video_items(3), out, ExportOptions(("csv",), overwrite=True))
     assert sorted(p.name for p in out.iterdir()) == ["predictions.csv"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
@@ -111,8 +118,8 @@ def test_cancel_and_errors_leave_nothing_behind(tmp_path):
             stop.set()
 
     with pytest.raises(ExportCancelled):
-        export(_video_items(6), tmp_path / "out", ["png", "mp4", "report"], cancel=stop,
-               progress=progress)
+        export(_video_items(6), tmp_path / "out", ExportOptions(("png", "mp4", "report")),
+               cancel=stop, progress=progress)
     assert list(tmp_path.iterdir()) == []
 
     def broken():
@@ -120,15 +127,16 @@ def test_cancel_and_errors_leave_nothing_behind(tmp_path):
         raise RuntimeError("decoder died")
 
     with pytest.raises(RuntimeError):
-        export(broken(), tmp_path / "out", ["png", "json"])
+        export(broken(), tmp_path / "out", ExportOptions(("png", "json")))
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(PolypViewerError, match="unknown export format"):
-        export([], tmp_path / "out", ["gif"])
+        export([], tmp_path / "out", ExportOptions(("gif",)))
 
 
 def test_video_exports_mp4_json_and_self_contained_report(tmp_path):
-    res = export(_video_items(12), tmp_path / "out", ["mp4", "json", "report"], fps=25.0,
-                 model_name="tiny", source_name="clip.mp4", settings={"threshold": 0.5})
+    options = ExportOptions(("mp4", "json", "report"), fps=25.0, model_name="tiny",
+                            source_name="clip.mp4", settings={"threshold": 0.5})
+    res = export(_video_items(12), tmp_path / "out", options)
     assert len(res.findings) == 1 and res.findings[0].n_frames == 9
     cap = cv2.VideoCapture(str(tmp_path / "out" / "annotated.mp4"))
     n = 0

@@ -17,22 +17,30 @@ from pathlib import Path
 
 from .. import fsutil
 from ..errors import PolypViewerError
-from .writers import ExportResult, export
+from .writers import ExportOptions, ExportResult, export
 
 # format -> the file writers.export makes for it
 FILE_OF = {"csv": "predictions.csv", "json": "predictions.json", "coco": "coco.json",
            "mp4": "annotated.mp4", "report": "report.html"}
 
 
-def export_file(items: Iterable[tuple], path: str | Path, fmt: str, *,
-                convert: Callable[[Path, Path], None] | None = None, **kwargs) -> ExportResult:
-    """Write format ``fmt`` of ``items`` to ``path``; ``kwargs`` go to ``writers.export``.
+def export_file(items: Iterable[tuple], path: str | Path, options: ExportOptions, *,
+                convert: Callable[[Path, Path], None] | None = None,
+                total: int | None = None, cancel=None,
+                progress: Callable[[int, int | None], None] | None = None,
+                input_notes: Callable[[], list[str]] | None = None) -> ExportResult:
+    """Write the one format of ``options`` for ``items`` to ``path`` (``writers.export``'s
+    options; ``total``, ``cancel``, ``progress`` and ``input_notes`` as there).
 
     ``convert(produced, destination)`` turns the produced file into the one published (the
     report's PDF); without it the file is published as made. An existing ``path`` is replaced
     (the save dialog has asked); a folder there is refused.
     """
     path = Path(path)
+    formats = tuple(dict.fromkeys(options.formats))
+    if len(formats) != 1:
+        raise PolypViewerError(f"a one-file export writes one format, not {', '.join(formats) or 'none'}")
+    fmt = formats[0]
     if fmt not in FILE_OF:
         raise PolypViewerError(f"{fmt} exports are not a single file; choose from {', '.join(FILE_OF)}")
     if path.is_dir():
@@ -43,7 +51,8 @@ def export_file(items: Iterable[tuple], path: str | Path, fmt: str, *,
     except OSError as e:
         raise PolypViewerError(f"cannot write to {path.parent}: {e.strerror or e}") from e
     try:
-        res = export(items, work / "out", [fmt], **kwargs)
+        res = export(items, work / "out", replace(options, formats=formats, overwrite=False),
+                     total=total, cancel=cancel, progress=progress, input_notes=input_notes)
         produced = res.folder / FILE_OF[fmt]
         with fsutil.atomic_path(path) as tmp:
             if convert is not None:

@@ -1,6 +1,6 @@
 """Everything a user can take away from an analysis, written by one code path (CLI and GUI).
 
-``export(items, out_dir, formats)`` consumes ``(Frame, FramePrediction)`` pairs once (from
+``export(items, out_dir, ExportOptions(formats))`` consumes ``(Frame, FramePrediction)`` pairs once (from
 ``pipeline.analyse`` or from an ``AnalysisStore``) and writes every requested format:
 
 =========  ==================================================================
@@ -31,7 +31,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -393,25 +393,45 @@ def source_file_names(source) -> Callable:
 
 
 # --------------------------------------------------------------------------- export
-def export(items: Iterable[tuple], out_dir: str | Path, formats: Sequence[str], *,
-           total: int | None = None, overwrite: bool = False, cancel=None,
+@dataclass(frozen=True)
+class ExportOptions:
+    """What an export writes and how it labels it (items, cancel and progress come apart).
+
+    ``tracking`` (default: on for timed frames, i.e. videos) links regions into findings;
+    track IDs label boxes and appear in the JSON. ``holes``: COCO regions with holes are
+    filled polygons (``fill``) or exact RLE (``rle``). ``procedure``: optional details for
+    the report's header and the JSON (``report_text`` fields).
+    """
+
+    formats: tuple[str, ...]
+    overwrite: bool = False
+    style: OverlayStyle = DEFAULT_STYLE
+    fps: float | None = None
+    model_name: str = ""
+    source_name: str = ""
+    settings: dict = field(default_factory=dict)
+    file_name: Callable = default_file_name
+    holes: str = "fill"
+    tracking: bool | None = None
+    max_gap: int = DEFAULT_MAX_GAP
+    min_length: int = DEFAULT_MIN_LENGTH
+    procedure: dict | None = None
+
+
+def export(items: Iterable[tuple], out_dir: str | Path, options: ExportOptions, *,
+           total: int | None = None, cancel=None,
            progress: Callable[[int, int | None], None] | None = None,
-           style: OverlayStyle = DEFAULT_STYLE, fps: float | None = None,
-           model_name: str = "", source_name: str = "", settings: dict | None = None,
-           file_name: Callable = default_file_name, holes: str = "fill",
-           tracking: bool | None = None, max_gap: int = DEFAULT_MAX_GAP,
-           min_length: int = DEFAULT_MIN_LENGTH,
-           input_notes: Callable[[], list[str]] | None = None,
-           procedure: dict | None = None) -> ExportResult:
-    """Write ``formats`` for ``(Frame, FramePrediction)`` items into ``out_dir`` atomically.
+           input_notes: Callable[[], list[str]] | None = None) -> ExportResult:
+    """Write ``options.formats`` for ``(Frame, FramePrediction)`` items into ``out_dir`` atomically.
 
     ``cancel``: a threading.Event or a callable, checked before each item (ExportCancelled).
-    ``progress(done, total)`` after each item. ``tracking`` (default: on for timed frames,
-    i.e. videos) links regions into findings; track IDs label boxes and appear in the JSON.
-    ``input_notes()``, asked once the items are done, lists input problems (skipped files, a
-    damaged video) for predictions.json and the report.
-    ``procedure``: optional details for the report's header and the JSON (report_text fields).
+    ``progress(done, total)`` after each item. ``input_notes()``, asked once the items are
+    done, lists input problems (skipped files, a damaged video) for predictions.json and the
+    report.
     """
+    formats, overwrite, style, fps = options.formats, options.overwrite, options.style, options.fps
+    model_name, source_name, file_name = options.model_name, options.source_name, options.file_name
+    holes, tracking = options.holes, options.tracking
     from .report import ReportBuilder
 
     formats = list(dict.fromkeys(formats))
@@ -421,11 +441,12 @@ def export(items: Iterable[tuple], out_dir: str | Path, formats: Sequence[str], 
                                f"choose from {', '.join(FORMATS)}")
     if holes not in ("fill", "rle"):
         raise PolypViewerError(f"holes must be 'fill' or 'rle', not {holes!r}")
-    settings = dict(settings or {})
+    settings = dict(options.settings or {})
     created = time.strftime("%Y-%m-%d %H:%M:%S")
     header = {"source": source_name, "model": model_name, "created": created, "settings": settings}
-    if clean_procedure(procedure):
-        header["procedure"] = clean_procedure(procedure)
+    procedure = clean_procedure(options.procedure)
+    if procedure:
+        header["procedure"] = procedure
     findings: list[Finding] = []
     metrics: dict = {}
     with atomic_dir(out_dir, overwrite) as tmp:
@@ -446,7 +467,7 @@ def export(items: Iterable[tuple], out_dir: str | Path, formats: Sequence[str], 
                 writers.append(_Video(tmp, style, float(fps or 25.0)))
             if "report" in formats:
                 report = ReportBuilder(style)
-            tracker = Tracker(max_gap=max_gap)
+            tracker = Tracker(max_gap=options.max_gap)
             used: set[str] = set()
             n = 0
             for frame, pred in items:
@@ -474,7 +495,7 @@ def export(items: Iterable[tuple], out_dir: str | Path, formats: Sequence[str], 
             files: list[str] = []
             for w in writers:
                 files += w.finish()
-            findings = tracker.findings(min_length) if tracking else []
+            findings = tracker.findings(options.min_length) if tracking else []
             if table.metric_rows:
                 metrics = aggregate(table.metric_rows)
             if report is not None:

@@ -68,10 +68,6 @@ def check_size(name: str, width: int, height: int) -> None:
             f"or the max_image_pixels setting if the file is genuine")
 
 
-def is_image_path(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTS
-
-
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr

@@ -43,10 +43,6 @@ EXACT_COUNT_EXTS = (".mp4", ".m4v", ".mov", ".avi")
 ESTIMATE_SLACK = 0.9  # an estimated length is short only below this share of the announced
 
 
-def is_video_path(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_EXTS
-
-
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and float(cv2.absdiff(a, b).mean()) <= SAME_FRAME_TOL
 

@@ -52,10 +52,6 @@ def save_threshold(model_name: str, threshold: float) -> Path:
     return save_settings(model_name, threshold=round(t, 4))
 
 
-def reset_settings(model_name: str) -> None:
-    settings_path(model_name).unlink(missing_ok=True)
-
-
 def effective_threshold(loaded) -> float:
     """The user's threshold for this model if they chose one, else the model file's own.
 

@@ -151,12 +151,3 @@ class Predictor:
 
     def predict(self, rgb: np.ndarray) -> FramePrediction:
         return self.predict_batch([rgb])[0]
-
-    def with_threshold(self, threshold: float) -> "Predictor":
-        new = object.__new__(Predictor)
-        new.__dict__.update(self.__dict__)
-        new.threshold = float(threshold)
-        return new
-
-
-

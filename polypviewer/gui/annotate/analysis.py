@@ -123,7 +123,9 @@ def export(opened: Opened, out_dir: str | Path, formats: list[str], threshold: f
         for i in range(len(src)):
             yield src[i], store.get(i, threshold, frac)
 
-    return exports.export(items(), out_dir, formats, total=len(src), overwrite=overwrite,
-                          cancel=cancel, progress=progress, model_name=opened.predictor.name,
-                          source_name=src.path.name, settings={"threshold": round(threshold, 4)},
-                          file_name=exports.source_file_names(src))
+    options = exports.ExportOptions(tuple(formats), overwrite=overwrite,
+                                    model_name=opened.predictor.name, source_name=src.path.name,
+                                    settings={"threshold": round(threshold, 4)},
+                                    file_name=exports.source_file_names(src))
+    return exports.export(items(), out_dir, options, total=len(src), cancel=cancel,
+                          progress=progress)

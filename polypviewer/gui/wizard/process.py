@@ -176,10 +176,6 @@ class RunProcess(QObject):
         if err == QProcess.ProcessError.FailedToStart:
             self._end("failed", f"could not start the training process: {self.proc.errorString()}")
 
-    # ---- summaries for the monitor -----------------------------------------------------
-    def metrics_rows(self) -> list[dict]:
-        return [e.data for e in self.events if e.kind == "epoch_metrics"]
-
 
 class RunManager(QObject):
     """All child runs of this app; survives the wizard so closing it never stops a run."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 # name -> settings; "Quick check on CPU" trades quality for a result within minutes
 PRESETS: dict[str, dict] = {
@@ -61,9 +61,6 @@ class RunSpec:
     tune_timeout_s: float | None = None
     name: str = ""
     description: str = ""
-
-    def with_preset(self, preset: str) -> "RunSpec":
-        return replace(self, **PRESETS[preset])
 
     @property
     def command_name(self) -> str:
