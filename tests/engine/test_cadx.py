@@ -20,7 +20,7 @@ from polypviewer.engine.models.factory import create_model
 from polypviewer.engine.models.modelfile import load_model, save_model
 from polypviewer.engine.runtime.backends import TorchBackend
 from polypviewer.engine.runtime.inference import Predictor
-from polypviewer.engine.runtime.pipeline import analyse
+from polypviewer.engine.runtime.pipeline import AnalysisOptions, StoreSink, analyse, analyse_into
 from polypviewer.engine.runtime.postprocess import find_instances
 from polypviewer.engine.runtime.results import AnalysisStore
 
@@ -87,12 +87,12 @@ def test_predictor_reports_neoplastic_probability_per_polyp(cadx_model_path):
 def test_pipeline_and_analysis_store_carry_the_channel(cadx_model_path, tmp_path):
     pred = Predictor(cadx_model_path, device="cpu", threshold=0.0)
     frames = [Frame(i, i / 25, rgb, f"f{i}") for i, rgb in enumerate(_frames(3))]
-    got = [p for _, p in analyse(frames, TorchBackend(pred), batch_size=2)]
+    got = [p for _, p in analyse(frames, TorchBackend(pred), AnalysisOptions(batch_size=2))]
     assert all(p.instances[0].neoplastic_probability == pytest.approx(NEO, abs=1e-4) for p in got)
     store = AnalysisStore(tmp_path / "store", {"size": 64, "threshold": 0.0,
                                                "min_area_fraction": 0.001, "n_frames": 3})
     maps = []
-    list(analyse(frames, TorchBackend(pred), batch_size=2,
+    list(analyse(frames, TorchBackend(pred), AnalysisOptions(batch_size=2),
                  model_output=lambda f, p, fp, box, cadx=None: maps.append((f, p, fp, box, cadx))))
     for f, p, fp, box, cadx in maps:
         assert cadx is not None
@@ -103,6 +103,21 @@ def test_pipeline_and_analysis_store_carry_the_channel(cadx_model_path, tmp_path
         assert reopened.get(i).instances[0].neoplastic_probability == pytest.approx(NEO, abs=3e-3)
         assert reopened.instances(i)[0].neoplastic_probability == pytest.approx(NEO, abs=3e-3)
         assert reopened.cadx_model(i) is not None
+
+
+def test_store_sink_keeps_the_channel(cadx_model_path, tmp_path):
+    """The one push path into the analysis cache (viewer, dataset review, archive) carries it."""
+    pred = Predictor(cadx_model_path, device="cpu", threshold=0.0)
+    frames = [Frame(i, i / 25, rgb, f"f{i}") for i, rgb in enumerate(_frames(3))]
+    store = AnalysisStore(tmp_path / "store", {"size": 64, "threshold": 0.0,
+                                               "min_area_fraction": 0.001, "n_frames": 3})
+    done = [f.index for f in analyse_into(StoreSink(store), frames, TorchBackend(pred),
+                                          AnalysisOptions(batch_size=2))]
+    assert done == [0, 1, 2]
+    reopened = AnalysisStore(tmp_path / "store", store.meta)  # flushed by analyse_into
+    for i in range(3):
+        assert reopened.cadx_model(i) is not None
+        assert reopened.get(i).instances[0].neoplastic_probability == pytest.approx(NEO, abs=3e-3)
 
 
 def test_onnx_backend_exports_the_channel(cadx_model_path):

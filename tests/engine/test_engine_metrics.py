@@ -15,6 +15,7 @@ from polypviewer.engine.metrics import (
     confusion_matrix,
     evaluate_masks,
     frame_auc,
+    group_mean,
     mean_metrics_at,
     roc_curve,
     segmentation_metrics,
@@ -123,6 +124,20 @@ def test_mean_metrics_at_thresholds_is_the_mean_of_per_image_metrics():
         per = [segmentation_metrics(probs[i] >= r["threshold"], gt[i]) for i in range(5)]
         for k in ("dice", "iou", "precision", "recall"):
             assert r[k] == pytest.approx(np.mean([m[k] for m in per]))
+
+
+def test_group_means_weigh_each_source_alike():
+    """Multi-source holdouts: a large source does not drown a small one (training's sweep)."""
+    v = np.array([1.0, 1.0, 1.0, 0.0])
+    groups = np.array([0, 0, 0, 1])
+    assert group_mean(v) == pytest.approx(0.75)
+    assert group_mean(v, groups) == pytest.approx(0.5)
+    rng = np.random.default_rng(7)
+    probs = rng.random((4, 6, 6)).astype(np.float32)
+    gt = rng.random((4, 6, 6)) > 0.5
+    (row,) = mean_metrics_at(probs, gt, [0.5], keys=("dice",), groups=groups)
+    dice = stack_metrics(probs >= 0.5, gt)["dice"]
+    assert row["dice"] == pytest.approx((dice[:3].mean() + dice[3]) / 2)
 
 
 def test_full_frame_polyp_specificity_defined():
