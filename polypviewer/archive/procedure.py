@@ -20,7 +20,7 @@ import numpy as np
 
 from ..engine.analysis import tracking
 from ..engine.media.sources import open_source
-from ..engine.runtime.pipeline import analyse
+from ..engine.runtime.pipeline import AnalysisOptions, StoreSink, analyse_into
 from ..engine.runtime.results import VERSION as CACHE_VERSION
 from ..engine.runtime.results import AnalysisStore
 from .db import ProcedureRecord
@@ -79,14 +79,10 @@ def analyse_procedure(path: str, kind: str, content_hash: str, predictor, backen
             fps = src.fps if kind == "video" else None
             store = AnalysisStore.open(src, predictor, n_frames=n, root=cache_root if keep_maps else tmp)
             todo = [i for i in range(n) if not store.has(i)]
-            if todo:
-                def keep(frame, prob, frame_prob, box) -> None:
-                    store.put(frame.index, prob, frame_prob, box)
-
-                frames = (f for f in src if not store.has(f.index))
-                for _ in analyse(frames, backend, cancel=cancel, model_output=keep):
+            if todo:  # the viewer's path: model-size maps into the cache, flushed at the end
+                options = AnalysisOptions(indices=tuple(todo))
+                for _ in analyse_into(StoreSink(store), src, backend, options, cancel):
                     pass
-                store.flush()
             probs = store.frame_probs[:n].copy()
             analysed = np.flatnonzero(~np.isnan(probs))
             store.complete = len(analysed) == n

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 
+import torch
 from archive_helpers import write_archive
+from synthetic import TINY
 
 from polypviewer.archive import db, query
 from polypviewer.archive.runner import BatchOptions, run_batch
 from polypviewer.cli.main import main
+from polypviewer.engine.models.factory import create_model
+from polypviewer.engine.models.modelfile import save_model
 
 
 def _opts(root, database, model, **kw) -> BatchOptions:
@@ -40,6 +46,23 @@ def test_batch_records_every_procedure_once_and_skips_on_rerun(tmp_path, tiny_mo
     assert (retry.recorded, retry.failed, retry.skipped) == (1, 1, 4)
     c = db.connect(database, readonly=True)
     assert c.execute("SELECT COUNT(*) FROM procedures").fetchone()[0] == 5
+    c.close()
+
+
+def test_a_two_channel_model_is_analysed_like_any_other(tmp_path):
+    """The archive stores maps through the viewer's sink, so the neoplastic map (which a
+    one-channel callback could not take) reaches the cache instead of failing every video."""
+    torch.manual_seed(0)
+    cfg = replace(TINY, seg_channels=2)
+    model = create_model(cfg).eval()
+    with torch.no_grad():
+        model.segmentation_head[0].bias[1] = math.log(0.8 / 0.2)
+    path = save_model(tmp_path / "m" / "cadx", model, cfg, threshold=0.5, name="cadx")
+    root = write_archive(tmp_path / "arch", n_videos=1)
+    rep = run_batch(_opts(root, tmp_path / "r.sqlite", path, cache_dir=str(tmp_path / "cache")))
+    assert (rep.recorded, rep.failed) == (2, 0), rep.errors
+    c = db.connect(tmp_path / "r.sqlite", readonly=True)
+    assert {r["status"] for r in query.rows(c)} == {"done"}
     c.close()
 
 
