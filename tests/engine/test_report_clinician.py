@@ -14,7 +14,7 @@ from polypviewer.engine.analysis.tracking import Finding
 from polypviewer.engine.export.overlay import DEFAULT_STYLE
 from polypviewer.engine.export.report import FINDINGS_PER_PAGE, ReportBuilder, _ids_text
 from polypviewer.engine.export.report_text import percent, setting_rows
-from polypviewer.engine.export.writers import export
+from polypviewer.engine.export.writers import ExportOptions, export
 from polypviewer.engine.media.sources import Frame
 from polypviewer.engine.runtime.inference import from_probability
 
@@ -34,9 +34,10 @@ def _video(n=12, radius=12):
 
 
 def _report(tmp_path, **kw):
-    res = export(_video(), tmp_path / "out", ["report", "json"], fps=25.0, source_name="clip.mp4",
-                 settings={"threshold": 0.5, "min_area_fraction": 0.001, "tta": False,
-                           "input": "video"}, **kw)
+    options = ExportOptions(("report", "json"), fps=25.0, source_name="clip.mp4",
+                            settings={"threshold": 0.5, "min_area_fraction": 0.001, "tta": False,
+                                      "input": "video"}, **kw)
+    res = export(_video(), tmp_path / "out", options)
     return res, (tmp_path / "out" / "report.html").read_text()
 
 

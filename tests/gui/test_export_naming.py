@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog
 
 from polypviewer.engine.errors import PolypViewerError
 from polypviewer.engine.export.single_file import export_file
+from polypviewer.engine.export.writers import ExportOptions
 from polypviewer.engine.media.sources import Frame
 from polypviewer.engine.runtime.inference import from_probability
 from polypviewer.gui.procedure_details import ProcedureDialog
@@ -152,7 +153,7 @@ def _items(n=4):
 
 
 def test_export_file_writes_exactly_the_given_name(tmp_path):
-    res = export_file(_items(), tmp_path / "sub" / "my clip.mp4", "mp4", fps=10.0)
+    res = export_file(_items(), tmp_path / "sub" / "my clip.mp4", ExportOptions(("mp4",), fps=10.0))
     assert res.folder == tmp_path / "sub" and res.files == ["my clip.mp4"]
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["my clip.mp4"]
 
@@ -166,19 +167,21 @@ def test_export_file_failure_leaves_the_old_file_and_no_temporaries(tmp_path):
         raise RuntimeError("decoder died")
 
     with pytest.raises(RuntimeError):
-        export_file(broken(), target, "report")
+        export_file(broken(), target, ExportOptions(("report",)))
     assert target.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
     def bad_convert(src, dst):
         raise PolypViewerError("printer on fire")
 
     with pytest.raises(PolypViewerError, match="printer on fire"):
-        export_file(_items(), target, "report", convert=bad_convert)
+        export_file(_items(), target, ExportOptions(("report",)), convert=bad_convert)
     assert target.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
 
 def test_export_file_refuses_folders_and_many_file_formats(tmp_path):
     with pytest.raises(PolypViewerError, match="is a folder"):
-        export_file(_items(), tmp_path, "csv")
+        export_file(_items(), tmp_path, ExportOptions(("csv",)))
     with pytest.raises(PolypViewerError, match="not a single file"):
-        export_file(_items(), tmp_path / "x", "png")
+        export_file(_items(), tmp_path / "x", ExportOptions(("png",)))
+    with pytest.raises(PolypViewerError, match="one format"):
+        export_file(_items(), tmp_path / "x.csv", ExportOptions(("csv", "json")))
