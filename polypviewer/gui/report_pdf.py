@@ -35,10 +35,17 @@ def default_paper() -> str:
 
 
 def ensure_gui_app() -> None:
-    """Text layout needs a QGuiApplication; the CLI makes an offscreen one (no display needed)."""
+    """Text layout needs a QGuiApplication; the CLI makes an offscreen one (no display needed).
+
+    It is a QApplication (a QGuiApplication that also allows widgets): Qt keeps one
+    application object per process, and a plain QGuiApplication would make any widget created
+    later in the same process (an embedding program, a test session) abort Qt.
+    """
     if QGuiApplication.instance() is None:
+        from PySide6.QtWidgets import QApplication
+
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        ensure_gui_app.app = QGuiApplication(["polypviewer", "-platform", "offscreen"])
+        ensure_gui_app.app = QApplication(["polypviewer", "-platform", "offscreen"])
 
 
 def _with_resources(doc: QTextDocument, html: str) -> str:
