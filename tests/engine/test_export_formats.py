@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from synthetic import write_dataset
 
+from polypviewer.engine.analysis.tracking import track
 from polypviewer.engine.errors import PolypViewerError
 from polypviewer.engine.export.writers import (
     ExportCancelled,
@@ -39,10 +40,15 @@ def _video_items(n=12, h=90, w=120):
     for i in range(n):
         rgb = np.full((h, w, 3), (150, 70, 60), np.uint8)
         prob = np.zeros((h, w), np.float32)
-        if i < 9:
-            cv2.circle(prob, (30 + 4 * i, 45), 12, 0.6 + 0.03 * i, -1)
+        if i < 15:  # 0.56 s at 25 fps: longer than the minimum duration of a finding
+            cv2.circle(prob, (30 + 4 * i, 45), 12, 0.6 + 0.02 * i, -1)
         items.append((Frame(i, i / 25.0, rgb, f"clip_{i:06d}"), from_probability(prob, prob.max(), 0.5)))
     return items
+
+
+def _track(items):
+    """The findings of video items, as the viewer's findings cache makes them."""
+    return track([(f.index, f.time_s, p.instances) for f, p in items])
 
 
 def _dice(a, b):
@@ -58,7 +64,7 @@ def test_coco_loads_in_pycocotools_and_matches_png_masks(tmp_path):
     res = export(items, tmp_path / "out", options, total=len(items),
                  progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (4, 4) and res.n_items == 4
-    assert set(res.files) == {"masks", "coco.json", "predictions.csv", "overlays"}
+    assert set(res.files) == {"masks", "coco.json", "predictions.csv", "overlays", "summary.txt"}
     coco = COCO(str(tmp_path / "out" / "coco.json"))
     assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["polyp"]
     for img in coco.loadImgs(coco.getImgIds()):
@@ -103,10 +109,10 @@ def test_existing_folder_is_refused_unless_overwrite(tmp_path):
     out.mkdir()
     (out / "old.txt").write_text("keep")
     with pytest.raises(PolypViewerError, match="exists"):
-        export(_video_items(3), out, ExportOptions(("csv",)))
+        export(_video_items(3), out, ExportOptions(("csv",)), track=_track(_video_items(3)))
     assert (out / "old.txt").read_text() == "keep"
-    export(_video_items(3), out, ExportOptions(("csv",), overwrite=True))
-    assert sorted(p.name for p in out.iterdir()) == ["predictions.csv"]
+    export(_video_items(3), out, ExportOptions(("csv",), overwrite=True), track=_track(_video_items(3)))
+    assert sorted(p.name for p in out.iterdir()) == ["predictions.csv", "summary.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -119,7 +125,7 @@ def test_cancel_and_errors_leave_nothing_behind(tmp_path):
 
     with pytest.raises(ExportCancelled):
         export(_video_items(6), tmp_path / "out", ExportOptions(("png", "mp4", "report")),
-               cancel=stop, progress=progress)
+               cancel=stop, progress=progress, track=_track(_video_items(6)))
     assert list(tmp_path.iterdir()) == []
 
     def broken():
@@ -127,7 +133,7 @@ def test_cancel_and_errors_leave_nothing_behind(tmp_path):
         raise RuntimeError("decoder died")
 
     with pytest.raises(RuntimeError):
-        export(broken(), tmp_path / "out", ExportOptions(("png", "json")))
+        export(broken(), tmp_path / "out", ExportOptions(("png", "json")), track=_track(_video_items(2)))
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(PolypViewerError, match="unknown export format"):
         export([], tmp_path / "out", ExportOptions(("gif",)))
@@ -136,21 +142,21 @@ def test_cancel_and_errors_leave_nothing_behind(tmp_path):
 def test_video_exports_mp4_json_and_self_contained_report(tmp_path):
     options = ExportOptions(("mp4", "json", "report"), fps=25.0, model_name="tiny",
                             source_name="clip.mp4", settings={"threshold": 0.5})
-    res = export(_video_items(12), tmp_path / "out", options)
-    assert len(res.findings) == 1 and res.findings[0].n_frames == 9
+    res = export(_video_items(20), tmp_path / "out", options, track=_track(_video_items(20)))
+    assert len(res.findings) == 1 and res.findings[0].n_frames == 15
     cap = cv2.VideoCapture(str(tmp_path / "out" / "annotated.mp4"))
     n = 0
     while cap.read()[0]:
         n += 1
     cap.release()
-    assert n == 12
+    assert n == 20
     doc = json.loads((tmp_path / "out" / "predictions.json").read_text())
-    assert doc["model"] == "tiny" and len(doc["frames"]) == 12
-    assert doc["frames"][3]["instances"][0]["track_id"] == res.findings[0].id
+    assert doc["model"] == "tiny" and len(doc["frames"]) == 20
+    assert doc["frames"][3]["instances"][0]["finding_id"] == res.findings[0].id
     html = (tmp_path / "out" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 1  # the timeline
-    assert html.count("data:image/jpeg;base64,") == 1  # the finding's key frame
+    assert html.count("data:image/jpeg;base64,") == 2  # the finding's key frame and close-up
     assert "Finding #" in html and "clip.mp4" in html and "threshold" in html
     assert "src='http" not in html and "<script" not in html
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "annotated.mp4", "predictions.json", "report.html"]
+        "annotated.mp4", "predictions.json", "report.html", "summary.txt"]

@@ -8,6 +8,7 @@ import av
 import numpy as np
 import pytest
 
+from polypviewer.engine.analysis.tracking import track
 from polypviewer.engine.errors import MediaError
 from polypviewer.engine.export import video_encoder
 from polypviewer.engine.export.video_encoder import VideoEncoder
@@ -25,6 +26,13 @@ def _items(n: int, h: int, w: int):
         yield Frame(i, i / 30.0, rgb, f"clip_{i:06d}"), from_probability(prob, 0.9, 0.5)
 
 
+def _export(items, out, **kw):
+    """A video export reads its findings (one tracking path): track the items first."""
+    items = list(items)
+    found = track([(f.index, f.time_s, p.instances) for f, p in items])
+    return export(items, out, ExportOptions(("mp4",), **kw), track=found)
+
+
 def _read_back(path):
     with av.open(str(path)) as c:
         s = c.streams.video[0]
@@ -34,7 +42,7 @@ def _read_back(path):
 
 
 def test_export_writes_h264_yuv420p_at_even_size(tmp_path):
-    export(_items(15, 67, 97), tmp_path / "out", ExportOptions(("mp4",), fps=30.0))  # odd sizes on purpose
+    _export(_items(15, 67, 97), tmp_path / "out", fps=30.0)  # odd sizes on purpose
     (codec, pix_fmt, w, h), frames = _read_back(tmp_path / "out" / "annotated.mp4")
     assert (codec, pix_fmt, w, h) == ("h264", "yuv420p", 96, 66)
     assert len(frames) == 15  # the encoder's delayed frames were flushed
@@ -70,7 +78,7 @@ def test_frame_rate_is_kept(tmp_path):
 def test_missing_h264_encoder_falls_back_to_mp4v_with_a_logged_reason(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(video_encoder, "H264_ENCODER", "no_such_encoder")
     with caplog.at_level(logging.WARNING, logger=video_encoder.__name__):
-        export(_items(5, 40, 60), tmp_path / "out", ExportOptions(("mp4",), fps=25.0))
+        _export(_items(5, 40, 60), tmp_path / "out", fps=25.0)
     (codec, _, w, h), frames = _read_back(tmp_path / "out" / "annotated.mp4")
     assert codec == "mpeg4" and (w, h) == (60, 40) and len(frames) == 5
     assert "H.264 encoding is not available" in caplog.text and "annotated.mp4" in caplog.text

@@ -71,7 +71,7 @@ def test_labels_show_track_ids_and_badge_verdict():
     with_id = draw_overlay(rgb, pred, style=style, track_ids=[7])
     without = draw_overlay(rgb, pred, style=style)
     assert not np.array_equal(with_id, without)
-    assert verdict_text(pred) == "Polyp 0.97 | 1 region"
+    assert verdict_text(pred) == "Polyp 0.97 | 1 polyp"
     empty = from_probability(np.zeros((120, 160), np.float32), 0.1, 0.5)
     assert verdict_text(empty) == "No polyp"
     badge = draw_overlay(rgb, empty, style=DEFAULT_STYLE.only("badge"))

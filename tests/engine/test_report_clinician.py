@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from polypviewer.engine.analysis.tracking import Finding
+from polypviewer.engine.analysis.tracking import Finding, TrackingSettings, track
 from polypviewer.engine.export.overlay import DEFAULT_STYLE
 from polypviewer.engine.export.report import FINDINGS_PER_PAGE, ReportBuilder, _ids_text
 from polypviewer.engine.export.report_text import percent, setting_rows
@@ -34,10 +34,14 @@ def _video(n=12, radius=12):
 
 
 def _report(tmp_path, **kw):
+    items = _video()
+    # the findings come from the one tracking path; the clip's polyp lasts 0.32 s
+    found = track(((f.index, f.time_s, p.instances) for f, p in items),
+                  TrackingSettings(min_duration_s=0.2), frame_area=H * W, n_frames=len(items))
     options = ExportOptions(("report", "json"), fps=25.0, source_name="clip.mp4",
                             settings={"threshold": 0.5, "min_area_fraction": 0.001, "tta": False,
                                       "input": "video"}, **kw)
-    res = export(_video(), tmp_path / "out", options)
+    res = export(items, tmp_path / "out", options, track=found, n_frames=len(items))
     return res, (tmp_path / "out" / "report.html").read_text()
 
 
@@ -106,7 +110,8 @@ def _crowded(n: int, spacing: int) -> ReportBuilder:
 def _findings(n: int, spacing: int) -> list[Finding]:
     return [Finding(id=k + 1, first_index=k * spacing, last_index=k * spacing + 3,
                     first_time_s=k * spacing / 25, last_time_s=(k * spacing + 3) / 25, duration_s=0.12,
-                    n_frames=4, best_index=k * spacing + 1, peak_confidence=0.9, mean_area=100.0)
+                    n_frames=4, best_index=k * spacing + 1, best_bbox=(0, 0, 10, 10),
+                    peak_confidence=0.9, mean_confidence=0.8, mean_area=100.0)
             for k in range(n)]
 
 
@@ -134,10 +139,11 @@ def test_timeline_labels_never_overlap_and_name_every_finding(n, spacing):
 
 def test_findings_come_in_page_blocks(tmp_path):
     b = _crowded(9, 10)
-    b.best = {k: (0.9, "", "") for k in range(1, 10)}
+    b.best = {k: ("", "", "") for k in range(1, 10)}
     html = b.html(_findings(9, 10), header={"source": "clip.mp4"}, metrics={})
     blocks = re.findall(r"<table class='block'[^>]*>", html)
     assert len(blocks) == -(-9 // FINDINGS_PER_PAGE)
     assert all("page-break-before:always" in t for t in blocks[1:])
-    assert "page-break-before:always'>Findings (9)" in html  # findings start on their own page
+    # findings start on their own page; the heading counts them (false alarms apart)
+    assert "page-break-before:always'>Findings: 9 findings" in html
     assert "@page" in html and "<script" not in html

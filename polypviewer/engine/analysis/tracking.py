@@ -1,29 +1,82 @@
-"""Turn per-frame polyp regions into findings: one ID per polyp for as long as it is in view.
+"""Turn per-frame polyp regions into findings: one finding per polyp, the same ID everywhere.
 
-A reviewer wants "3 polyps, seen at 02:14, 05:40, 11:02", not 900 positive frames. Regions
-are linked frame to frame by box overlap (IoU) and centroid distance, with the previous
-position pushed forward by the track's velocity so a moving polyp keeps its ID; a track
-survives ``max_gap`` missed frames (blur, occlusion by a tool); tracks shorter than
-``min_length`` frames are flicker, not findings.
+A reviewer wants "3 polyps, seen at 02:14, 05:40, 11:02", not 900 positive frames, and must be
+able to trust that count. Four steps, all set by :class:`TrackingSettings` (the only place
+these numbers live; the GUI shows ``describe()``):
+
+1. link regions frame to frame (``tracklets.Linker``: IoU/centroid with motion prediction,
+   split and merged masks keep their polyp), surviving ``max_missing`` frames without it;
+2. hysteresis: a tracklet counts only if its region was seen in ``enter_hits`` of
+   ``enter_window`` consecutive frames, so one-to-three-frame flicker never becomes a finding;
+3. re-identification: a region that reappears within ``reid_gap_s`` of a finding's last
+   frame with a similar appearance (``appearance.py``) continues that finding;
+4. findings shorter than ``min_duration_s`` are dropped.
+
+Findings are numbered 1..K by first appearance; regions that belong to none get ID 0. Every
+view (viewer, Findings panel, timeline, exports, report) reads the same :class:`TrackResult`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..runtime.postprocess import Instance
+from .appearance import similarity
+from .tracklets import Linker
 
-DEFAULT_MAX_GAP = 5
-DEFAULT_MIN_LENGTH = 3
+DEFAULT_FPS = 25.0  # for frames without a time stamp
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """How regions become findings (see the module docstring); defaults chosen on data.
+
+    The defaults were chosen on the tuning sequences of ``scripts/findings_bench.py``
+    (Kvasir-SEG/BKAI-IGH train-split polyps, CP-CHILD train mucosa); docs/findings.md has the
+    figures on the separate validation sequences.
+    """
+
+    enter_hits: int = 4
+    enter_window: int = 8
+    max_missing: int = 6
+    reid_gap_s: float = 3.0
+    reid_similarity: float = 0.6
+    min_duration_s: float = 0.4
+    min_iou: float = 0.1
+    max_distance: float = 1.0
+
+    def describe(self) -> str:
+        """The settings in words, for the GUI and the report."""
+        return (f"A finding is a polyp region seen in at least {self.enter_hits} of "
+                f"{self.enter_window} consecutive frames and for at least "
+                f"{self.min_duration_s:g} s; it continues through up to {self.max_missing} "
+                f"frames without it, and a polyp of similar appearance that reappears within "
+                f"{self.reid_gap_s:g} s keeps its finding.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrackingSettings:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+DEFAULT_SETTINGS = TrackingSettings()
+VERDICTS = ("confirmed", "false alarm", "unsure")
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One tracked polyp; times are None for stills; ``best_index`` is its most confident frame."""
+    """One polyp as the reviewer sees it; times are None for stills.
+
+    ``size_fraction`` is the region's share of the frame at the best frame: a size in mm is
+    not measurable without a reference in view. ``verdict``/``note`` are the reviewer's
+    (``verdicts.apply``); a "false alarm" is listed but not counted.
+    """
 
     id: int
     first_index: int
@@ -33,173 +86,220 @@ class Finding:
     duration_s: float | None  # last_time_s - first_time_s
     n_frames: int  # frames in which it was detected
     best_index: int
+    best_bbox: tuple[int, int, int, int]
     peak_confidence: float
+    mean_confidence: float
     mean_area: float  # pixels
+    size_fraction: float | None = None
+    neoplastic_probability: float | None = None
+    verdict: str = ""
+    note: str = ""
+
+    @property
+    def counted(self) -> bool:
+        return self.verdict != "false alarm"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["best_bbox"] = list(self.best_bbox)
+        return d
 
-
-@dataclass
-class _Track:
-    id: int
-    box: np.ndarray  # x0, y0, x1, y1 (float)
-    last_index: int
-    first_index: int
-    first_time: float | None
-    last_time: float | None
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
-    n: int = 0
-    area_sum: float = 0.0
-    best_index: int = 0
-    peak: float = -1.0
-
-    def predicted(self, index: int) -> np.ndarray:
-        shift = self.velocity * (index - self.last_index)
-        return self.box + np.concatenate([shift, shift])
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def _centre(b: np.ndarray) -> np.ndarray:
-    return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
-
-
-class Tracker:
-    """Incremental linking for frames arriving in increasing index order (live analysis).
-
-    ``min_iou``: a region continues a track if its box overlaps the predicted box at least this
-    much, or if its centre lies within ``max_distance`` box diagonals of the predicted centre.
-    """
-
-    def __init__(self, max_gap: int = DEFAULT_MAX_GAP, min_iou: float = 0.1,
-                 max_distance: float = 1.0, velocity_smoothing: float = 0.5) -> None:
-        self.max_gap = int(max_gap)
-        self.min_iou = float(min_iou)
-        self.max_distance = float(max_distance)
-        self.smoothing = float(velocity_smoothing)
-        self._tracks: dict[int, _Track] = {}  # every track, for findings
-        self._active: dict[int, _Track] = {}  # tracks that may still continue
-        self._next_id = 1
-        self._last_index: int | None = None
-
-    def _cost(self, track: _Track, index: int, box: np.ndarray) -> float | None:
-        pred = track.predicted(index)
-        iou = _iou(pred, box)
-        diag = np.hypot(*(pred[2:] - pred[:2])) + np.hypot(*(box[2:] - box[:2]))
-        dist = float(np.linalg.norm(_centre(pred) - _centre(box)) / max(diag / 2, 1.0))
-        if iou < self.min_iou and dist > self.max_distance:
-            return None
-        return (1.0 - iou) + min(dist, self.max_distance) / self.max_distance
-
-    def update(self, index: int, instances: list[Instance], time_s: float | None = None) -> list[int]:
-        """IDs for ``instances`` (same order); new regions get new IDs."""
-        if self._last_index is not None and index <= self._last_index:
-            raise ValueError(f"frames must arrive in increasing order ({index} after "
-                             f"{self._last_index}); use a new Tracker for a new pass")
-        self._last_index = index
-        for tid in [t.id for t in self._active.values() if index - t.last_index > self.max_gap + 1]:
-            del self._active[tid]  # expired: kept for findings, no longer matched
-        live = list(self._active.values())
-        boxes = [np.asarray(inst.bbox, dtype=float) for inst in instances]
-        ids = [0] * len(instances)
-        big = 1e6
-        if live and boxes:
-            cost = np.full((len(live), len(boxes)), big)
-            for i, tr in enumerate(live):
-                for j, b in enumerate(boxes):
-                    c = self._cost(tr, index, b)
-                    if c is not None:
-                        cost[i, j] = c
-            rows, cols = linear_sum_assignment(cost)
-            for i, j in zip(rows, cols):
-                if cost[i, j] < big:
-                    ids[j] = live[i].id
-                    self._extend(live[i], index, boxes[j], instances[j], time_s)
-        for j, inst in enumerate(instances):
-            if not ids[j]:
-                tr = _Track(self._next_id, boxes[j], index, index, time_s, time_s)
-                self._next_id += 1
-                self._tracks[tr.id] = self._active[tr.id] = tr
-                self._stats(tr, index, inst)
-                ids[j] = tr.id
-        return ids
-
-    def _extend(self, tr: _Track, index: int, box: np.ndarray, inst: Instance,
-                time_s: float | None) -> None:
-        step = (_centre(box) - _centre(tr.box)) / (index - tr.last_index)
-        tr.velocity = self.smoothing * tr.velocity + (1 - self.smoothing) * step if tr.n > 1 else step
-        tr.box, tr.last_index, tr.last_time = box, index, time_s
-        self._stats(tr, index, inst)
-
-    @staticmethod
-    def _stats(tr: _Track, index: int, inst: Instance) -> None:
-        tr.n += 1
-        tr.area_sum += inst.area
-        if inst.confidence > tr.peak:
-            tr.peak, tr.best_index = inst.confidence, index
-
-    def findings(self, min_length: int = DEFAULT_MIN_LENGTH) -> list[Finding]:
-        """Tracks seen in at least ``min_length`` frames, by first appearance, with track IDs."""
-        out = []
-        for tr in sorted(self._tracks.values(), key=lambda t: (t.first_index, t.id)):
-            if tr.n < min_length:
-                continue
-            dur = (tr.last_time - tr.first_time
-                   if tr.first_time is not None and tr.last_time is not None else None)
-            out.append(Finding(tr.id, tr.first_index, tr.last_index, tr.first_time, tr.last_time,
-                               dur, tr.n, tr.best_index, float(tr.peak), tr.area_sum / tr.n))
-        return out
+    @classmethod
+    def from_dict(cls, d: dict) -> Finding:
+        names = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in names}
+        d["best_bbox"] = tuple(int(v) for v in d.get("best_bbox", (0, 0, 0, 0)))
+        return cls(**d)
 
 
 @dataclass
 class TrackResult:
-    """``ids_per_frame[i]`` aligns with frame i's instances: finding IDs 1..K, 0 = flicker."""
+    """``ids_per_frame[i]`` aligns with frame i's regions: finding IDs 1..K, 0 = no finding.
+
+    ``n_analysed``/``n_frames`` say how much of the source the findings cover.
+    """
 
     ids_per_frame: dict[int, list[int]]
     findings: list[Finding]
+    settings: TrackingSettings = DEFAULT_SETTINGS
+    n_analysed: int = 0
+    n_frames: int = 0
+
+    @property
+    def counted(self) -> list[Finding]:
+        """Findings that count (reviewer's false alarms left out)."""
+        return [f for f in self.findings if f.counted]
+
+    @property
+    def complete(self) -> bool:
+        return self.n_frames > 0 and self.n_analysed >= self.n_frames
+
+    def spans(self) -> list[tuple[int, int, int]]:
+        """(first frame, last frame, ID) of each finding, for the timeline."""
+        return [(f.first_index, f.last_index, f.id) for f in self.findings]
+
+    def to_dict(self) -> dict:
+        return {"settings": self.settings.to_dict(), "n_analysed": self.n_analysed,
+                "n_frames": self.n_frames, "findings": [f.to_dict() for f in self.findings],
+                "ids": {str(i): v for i, v in self.ids_per_frame.items() if v}}
+
+    @classmethod
+    def from_dict(cls, d: dict, frames: Iterable[int] = ()) -> TrackResult:
+        ids = {int(k): [int(x) for x in v] for k, v in d.get("ids", {}).items()}
+        for i in frames:
+            ids.setdefault(int(i), [])
+        return cls(ids, [Finding.from_dict(f) for f in d.get("findings", [])],
+                   TrackingSettings.from_dict(d.get("settings", {})),
+                   int(d.get("n_analysed", 0)), int(d.get("n_frames", 0)))
 
 
-def track(frames: Iterable[tuple[int, float | None, list[Instance]]], *,
-          max_gap: int = DEFAULT_MAX_GAP, min_length: int = DEFAULT_MIN_LENGTH,
-          min_iou: float = 0.1, max_distance: float = 1.0) -> TrackResult:
-    """Offline tracking of a whole analysis; findings renumbered 1..K by first appearance."""
-    tracker = Tracker(max_gap=max_gap, min_iou=min_iou, max_distance=max_distance)
-    raw: dict[int, list[int]] = {}
+Frames = Iterable[tuple[int, float | None, list[Instance]]]
+Appearance = Callable[[int, Sequence[int]], np.ndarray]
+
+
+@dataclass
+class _Chain:
+    """Tracklet groups that are one finding."""
+
+    hits: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def first(self) -> int:
+        return self.hits[0][0]
+
+    @property
+    def last(self) -> int:
+        return self.hits[-1][0]
+
+
+def _confirmed(frames: np.ndarray, hits: int, window: int) -> bool:
+    """Seen in at least ``hits`` frames of some ``window`` consecutive frames."""
+    if len(frames) < hits:
+        return False
+    return bool((frames[hits - 1:] - frames[:len(frames) - hits + 1] < window).any())
+
+
+def track(frames: Frames, settings: TrackingSettings = DEFAULT_SETTINGS, *,
+          appearance: Appearance | None = None, frame_area: float | None = None,
+          n_frames: int | None = None) -> TrackResult:
+    """Findings of a whole (possibly partial) video analysis; see the module docstring.
+
+    ``appearance(index, bbox)`` describes a region (``appearance.FrameAppearance``); without
+    it a reappearing polyp keeps its finding only if it comes back where it left.
+    ``frame_area`` (pixels) gives each finding its share of the frame.
+    """
+    s = settings
+    linker = Linker(s.max_missing, s.min_iou, s.max_distance)
+    insts: dict[int, list[Instance]] = {}
+    times: dict[int, float | None] = {}
     for index, time_s, instances in frames:
-        raw[index] = tracker.update(index, instances, time_s)
-    kept = tracker.findings(min_length)
-    renum = {f.id: k + 1 for k, f in enumerate(kept)}
-    findings = [replace(f, id=renum[f.id]) for f in kept]
-    ids = {i: [renum.get(t, 0) for t in v] for i, v in raw.items()}
-    return TrackResult(ids, findings)
+        linker.update(index, [i.bbox for i in instances])
+        insts[index], times[index] = list(instances), time_s
+
+    def t(i: int) -> float:
+        return times[i] if times.get(i) is not None else i / DEFAULT_FPS
+
+    def conf(h: tuple[int, int]) -> float:
+        return insts[h[0]][h[1]].confidence
+
+    def best(hits: list[tuple[int, int]]) -> tuple[int, int]:
+        return max(hits, key=lambda h: (conf(h), -h[0]))
+
+    def near(chain: _Chain, hits: list[tuple[int, int]]) -> bool:
+        """Comes back where it left (within one box size of its last box)."""
+        last = np.asarray(insts[chain.last][chain.hits[-1][1]].bbox, float)
+        box = last + np.array([-1, -1, 1, 1]) * (last[2:] - last[:2]).max()
+        cx, cy = insts[hits[0][0]][hits[0][1]].centroid
+        return bool(box[0] <= cx <= box[2] and box[1] <= cy <= box[3])
+
+    def looks_alike(chain: _Chain, hits: list[tuple[int, int]], confirmed: bool) -> float:
+        # a blip too brief to be a finding joins one only where that polyp was
+        if appearance is None or not confirmed:
+            if not near(chain, hits):
+                return 0.0
+            if appearance is None:
+                return 1.0
+        a, b = best(chain.hits[-4 * s.enter_window:]), best(hits[:4 * s.enter_window])
+        ia, ib = insts[a[0]][a[1]], insts[b[0]][b[1]]
+        if max(ia.area, ib.area) > 9 * max(min(ia.area, ib.area), 1):
+            return 0.0  # the scope zooms, but not ninefold in a few seconds
+        return similarity(appearance(a[0], ia.bbox), appearance(b[0], ib.bbox))
+
+    chains: list[_Chain] = []
+    for group in linker.groups():
+        hits = sorted(h for tr in group for h in tr.hits)
+        confirmed = _confirmed(np.unique([h[0] for h in hits]), s.enter_hits, s.enter_window)
+        first = hits[0][0]
+        open_ = [c for c in chains if c.last < first and t(first) - t(c.last) <= s.reid_gap_s]
+        scored = [(looks_alike(c, hits, confirmed), -k) for k, c in enumerate(chains) if c in open_]
+        scored = [x for x in scored if x[0] >= s.reid_similarity]
+        if scored:
+            chain = chains[-max(scored)[1]]
+            chain.hits = sorted(chain.hits + hits)
+        elif confirmed:
+            chains.append(_Chain(hits))
+
+    kept = [c for c in chains if t(c.last) - t(c.first) >= s.min_duration_s]
+    kept.sort(key=lambda c: c.first)
+    ids = {i: [0] * len(v) for i, v in insts.items()}
+    findings = []
+    for k, c in enumerate(kept, start=1):
+        for i, j in c.hits:
+            ids[i][j] = k
+        findings.append(_finding(k, c.hits, insts, times, frame_area))
+    analysed = len(insts)
+    return TrackResult(ids, findings, s, analysed, int(n_frames or analysed))
 
 
-def per_image(frames: Iterable[tuple[int, float | None, list[Instance]]]) -> TrackResult:
+def _finding(k: int, hits: list[tuple[int, int]], insts: dict[int, list[Instance]],
+             times: dict[int, float | None], frame_area: float | None) -> Finding:
+    regions = [insts[i][j] for i, j in hits]
+    b = max(range(len(hits)), key=lambda n: (regions[n].confidence, -hits[n][0]))
+    first, last, best_index = hits[0][0], hits[-1][0], hits[b][0]
+    t0, t1 = times.get(first), times.get(last)
+    cadx = [p for p in (getattr(r, "neoplastic_probability", None) for r in regions) if p is not None]
+    return Finding(
+        k, first, last, t0, t1, (t1 - t0) if t0 is not None and t1 is not None else None,
+        len({i for i, _ in hits}), best_index, tuple(int(v) for v in regions[b].bbox),
+        float(regions[b].confidence), float(np.mean([r.confidence for r in regions])),
+        float(np.mean([r.area for r in regions])),
+        float(regions[b].area / frame_area) if frame_area else None,
+        float(np.mean(cadx)) if cadx else None)
+
+
+def per_image(frames: Frames, n_frames: int | None = None,
+              frame_areas: dict[int, float] | None = None) -> TrackResult:
     """Stills (a folder, a dataset): every region is its own finding, numbered 1..K in order.
 
     Neighbouring files are unrelated pictures, so linking regions across them (as ``track``
     does for video) would merge different polyps and drop single-image ones as flicker.
     """
-    findings: list[Finding] = []
-    ids: dict[int, list[int]] = {}
+    numbering = StillNumbering()
+    n = 0
     for index, time_s, instances in frames:
+        area = (frame_areas or {}).get(index)
+        numbering.add(index, time_s, instances, area)
+        n += 1
+    return TrackResult(numbering.ids, numbering.findings, DEFAULT_SETTINGS, n, int(n_frames or n))
+
+
+class StillNumbering:
+    """``per_image`` one image at a time, for exports that stream stills."""
+
+    def __init__(self) -> None:
+        self.ids: dict[int, list[int]] = {}
+        self.findings: list[Finding] = []
+
+    def add(self, index: int, time_s: float | None, instances: list[Instance],
+            frame_area: float | None = None) -> list[int]:
         row = []
-        for inst in instances:
-            findings.append(Finding(len(findings) + 1, index, index, time_s, time_s,
-                                    0.0 if time_s is not None else None, 1, index,
-                                    float(inst.confidence), float(inst.area)))
-            row.append(len(findings))
-        ids[index] = row
-    return TrackResult(ids, findings)
+        for _ in instances:
+            k = len(self.findings) + 1
+            self.findings.append(_finding(k, [(index, len(row))], {index: instances},
+                                          {index: time_s}, frame_area))
+            row.append(k)
+        self.ids[index] = row
+        return row
 
 
 def segments(frame_probs: np.ndarray, threshold: float = 0.5, min_len: int = 1,

@@ -145,10 +145,10 @@ def _text_into(out: np.ndarray, text: str, org: tuple[int, int], scale: float, c
 
 
 def verdict_text(pred) -> str:
-    """"Polyp 0.97 | 2 regions" or "No polyp": a frame counts when a region survived."""
+    """"Polyp 0.97 | 2 polyps" or "No polyp": the viewer's badge in ASCII (one vocabulary)."""
     if pred.count:
-        regions = f"{pred.count} region" + ("s" if pred.count > 1 else "")
-        return f"Polyp {pred.frame_prob:.2f} | {regions}"
+        polyps = f"{pred.count} polyp" + ("s" if pred.count > 1 else "")
+        return f"Polyp {pred.frame_prob:.2f} | {polyps}"
     return "No polyp"
 
 

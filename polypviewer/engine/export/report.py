@@ -1,8 +1,9 @@
 """The procedure report: one HTML file that can be mailed or archived with nothing beside it.
 
 Key-frame thumbnails are JPEGs and the timeline a matplotlib (Agg) PNG, all base64-inlined;
-no scripts, no external links. Thumbnails are made while the frames stream past (only when a
-finding's best frame improves), so nothing but small JPEGs is kept in memory.
+no scripts, no external links. The findings come from the analysis' TrackResult, so each
+finding's key frame is known in advance and drawn as it streams past: nothing but small JPEGs
+is kept in memory. The first line says how much of the source was analysed.
 
 The page prints: findings come in blocks of a few per A4/Letter page, laid out with plain
 tables and ``width`` attributes so that Qt's rich-text engine (the PDF writer in
@@ -20,7 +21,7 @@ import io
 import cv2
 import numpy as np
 
-from ..analysis.tracking import Finding, segments
+from ..analysis.tracking import Finding, TrackResult
 from .overlay import OverlayStyle, draw_overlay
 from .report_text import percent, procedure_rows, setting_rows
 
@@ -30,6 +31,7 @@ FINDINGS_PER_PAGE = 4  # 2 x 2 cards fill an A4 or Letter page
 STILLS_PER_PAGE = 9  # 3 x 3
 PAGE_WIDTH_PX = 640  # inside A4's and Letter's printable width at 14 mm margins (688 CSS px)
 LABEL_ROWS = 3  # timeline label rows above the plot; labels that still collide are merged
+COUNTED_COLOUR, DISMISSED_COLOUR = "#E69F00", "#999999"  # timeline spans of findings
 
 
 def _jpeg_b64(rgb: np.ndarray, width: int = THUMB_WIDTH) -> str:
@@ -47,18 +49,92 @@ def _clock(t: float | None) -> str:
     return f"{int(m):02d}:{s:04.1f}"
 
 
-class ReportBuilder:
-    """Collects what the report needs per frame; ``html()`` renders it."""
+SUMMARY = "summary.txt"
 
-    def __init__(self, style: OverlayStyle) -> None:
+LEGEND = (
+    ("Frame badge", "the frame's verdict: \"Polyp\" with the frame's polyp probability (0-1), "
+                    "and how many polyps are outlined in it; \"No polyp\" otherwise"),
+    ("Box label", "one polyp region: \"#N\" is the finding it belongs to (as in the Findings "
+                  "list), the number its confidence (mean polyp probability inside it)"),
+    ("Finding", "one polyp followed over time; a region that belongs to no finding (too "
+                "brief to count) is outlined without a number"),
+    ("Frame numbers", "start at 1, as in the viewer; file names and index fields count from 0"),
+)
+
+
+def coverage(analysed: int, total: int) -> dict:
+    """How much of the source the outputs cover, with the sentence every output starts with."""
+    total = max(int(total), int(analysed))
+    whole = analysed >= total
+    share = analysed / total if total else 0.0
+    text = (f"Whole source analysed: {analysed} of {total} frames." if whole else
+            f"PARTIAL ANALYSIS: only {analysed} of {total} frames ({share:.1%}) were analysed; "
+            f"findings and counts cover those frames only.")
+    return {"frames_analysed": int(analysed), "frames_total": int(total), "complete": whole,
+            "text": text}
+
+
+def count_text(findings: list[Finding]) -> str:
+    """"3 findings (1 marked false alarm, not counted)"."""
+    counted = sum(f.counted for f in findings)
+    false = len(findings) - counted
+    text = f"{counted} finding{'s' if counted != 1 else ''}"
+    return text + (f" ({false} marked false alarm, not counted)" if false else "")
+
+
+def size_text(f: Finding, frame_area: int = 0) -> str:
+    """The mean size as a share of the frame ('about 0.41% of the frame'), never in pixels."""
+    if frame_area:
+        return f"about {percent(f.mean_area / frame_area)} of the frame"
+    if f.size_fraction is not None:
+        return f"about {percent(f.size_fraction)} of the frame"
+    return "-"
+
+
+def summary_text(header: dict, findings: list[Finding]) -> str:
+    """The plain-text summary beside every export: coverage first, then findings and legend."""
+    cov = header.get("coverage", {})
+    lines = [cov.get("text", ""), "",
+             f"Source: {header.get('source') or '-'}", f"Model: {header.get('model') or '-'}",
+             f"Created: {header.get('created', '')}",
+             f"Findings: {count_text(findings)}"]
+    for f in findings:
+        span = (f"{_clock(f.first_time_s)}-{_clock(f.last_time_s)}, "
+                if f.first_time_s is not None else "")
+        verdict = f", reviewer: {f.verdict}" if f.verdict else ""
+        note = f" ({f.note})" if f.note else ""
+        lines.append(f"  #{f.id}: {span}frames {f.first_index + 1}-{f.last_index + 1}, key frame "
+                     f"{f.best_index + 1}, peak confidence {f.peak_confidence:.2f}{verdict}{note}")
+    lines += ["", "Legend:"] + [f"  {k}: {v}" for k, v in LEGEND]
+    return "\n".join(lines) + "\n"
+
+
+def crop_around(rgb: np.ndarray, bbox, pad: float = 0.35) -> np.ndarray:
+    x0, y0, x1, y1 = bbox
+    h, w = rgb.shape[:2]
+    px, py = int((x1 - x0) * pad) + 4, int((y1 - y0) * pad) + 4
+    return rgb[max(0, y0 - py):min(h, y1 + py), max(0, x0 - px):min(w, x1 + px)]
+
+
+class ReportBuilder:
+    """Collects what the report needs per frame; ``html()`` renders it.
+
+    With a ``track`` the key frames are known before the frames stream past: each finding's
+    best frame is drawn once, with a crop of the polyp.
+    """
+
+    def __init__(self, style: OverlayStyle, track: TrackResult | None = None) -> None:
         self.style = style
         self.index: list[int] = []
         self.time: list[float | None] = []
         self.prob: list[float] = []
         self.count: list[int] = []
-        self.best: dict[int, tuple[float, str, str]] = {}  # track id -> (conf, b64, frame name)
+        self.best: dict[int, tuple[str, str, str]] = {}  # finding id -> (b64, crop b64, name)
         self.stills: list[tuple[float, int, str, str]] = []  # heap of (prob, index, b64, name)
         self.frame_area = 0  # pixels of a frame, for sizes as a share of it
+        self.wanted: dict[int, list] = {}
+        for f in (track.findings if track is not None else []):
+            self.wanted.setdefault(f.best_index, []).append(f)
 
     def add(self, frame, pred, ids: list[int]) -> None:
         if not self.frame_area:
@@ -70,14 +146,12 @@ class ReportBuilder:
         if not pred.count:
             return
         if ids:
-            better = [t for k, t in enumerate(ids)
-                      if t and pred.instances[k].confidence > self.best.get(t, (-1.0,))[0]]
-            if better:
+            if frame.index in self.wanted:
                 thumb = _jpeg_b64(draw_overlay(frame.rgb, pred, style=self.style,
                                                gt_mask=frame.gt_mask, track_ids=ids))
-                for k, t in enumerate(ids):
-                    if t in better:
-                        self.best[t] = (pred.instances[k].confidence, thumb, frame.name)
+                for f in self.wanted[frame.index]:
+                    self.best[f.id] = (thumb, _jpeg_b64(crop_around(frame.rgb, f.best_bbox), 160),
+                                       frame.name)
         elif len(self.stills) < MAX_STILLS or pred.frame_prob > self.stills[0][0]:
             thumb = _jpeg_b64(draw_overlay(frame.rgb, pred, style=self.style, gt_mask=frame.gt_mask))
             item = (pred.frame_prob, frame.index, thumb, frame.name)
@@ -86,24 +160,32 @@ class ReportBuilder:
             else:
                 heapq.heapreplace(self.stills, item)
 
+    def _timed(self) -> bool:
+        return bool(self.time) and all(t is not None for t in self.time)
+
     def timeline_figure(self, findings: list[Finding]):
-        """Frame probability over time (or image number), positive runs shaded, findings marked."""
+        """Frame probability over time (or image number), findings' spans shaded and labelled.
+
+        A finding's span is orange, grey when the reviewer marked it a false alarm.
+        """
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.ticker import FuncFormatter
 
-        timed = bool(self.time) and all(t is not None for t in self.time)
+        timed = self._timed()
         x = np.asarray(self.time if timed else [i + 1 for i in self.index], dtype=float)
         fig = Figure(figsize=(7.0, 2.4), dpi=150)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
         marks: list[tuple[float, int]] = []
         if len(x):
-            pos = np.asarray(self.count, dtype=float) > 0
-            for s, e in segments(pos.astype(float), 0.5):
-                ax.axvspan(x[s], x[e], color="#E69F00", alpha=0.25, lw=0)
-            ax.plot(x, self.prob, color="#0072B2", lw=1)
             where = {i: k for k, i in enumerate(self.index)}
+            for f in findings:
+                a, b = where.get(f.first_index), where.get(f.last_index)
+                if a is not None and b is not None:
+                    ax.axvspan(x[a], x[b], color=COUNTED_COLOUR if f.counted else DISMISSED_COLOUR,
+                               alpha=0.3, lw=0)
+            ax.plot(x, self.prob, color="#0072B2", lw=1)
             marks = sorted((float(x[where[f.best_index]]), f.id) for f in findings
                            if f.best_index in where)
             if marks:
@@ -127,12 +209,14 @@ class ReportBuilder:
         return base64.b64encode(buf.getvalue()).decode("ascii")
 
     def html(self, findings: list[Finding], *, header: dict, metrics: dict,
-             fps: float | None = None) -> str:
+             fps: float | None = None, settings_text: str = "") -> str:
         esc = html.escape
         n = len(self.index)
+        cov = header.get("coverage") or coverage(n, n)
         positives = int(sum(c > 0 for c in self.count))
         rows = [("Source", header.get("source") or "-"), ("Model", header.get("model") or "-"),
-                ("Report created", header.get("created", "")), ("Frames analysed", str(n)),
+                ("Report created", header.get("created", "")),
+                ("Frames analysed", f"{cov['frames_analysed']} of {cov['frames_total']}"),
                 ("Frames with a polyp region", f"{positives} ({positives / n:.1%})" if n else "0")]
         if fps:
             rows.append(("Frame rate", f"{fps:.2f} frames per second"))
@@ -152,25 +236,31 @@ class ReportBuilder:
                             for k, v in metrics.get("mean", {}).items())
             parts.append(f"<h2>Agreement with ground truth ({metrics['n']} images, mean)</h2>"
                          f"<table class='info'>{cells}</table>")
-        if self.best or findings:
-            parts.append(self._findings(findings))
+        if findings or self.wanted:
+            parts.append(self._findings(findings, settings_text))
         elif self.stills:
             parts.append(self._stills())
+        elif settings_text:
+            parts.append(f"<h2>Findings</h2><p>No polyp was seen long enough to count as a "
+                         f"finding in the analysed frames.</p><p class='note'>{esc(settings_text)}</p>")
         else:
-            parts.append("<h2>Findings</h2><p>No polyp was found.</p>")
+            parts.append("<h2>Findings</h2><p>No polyp was found in the analysed frames.</p>")
+        parts.append(_legend_table())
         title = f"PolypViewer report {header.get('source', '')}".strip()
+        banner = "coverage" if cov["complete"] else "coverage partial"
         return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
                 f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
+                f"<p class='{banner}'>{esc(cov['text'])}</p>"
                 f"<h1>{esc(title)}</h1>{''.join(parts)}"
                 f"<p class='note'>Generated by PolypViewer. Model output is an aid to review, "
                 f"not a diagnosis.</p></body></html>\n")
 
     def _legend(self, findings: list[Finding]) -> str:
-        unit = "frame" if self.time and all(t is not None for t in self.time) else "image"
-        text = (f"Blue line: how likely the model rates each {unit} to show a polyp. "
-                f"Shaded: {unit}s with a marked polyp region.")
+        unit = "frame" if self._timed() else "image"
+        text = f"Blue line: how likely the model rates each {unit} to show a polyp."
         if findings:
-            text += " &#9660;&nbsp;#N: the key frame of finding N."
+            text += (" Orange: the span of a finding; grey: a finding the reviewer marked a "
+                     "false alarm (not counted). &#9660;&nbsp;#N: the key frame of finding N.")
         return text
 
     def _key_frame(self, f: Finding, name: str) -> str:
@@ -183,27 +273,35 @@ class ReportBuilder:
             return f"frame {f.best_index + 1} at {_clock(t)}"
         return f"image {f.best_index + 1} ({name})" if name else f"image {f.best_index + 1}"
 
-    def _findings(self, findings: list[Finding]) -> str:
+    def _findings(self, findings: list[Finding], settings_text: str = "") -> str:
         esc = html.escape
+        how = f"<p class='note'>{esc(settings_text)}</p>" if settings_text else ""
         if not findings:
-            return "<h2>Findings</h2><p>No region was tracked long enough to count as a finding.</p>"
+            return (f"<h2>Findings</h2><p>No polyp was seen long enough to count as a finding "
+                    f"in the analysed frames.</p>{how}")
         cards = []
         for f in findings:
-            _, thumb, name = self.best.get(f.id, (0.0, "", ""))
+            thumb, crop, name = self.best.get(f.id, ("", "", ""))
             img = (f"<img alt='finding {f.id}' width='300' src='data:image/jpeg;base64,{thumb}'><br>"
                    if thumb else "")
+            if crop:
+                img += (f"<img class='crop' alt='finding {f.id} close-up' width='120' "
+                        f"src='data:image/jpeg;base64,{crop}'><br>")
             dur = "-" if f.duration_s is None else f"{f.duration_s:.1f} s"
-            size = (f"about {percent(f.mean_area / self.frame_area)} of the frame"
-                    if self.frame_area else "-")
-            cards.append(
-                f"{img}<b>Finding #{f.id}</b><br>"
-                f"{_clock(f.first_time_s)} to {_clock(f.last_time_s)} ({dur})<br>"
-                f"frames {f.first_index + 1}-{f.last_index + 1}, seen in {f.n_frames}<br>"
-                f"peak confidence {f.peak_confidence:.2f}<br>"
-                f"key frame: {esc(self._key_frame(f, name))}<br>"
-                f"mean size: {size}")
-        return (f"<h2 style='page-break-before:always'>Findings ({len(findings)})</h2>"
-                f"{_blocks(cards, 2, FINDINGS_PER_PAGE)}")
+            verdict = f" <span class='verdict'>{esc(f.verdict)}</span>" if f.verdict else ""
+            cadx = ("" if f.neoplastic_probability is None else
+                    f"neoplastic probability {f.neoplastic_probability:.2f} (CADx)<br>")
+            note = f"<i>{esc(f.note)}</i><br>" if f.note else ""
+            body = (f"{img}<b>Finding #{f.id}</b>{verdict}<br>"
+                    f"{_clock(f.first_time_s)} to {_clock(f.last_time_s)} ({dur})<br>"
+                    f"frames {f.first_index + 1}-{f.last_index + 1}, seen in {f.n_frames}<br>"
+                    f"peak confidence {f.peak_confidence:.2f}, mean {f.mean_confidence:.2f}<br>"
+                    f"key frame: {esc(self._key_frame(f, name))}<br>"
+                    f"mean size: {esc(size_text(f, self.frame_area))}<br>{cadx}{note}")
+            # a reviewer's false alarm stays listed, greyed, and out of the count
+            cards.append(body if f.counted else f"<div class='dismissed'>{body}</div>")
+        return (f"<h2 style='page-break-before:always'>Findings: {esc(count_text(findings))}</h2>"
+                f"{how}{_blocks(cards, 2, FINDINGS_PER_PAGE)}")
 
     def _stills(self) -> str:
         esc = html.escape
@@ -214,6 +312,11 @@ class ReportBuilder:
         return (f"<h2 style='page-break-before:always'>Images with a polyp region "
                 f"(top {len(cards)})</h2>"
                 f"{_blocks(cards, 3, STILLS_PER_PAGE)}")
+
+
+def _legend_table() -> str:
+    rows = [*LEGEND, ("Sizes", "a share of the frame's area, not a size in mm")]
+    return f"<h2>How to read the pictures</h2>{_info_table(rows)}"
 
 
 def _clock_axis(v: float) -> str:
@@ -323,7 +426,12 @@ img.timeline{width:100%;max-width:1000px;height:auto}
 table.block{border-collapse:separate;table-layout:fixed}
 td.card{border:1px solid #bbb;background-color:#fafafa;font-size:9pt;page-break-inside:avoid}
 td.card img{width:100%;height:auto;display:block;margin-bottom:4px}
+td.card img.crop{width:40%}
 .name{overflow-wrap:anywhere;word-break:break-all;color:#555}
-.note{color:#666;font-size:8.5pt;margin-top:2em}
+.note{color:#666;font-size:8.5pt;margin-top:1em}
+.coverage{font-weight:600;color:#064}
+.partial{color:#fff;background-color:#b00;padding:4px 6px}
+.dismissed{color:#888}
+.verdict{background-color:#eee;font-size:8.5pt}
 @media print{tr{page-break-inside:avoid}}
 """

@@ -7,11 +7,15 @@
 png        ``masks/<name>.png``: predicted mask 0/255 at the frame's size
 coco       ``coco.json``: one instance per connected region, polygons
 csv        ``predictions.csv``: one row per image/frame (+ metrics with GT)
-json       ``predictions.json``: per-frame regions with track IDs, summary
+json       ``predictions.json``: per-frame regions with finding IDs, findings, coverage
 overlays   ``overlays/<name>.png``: the frame with the chosen overlay layers
 mp4        ``annotated.mp4``: the overlaid frames as an H.264 video
 report     ``report.html``: one self-contained page (findings, timeline)
 =========  ==================================================================
+
+Every export also writes ``summary.txt``: how much of the source was analysed (its first
+line says when only part of it was), the findings and the legend of the drawn labels.
+Frame numbers shown to people are 1-based; ``index`` fields and file names stay 0-based.
 
 The folder appears complete or not at all: work happens in a hidden temporary folder beside
 it that is renamed into place at the end and deleted on error or cancel. An existing folder
@@ -40,11 +44,12 @@ import cv2
 import numpy as np
 
 from .. import fsutil
-from ..analysis.tracking import DEFAULT_MAX_GAP, DEFAULT_MIN_LENGTH, Finding, Tracker
+from ..analysis.tracking import Finding, StillNumbering, TrackResult
 from ..errors import PolypViewerError
 from ..media.imageio import write_png
 from ..metrics import METRICS, aggregate, segmentation_metrics
 from .overlay import DEFAULT_STYLE, OverlayStyle, draw_overlay
+from .report import SUMMARY, coverage, summary_text
 from .report_text import clean_procedure
 from .video_encoder import VideoEncoder
 
@@ -335,19 +340,20 @@ class _Table(_Writer):
         self.metric_rows: list[dict] = []
 
     def add(self, frame, pred, name, ids):
-        row = {"index": frame.index, "name": frame.name,
+        row = {"index": frame.index, "frame": frame.index + 1, "name": frame.name,
                "time_s": None if frame.time_s is None else round(float(frame.time_s), 3),
                "frame_prob": round(pred.frame_prob, 4), "polyp": int(pred.count > 0),
                "count": pred.count,
                "max_confidence": round(max((i.confidence for i in pred.instances), default=0.0), 4),
-               "area": int(sum(i.area for i in pred.instances))}
+               "area": int(sum(i.area for i in pred.instances)),
+               "finding_ids": " ".join(str(t) for t in ids)}  # per region, 0 = no finding
         if frame.gt_mask is not None:
             m = segmentation_metrics(pred.mask, frame.gt_mask)
             self.metric_rows.append(m)
             row.update({k: round(m[k], 4) for k in METRICS})
         self.rows.append(row)
         if self.json_on:
-            insts = [{**inst.to_dict(), "track_id": ids[k] if k < len(ids) else 0}
+            insts = [{**inst.to_dict(), "finding_id": ids[k] if k < len(ids) else 0}
                      for k, inst in enumerate(pred.instances)]
             self.frames.append({**row, "instances": insts})
 
@@ -392,13 +398,20 @@ def source_file_names(source) -> Callable:
     return name_of
 
 
+def _ids_of(track: TrackResult, index: int, count: int) -> list[int]:
+    ids = track.ids_per_frame.get(index, [])
+    if len(ids) != count:
+        raise PolypViewerError(f"the findings were made for other regions than frame {index + 1} "
+                               "shows (another threshold?); recompute them before exporting")
+    return ids
+
+
 # --------------------------------------------------------------------------- export
 @dataclass(frozen=True)
 class ExportOptions:
     """What an export writes and how it labels it (items, cancel and progress come apart).
 
-    ``tracking`` (default: on for timed frames, i.e. videos) links regions into findings;
-    track IDs label boxes and appear in the JSON. ``holes``: COCO regions with holes are
+    ``holes``: COCO regions with holes are
     filled polygons (``fill``) or exact RLE (``rle``). ``procedure``: optional details for
     the report's header and the JSON (``report_text`` fields).
     """
@@ -412,26 +425,27 @@ class ExportOptions:
     settings: dict = field(default_factory=dict)
     file_name: Callable = default_file_name
     holes: str = "fill"
-    tracking: bool | None = None
-    max_gap: int = DEFAULT_MAX_GAP
-    min_length: int = DEFAULT_MIN_LENGTH
     procedure: dict | None = None
 
 
 def export(items: Iterable[tuple], out_dir: str | Path, options: ExportOptions, *,
            total: int | None = None, cancel=None,
            progress: Callable[[int, int | None], None] | None = None,
+           track: TrackResult | None = None, n_frames: int | None = None,
            input_notes: Callable[[], list[str]] | None = None) -> ExportResult:
     """Write ``options.formats`` for ``(Frame, FramePrediction)`` items into ``out_dir`` atomically.
 
     ``cancel``: a threading.Event or a callable, checked before each item (ExportCancelled).
-    ``progress(done, total)`` after each item. ``input_notes()``, asked once the items are
-    done, lists input problems (skipped files, a damaged video) for predictions.json and the
-    report.
+    ``progress(done, total)`` after each item. ``track``: the findings of this analysis
+    (``analysis.findings_cache``): its IDs label boxes and fill the JSON, the report lists its
+    findings; a video needs one, stills without one get one finding per region (as the
+    viewer numbers them). ``n_frames``: the source's length, so every output says how much
+    of it was analysed. ``input_notes()``, asked once the items are done, lists input problems
+    (skipped files, a damaged video) for predictions.json and the report.
     """
     formats, overwrite, style, fps = options.formats, options.overwrite, options.style, options.fps
     model_name, source_name, file_name = options.model_name, options.source_name, options.file_name
-    holes, tracking = options.holes, options.tracking
+    holes = options.holes
     from .report import ReportBuilder
 
     formats = list(dict.fromkeys(formats))
@@ -466,24 +480,28 @@ def export(items: Iterable[tuple], out_dir: str | Path, options: ExportOptions, 
             if "mp4" in formats:
                 writers.append(_Video(tmp, style, float(fps or 25.0)))
             if "report" in formats:
-                report = ReportBuilder(style)
-            tracker = Tracker(max_gap=options.max_gap)
+                report = ReportBuilder(style, track)
+            stills = StillNumbering() if track is None else None
             used: set[str] = set()
             n = 0
             for frame, pred in items:
                 if _cancelled(cancel):
                     raise ExportCancelled("export cancelled")
-                if tracking is None:
-                    tracking = frame.time_s is not None
-                ids = tracker.update(frame.index, pred.instances, frame.time_s) if tracking else []
+                if stills is not None:
+                    if frame.time_s is not None:
+                        raise PolypViewerError("a video export needs its findings (track=...)")
+                    ids = stills.add(frame.index, frame.time_s, pred.instances,
+                                     float(pred.mask.size))
+                else:
+                    ids = _ids_of(track, frame.index, pred.count)
                 name = safe_name(frame.name)
                 if name in used:
                     name = f"{name}_{frame.index}"
                 used.add(name)
                 for w in writers:
                     w.add(frame, pred, name, ids)
-                if report is not None:
-                    report.add(frame, pred, ids)
+                if report is not None:  # stills: the most probable images, not one card each
+                    report.add(frame, pred, ids if track is not None else [])
                 n += 1
                 if progress is not None:
                     progress(n, total)
@@ -492,16 +510,30 @@ def export(items: Iterable[tuple], out_dir: str | Path, options: ExportOptions, 
             notes = list(input_notes()) if input_notes is not None else []
             if notes:  # header["settings"] is this dict: the JSON and the report show it
                 settings["input problems"] = notes
+            if not n:
+                raise PolypViewerError(f"nothing to export from {source_name or 'the source'}: "
+                                       "no frame was analysed; analyse it first")
+            whole = int(n_frames or (track.n_frames if track is not None else 0) or total or n)
+            header["coverage"] = coverage(n, whole)
+            if "coco" in formats:
+                info["coverage"] = header["coverage"]["text"]
+            findings = track.findings if track is not None else stills.findings
+            if track is not None:
+                header["tracking"] = track.settings.to_dict()
+            header["findings"] = [f.to_dict() for f in findings]
             files: list[str] = []
             for w in writers:
                 files += w.finish()
-            findings = tracker.findings(options.min_length) if tracking else []
             if table.metric_rows:
                 metrics = aggregate(table.metric_rows)
             if report is not None:
-                html = report.html(findings, header=header, metrics=metrics, fps=fps)
+                html = report.html(findings if track is not None else [], header=header,
+                                   metrics=metrics, fps=fps,
+                                   settings_text=track.settings.describe() if track else "")
                 fsutil.write_text(tmp / "report.html", html)
                 files.append("report.html")
+            fsutil.write_text(tmp / SUMMARY, summary_text(header, findings))
+            files.append(SUMMARY)
         finally:
             for w in writers:
                 w.close()
