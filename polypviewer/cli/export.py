@@ -19,12 +19,17 @@ formats (repeat --format or separate with commas):
   png        masks/NAME.png, predicted mask 0/255 at the original size
   coco       coco.json, COCO instances (one polygon annotation per connected region)
   csv        predictions.csv, one row per image/frame (+ Dice, IoU, ... where GT exists)
-  json       predictions.json, per-frame regions with track IDs and a metrics summary
+  json       predictions.json, per-frame regions with finding IDs, findings and metrics
   overlays   overlays/NAME.png, the frame with mask, contours, boxes and verdict
   mp4        annotated.mp4, the overlaid frames as a video
   report     report.html, one self-contained page: findings, key frames, timeline
              (--pdf adds report.pdf; --procedure-id, --procedure-date, --operator and
              --note fill the report's header, all optional)
+
+Every export also writes summary.txt: how much of the source was analysed, the findings and
+the legend of the drawn labels. Videos are analysed into the viewer's analysis cache first, so
+the findings (and their numbers) are the ones the viewer lists. Frame numbers in visible text
+start at 1; file names and index fields count from 0.
 
 The output folder must not exist unless --overwrite is given; it is written to a hidden
 temporary folder first and renamed into place only when everything succeeded.
@@ -124,14 +129,18 @@ def run(args: argparse.Namespace) -> int:
             def progress(done: int, total: int | None) -> None:
                 bar.update(done - bar.n)
 
-            # the pipeline's pull form: the writers consume predictions as they come
-            items = analyse(source, predictor, AnalysisOptions(keep_prob="coco" in formats))
+            track = None
+            if source.kind == "video":  # the viewer's path: cache, then its findings
+                items, track = _video_items(source, predictor, progress)
+                bar.reset()
+            else:
+                items = analyse(source, predictor, AnalysisOptions(keep_prob="coco" in formats))
             options = ExportOptions(tuple(formats), overwrite=args.overwrite, fps=source.fps,
                                     model_name=predictor.name, source_name=source.path.name,
                                     settings=settings, file_name=source_file_names(source),
                                     holes=args.holes, procedure=_procedure(args))
             result = export(items, out, options, total=len(source), progress=progress,
-                            input_notes=source.problems)
+                            track=track, n_frames=len(source), input_notes=source.problems)
     finally:
         problems = source.problems()
         source.close()
@@ -151,3 +160,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG}: warning: no frame could be read", file=sys.stderr)
         return 1
     return status
+
+
+def _video_items(source, predictor, progress):
+    """Analyse into the shared analysis cache, track, then stream frames with cached results."""
+    from ..engine.analysis.procedure import analyse_store, video_findings
+    from ..engine.runtime.results import AnalysisStore
+
+    store = AnalysisStore.open(source, predictor, n_frames=len(source))
+    analyse_store(store, source, predictor, progress=progress)
+    thr, frac = predictor.threshold, predictor.min_area_fraction
+    track = video_findings(store, source, thr, frac)
+    items = ((f, store.get(f.index, thr, frac)) for f in source if store.has(f.index))
+    return items, track

@@ -110,6 +110,8 @@ class Exporter(QObject):
         if review.store is None or not len(review.store):
             self.win.show_message("Nothing to export yet: analyse the procedure first", True)
             return
+        if not review.store.complete and not self._partial_ok(kind):
+            return
         stem = Path(review.path).stem
         what = KINDS[kind][0].rstrip("…").lower()
         if kind not in FILES:
@@ -131,12 +133,33 @@ class Exporter(QObject):
             procedure, paper = answer
         self.export(kind, path, procedure=procedure, paper=paper)
 
+    def _partial_ok(self, kind: str) -> bool:
+        """Only part analysed: offer to analyse first; a partial export says so on its first line."""
+        from PySide6.QtWidgets import QMessageBox
+
+        review = self.win.review
+        done, n = len(review.store), review.n
+        box = QMessageBox(QMessageBox.Icon.Warning, "Only part of the source is analysed",
+                          f"Only {done} of {n} frames are analysed, so the "
+                          f"{KINDS[kind][0].rstrip('…').lower()} would cover those frames only.",
+                          parent=self.win)
+        analyse = box.addButton("Analyse first", QMessageBox.ButtonRole.AcceptRole)
+        partial = box.addButton("Export the analysed part", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(analyse)
+        box.exec()
+        if box.clickedButton() is analyse:
+            review.start_analysis()
+            self.win.show_message("Analysing the whole source; export again when it is done", False)
+        return box.clickedButton() is partial
+
     def export(self, kind: str, target: str, show_dialog: bool = True, *,
                procedure: dict | None = None, paper: str | None = None) -> Task | None:
         """Write ``kind`` to ``target``: the file itself for FILES kinds, else a folder.
 
         A report whose name ends in ``.pdf`` is printed to PDF (``paper``: a4 or letter).
         """
+        from ..engine.analysis.findings_cache import findings_for_store
         from ..engine.export.single_file import export_file
         from ..engine.export.writers import ExportOptions, export, source_file_names
         from ..engine.media.sources import open_source
@@ -154,6 +177,7 @@ class Exporter(QObject):
         style = replace(frame_style(self.win.view), heatmap=False)  # no Grad-CAM per frame
         settings = {"threshold": thr, "min_area_fraction": frac}
         model_name, fps = review.predictor.name if review.predictor else "", review.media.fps
+        tracking, n_frames = review.tracking, review.n
         convert = None
         if kind == "report" and target.lower().endswith(".pdf"):
             from .report_pdf import default_paper, write_pdf
@@ -164,6 +188,8 @@ class Exporter(QObject):
                 write_pdf(html_file.read_text(encoding="utf-8"), dest, sheet)
 
         def gen(cancel):
+            # the findings the viewer shows (same cache, verdicts included), never recounted
+            track = findings_for_store(store, path, thr, frac, fps, tracking) if fps else None
             src = open_source(path)
             try:
                 items = ((f, store.get(f.index, thr, frac)) for f in src.frames(indices))
@@ -173,7 +199,7 @@ class Exporter(QObject):
                                         procedure=procedure)
                 run = dict(total=len(indices), cancel=cancel,
                            progress=lambda d, t: task.progress.emit(task, (d, t)),
-                           input_notes=src.problems)
+                           input_notes=src.problems, track=track, n_frames=n_frames)
                 if kind in FILES:
                     return export_file(items, target, options, convert=convert, **run)
                 return export(items, target, options, **run)

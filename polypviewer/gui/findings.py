@@ -1,21 +1,35 @@
-"""Findings dock: one row per distinct polyp, with its best frame; click to jump there.
+"""Findings dock: one row per distinct polyp, with a close-up; click to jump to its key frame.
 
-The rows are computed elsewhere (tracking over cached results, thumbnails decoded in a
-worker); this widget only lists them.
+The rows come from the analysis' TrackResult (computed in a worker by
+engine.analysis.findings_cache, the same findings every export and the report list); this
+widget lists them, lets the reviewer give each a verdict and a note, and says how findings
+are counted (the tracking settings) and what the drawn labels mean.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
+from ..engine.analysis.tracking import VERDICTS
+from ..engine.export.report import LEGEND, count_text
 from .pixmaps import rgb_pixmap
 from .transport import format_time
 
 THUMB = 96
 NOT_ANALYSED = "Not analysed yet — Analysis → Analyse procedure (Ctrl+R)"
+NO_VERDICT = "no verdict"
 
 
 def to_pixmap(rgb: np.ndarray, size: int = THUMB) -> QPixmap:
@@ -23,18 +37,26 @@ def to_pixmap(rgb: np.ndarray, size: int = THUMB) -> QPixmap:
 
 
 def describe(f, name: str | None = None) -> str:
+    verdict = f" · {f.verdict}" if f.verdict else ""
     if name is not None:  # a still: one image, no time span
-        return f"Polyp #{f.id}\n{name}\nconfidence {f.peak_confidence:.2f} · {f.mean_area:.0f} px"
+        return (f"Finding #{f.id}{verdict}\n{name}\n"
+                f"confidence {f.peak_confidence:.2f} · {_size(f)}")
     if f.first_time_s is not None:
         span = f"{format_time(f.first_time_s)} – {format_time(f.last_time_s)}  ({f.duration_s:.1f} s)"
     else:
         span = f"frames {f.first_index + 1} – {f.last_index + 1}"
-    return (f"Polyp #{f.id}\n{span}\npeak {f.peak_confidence:.2f} · {f.n_frames} frames "
-            f"· best frame {f.best_index + 1}")
+    cadx = "" if f.neoplastic_probability is None else f" · neoplastic {f.neoplastic_probability:.2f}"
+    return (f"Finding #{f.id}{verdict}\n{span}\npeak {f.peak_confidence:.2f} · {_size(f)}{cadx}\n"
+            f"key frame {f.best_index + 1} · seen in {f.n_frames} frames")
+
+
+def _size(f) -> str:
+    return f"{f.size_fraction:.1%} of frame" if f.size_fraction is not None else f"{f.mean_area:.0f} px"
 
 
 class FindingsPanel(QWidget):
     jump = Signal(int)  # frame index
+    verdict_changed = Signal(object, str, str)  # Finding, verdict ("" = none), note
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -51,22 +73,72 @@ class FindingsPanel(QWidget):
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemClicked.connect(self._clicked)
         self.list.itemActivated.connect(self._clicked)
+        self.list.currentRowChanged.connect(self._selected)
         lay.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        self.verdict = QComboBox()
+        self.verdict.addItems([NO_VERDICT, *VERDICTS])
+        self.verdict.setToolTip("Your verdict on the selected finding; a false alarm is listed "
+                                "but not counted (saved with the analysis)")
+        self.note = QLineEdit()
+        self.note.setPlaceholderText("note")
+        row.addWidget(self.verdict)
+        row.addWidget(self.note, 1)
+        lay.addLayout(row)
+        self.verdict.activated.connect(self._edited)
+        self.note.editingFinished.connect(self._edited)
+        self.settings_label = QLabel("")
+        self.settings_label.setObjectName("muted")
+        self.settings_label.setWordWrap(True)
+        lay.addWidget(self.settings_label)
+        legend = QLabel("Box: #finding and confidence · badge: frame verdict "
+                        "(hover for the legend)")
+        legend.setObjectName("muted")
+        legend.setWordWrap(True)
+        legend.setToolTip("\n".join(f"{k}: {v}" for k, v in LEGEND))
+        self.legend = legend
+        lay.addWidget(legend)
         self.findings: list = []
+        self._set_editor(None)
+
+    def set_settings(self, text: str) -> None:
+        self.settings_label.setText(text)
+
+    def set_not_analysed(self) -> None:
+        self.set_findings([], {})
+        self.summary.setText(NOT_ANALYSED)
 
     def set_findings(self, findings: list, thumbs: dict[int, np.ndarray], note: str = "",
                      names: dict[int, str] | None = None) -> None:
+        """``thumbs`` by finding ID; ``names`` (stills) by frame index."""
+        current = self.current()
         self.findings = list(findings)
+        self.list.blockSignals(True)
         self.list.clear()
         for f in self.findings:
             item = QListWidgetItem(describe(f, (names or {}).get(f.best_index)))
             item.setData(Qt.ItemDataRole.UserRole, f.best_index)
-            if f.best_index in thumbs:
-                item.setIcon(QIcon(to_pixmap(thumbs[f.best_index])))
+            if f.id in thumbs:
+                item.setIcon(QIcon(to_pixmap(thumbs[f.id])))
+            if not f.counted:
+                item.setForeground(QColor("#8a8a8a"))
             self.list.addItem(item)
-        n = len(self.findings)
-        text = f"{n} polyp{'s' if n != 1 else ''} found" if n else "No polyps found"
+        self.list.blockSignals(False)
+        if current is not None:
+            for k, f in enumerate(self.findings):
+                if f.best_index == current.best_index:
+                    self.list.setCurrentRow(k)
+        self._set_editor(self.current())
+        text = count_text(self.findings) if self.findings else "No polyp seen long enough to count"
         self.summary.setText(f"{text}{' · ' + note if note else ''}")
+
+    def count(self) -> int:
+        """Findings that count (the number the report gives)."""
+        return sum(f.counted for f in self.findings)
+
+    def current(self):
+        row = self.list.currentRow()
+        return self.findings[row] if 0 <= row < len(self.findings) else None
 
     def set_note(self, text: str) -> None:
         self.summary.setText(text)
@@ -80,6 +152,27 @@ class FindingsPanel(QWidget):
                     self.list.scrollToItem(self.list.item(row))
                 return
         self.list.clearSelection()
+
+    def _set_editor(self, f) -> None:
+        for w in (self.verdict, self.note):
+            w.setEnabled(f is not None)
+            w.blockSignals(True)
+        self.verdict.setCurrentText(f.verdict if f is not None and f.verdict else NO_VERDICT)
+        self.note.setText(f.note if f is not None else "")
+        for w in (self.verdict, self.note):
+            w.blockSignals(False)
+
+    def _selected(self, _row: int) -> None:
+        self._set_editor(self.current())
+
+    def _edited(self, *_args) -> None:
+        f = self.current()
+        if f is None:
+            return
+        verdict = "" if self.verdict.currentText() == NO_VERDICT else self.verdict.currentText()
+        note = self.note.text().strip()
+        if (verdict, note) != (f.verdict, f.note):
+            self.verdict_changed.emit(f, verdict, note)
 
     def _clicked(self, item: QListWidgetItem) -> None:
         self.jump.emit(int(item.data(Qt.ItemDataRole.UserRole)))

@@ -147,38 +147,34 @@ class FindingsRequest:
     min_area: float
     fps: float | None
     generation: int = 0
+    settings: object = None  # engine.analysis.tracking.TrackingSettings (None: the defaults)
 
 
 @dataclass
 class FindingsResult:
     track: object  # engine.analysis.tracking.TrackResult
-    segments: list[tuple[int, int]]
+    segments: list[tuple[int, int, int]]  # (first frame, last frame, finding ID)
     frame_probs: np.ndarray
     counts: np.ndarray
-    thumbs: dict[int, np.ndarray] = field(default_factory=dict)
+    thumbs: dict[int, np.ndarray] = field(default_factory=dict)  # finding ID -> close-up
     names: dict[int, str] = field(default_factory=dict)  # stills: file name per frame index
 
 
 def compute_findings(req: FindingsRequest) -> FindingsResult:
-    """Tracking over the cached results at the current threshold, plus best-frame thumbnails."""
-    from ..engine.analysis import tracking
+    """The analysis' findings (engine.analysis.findings_cache, as every export reads them)."""
+    from ..engine.analysis.findings_cache import findings_for_store
+    from ..engine.analysis.tracking import DEFAULT_SETTINGS
     from ..engine.export import overlay
+    from ..engine.export.report import crop_around
 
     store = req.store
     probs = store.frame_probs
-    same = (abs(req.threshold - store.threshold) < 1e-6
-            and abs(req.min_area - store.min_area_fraction) < 1e-9)
-    counts = store.counts.astype(float)
-    counts[counts < 0] = np.nan
-    frames = []
-    for i in np.flatnonzero(~np.isnan(probs)).tolist():
-        insts = store.instances(i) if same else store.get(i, req.threshold, req.min_area).instances
-        if not same:
-            counts[i] = len(insts)
-        frames.append((i, i / req.fps if req.fps else None, insts))
-    # video: link regions over time; stills: each image's regions are its own findings
-    result = tracking.track(frames) if req.fps else tracking.per_image(frames)
-    segs = tracking.segments(probs, req.threshold, min_len=1, gap=2)
+    result = findings_for_store(store, req.path, req.threshold, req.min_area, req.fps,
+                                req.settings or DEFAULT_SETTINGS)
+    counts = np.full(len(probs), np.nan)
+    for i, ids in result.ids_per_frame.items():
+        if i < len(counts):
+            counts[i] = len(ids)
     thumbs: dict[int, np.ndarray] = {}
     names: dict[int, str] = {}
     if result.findings:
@@ -190,12 +186,12 @@ def compute_findings(req: FindingsRequest) -> FindingsResult:
                 ids = result.ids_per_frame.get(f.best_index)
                 img = overlay.draw_overlay(frame.rgb, pred, track_ids=ids,
                                            style=overlay.DEFAULT_STYLE.only("mask", "contours", "boxes"))
-                thumbs[f.best_index] = _shrink(img, 160)
+                thumbs[f.id] = _shrink(crop_around(img, f.best_bbox, pad=0.6), 160)
                 if not req.fps:
                     names[f.best_index] = frame.name
         finally:
             src.close()
-    return FindingsResult(result, segs, probs, counts, thumbs, names)
+    return FindingsResult(result, result.spans(), probs, counts, thumbs, names)
 
 
 def _shrink(rgb: np.ndarray, side: int) -> np.ndarray:

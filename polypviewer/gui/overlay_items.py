@@ -114,7 +114,7 @@ class GroundTruth(Contour):
 class Boxes(Layer):
     """Bounding boxes with confidence and track ID; text items come from a reused pool."""
 
-    name, title = "boxes", "Boxes · confidence · track ID"
+    name, title = "boxes", "Boxes · finding # · confidence"
 
     def __init__(self, view, z):
         super().__init__(view, z)

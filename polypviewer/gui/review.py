@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ..engine.analysis.tracking import DEFAULT_SETTINGS
 from ..engine.runtime.postprocess import DEFAULT_MIN_AREA_FRACTION
 from . import jobs
 from .findings import NOT_ANALYSED
@@ -54,7 +55,9 @@ class Review(QObject):
         self.prediction = None
         self.shown = -1
         self.requested = -1
-        self.track = None
+        self.track = None  # TrackResult of the current analysis: every view's finding IDs
+        self.tracking = DEFAULT_SETTINGS
+        self._findings_view: tuple[dict, dict] = ({}, {})  # thumbnails, still names
         self.start_frame = 0
         self.playing = False
         self.speed = 1.0
@@ -71,6 +74,8 @@ class Review(QObject):
         self.feature_worker = LatestWorker(jobs.compute_features, "features", self)
         self.feature_worker.done.connect(self._on_features)
         self.feature_worker.failed.connect(self._on_worker_failed)
+        win.findings.verdict_changed.connect(self.set_verdict)
+        win.findings.set_settings(self.tracking.describe())
 
     # ------------------------------------------------------------------ tasks
     def _start(self, task: Task) -> Task:
@@ -418,20 +423,42 @@ class Review(QObject):
         if self.store is None or self.media is None or not len(self.store):
             return
         self.findings_worker.submit(jobs.FindingsRequest(
-            self.path, self.store, self.threshold, self.min_area, self.media.fps, self.generation))
+            self.path, self.store, self.threshold, self.min_area, self.media.fps, self.generation,
+            self.tracking))
 
     def _on_findings(self, req: jobs.FindingsRequest, res: jobs.FindingsResult) -> None:
         if req.store is not self.store:
             return
         self.track = res.track
         self._track_counts = res.counts
-        done = len(self.store)
-        note = "" if self.store.complete else (f"{done} of {self.n} frames analysed — "
-                                               "Analysis → Analyse procedure (Ctrl+R)")
-        self.win.findings.set_findings(res.track.findings, res.thumbs, note, res.names)
+        self._findings_view = (res.thumbs, res.names)
+        self._show_findings()
         self.timeline.set_data(res.frame_probs, res.counts, self.threshold, res.segments)
         if self.prediction is not None:
             self.view.set_prediction(self.prediction, self._ids())
+        self.findings_ready.emit()
+
+    def _show_findings(self) -> None:
+        t = self.track
+        note = "" if t.complete else (f"{t.n_analysed} of {t.n_frames} frames analysed — "
+                                      "Analysis → Analyse procedure (Ctrl+R)")
+        self.win.findings.set_findings(t.findings, *self._findings_view[:1], note,
+                                       self._findings_view[1])
+
+    def set_verdict(self, finding, verdict: str, note: str) -> None:
+        """Save the reviewer's verdict beside the analysis; counts and views follow at once."""
+        from ..engine.analysis import verdicts
+        from ..engine.errors import PolypViewerError
+
+        if self.store is None or self.track is None:
+            return
+        try:
+            entries = verdicts.set_verdict(self.store.folder, finding, verdict, note)
+        except PolypViewerError as e:
+            self.message.emit(str(e), True)
+            return
+        self.track = verdicts.apply(self.track, entries)
+        self._show_findings()
         self.findings_ready.emit()
 
     # ------------------------------------------------------------------ Grad-CAM & features

@@ -1,7 +1,9 @@
-"""Procedure timeline: polyp probability and count per frame, detection segments, a cursor.
+"""Procedure timeline: polyp probability and count per frame, the findings, a cursor.
 
-Frames not analysed yet are NaN and leave gaps, so progress is visible as the curve grows.
-Clicking anywhere jumps to that frame.
+The shaded spans are the findings of the analysis' TrackResult, numbered as in the Findings
+list (before tracking has run, the raw runs of positive frames). Frames not analysed yet are
+NaN and leave gaps, so progress is visible as the curve grows. The axis counts frames from 1,
+as every visible text does; the methods take 0-based frame indices. Clicking jumps there.
 """
 
 from __future__ import annotations
@@ -36,12 +38,13 @@ class Timeline(QWidget):
         count_pen = pg.mkPen(QColor(theme.ACCENT), width=1, style=Qt.PenStyle.DotLine)
         self.count_curve = self.plot.plot(pen=count_pen, name="polyp count (scaled)")
         legend.addItem(pg.BarGraphItem(x=[0], height=[1], width=1, brush=pg.mkBrush(*theme.SEGMENT)),
-                       "detection")
+                       "finding")
         self.threshold_line = pg.InfiniteLine(angle=0, pen=pg.mkPen(theme.MUTED, style=Qt.PenStyle.DashLine))
         self.plot.addItem(self.threshold_line)
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffffff", width=1.5))
         self.plot.addItem(self.cursor)
         self.segment_items: list[pg.LinearRegionItem] = []
+        self.label_items: list[pg.TextItem] = []
         self.plot.scene().sigMouseClicked.connect(self._on_click)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -50,10 +53,11 @@ class Timeline(QWidget):
         self.setMaximumHeight(160)
         self.n = 0
         self.segments: list[tuple[int, int]] = []
+        self.labels: list[int] = []
 
     def set_length(self, n: int) -> None:
         self.n = n
-        self.plot.setXRange(0, max(1, n - 1), padding=0.01)
+        self.plot.setXRange(1, max(2, n), padding=0.01)
         axis = self.plot.getAxis("bottom")
         if n <= 30:  # a few stills: whole frame numbers only, never "2.5"
             axis.setTickSpacing(5 if n > 10 else 1, 1)
@@ -64,7 +68,7 @@ class Timeline(QWidget):
     def set_data(self, frame_probs: np.ndarray, counts: np.ndarray, threshold: float,
                  segments: list[tuple[int, int]]) -> None:
         """``counts`` are scaled into the plot (max count = 1.0) so both share one axis."""
-        x = np.arange(len(frame_probs), dtype=float)
+        x = np.arange(1, len(frame_probs) + 1, dtype=float)
         self.prob_curve.setData(x, np.asarray(frame_probs, float), connect="finite")
         c = np.asarray(counts, float)
         top = np.nanmax(c) if np.isfinite(c).any() and np.nanmax(c) > 0 else 1.0
@@ -72,32 +76,43 @@ class Timeline(QWidget):
         self.threshold_line.setPos(threshold)
         self._set_segments(segments)
 
-    def _set_segments(self, segments: list[tuple[int, int]]) -> None:
-        self.segments = list(segments)
+    def _set_segments(self, segments: list[tuple]) -> None:
+        """(first, last) index pairs, or (first, last, finding ID) to number them."""
+        self.segments = [(int(s[0]), int(s[1])) for s in segments]
+        self.labels = [int(s[2]) if len(s) > 2 else 0 for s in segments]
         brush = pg.mkBrush(*theme.SEGMENT)
         while len(self.segment_items) < len(segments):
             item = pg.LinearRegionItem(movable=False, brush=brush, pen=pg.mkPen(None))
             item.setZValue(-10)
             self.plot.addItem(item)
             self.segment_items.append(item)
-        for item, (a, b) in zip(self.segment_items, segments):
-            item.setRegion((a - 0.5, b + 0.5))
+            text = pg.TextItem(color=theme.MUTED, anchor=(0.5, 0))
+            self.plot.addItem(text)
+            self.label_items.append(text)
+        for k, (item, text, (a, b), fid) in enumerate(zip(self.segment_items, self.label_items,
+                                                          self.segments, self.labels)):
+            item.setRegion((a + 0.5, b + 1.5))
             item.show()
-        for item in self.segment_items[len(segments):]:
+            text.setText(f"#{fid}" if fid else "")
+            # alternate heights so neighbouring findings' numbers never overlap
+            text.setPos((a + b) / 2 + 1, 1.04 if k % 2 == 0 else 0.86)
+            text.setVisible(bool(fid))
+        for item, text in zip(self.segment_items[len(segments):], self.label_items[len(segments):]):
             item.hide()
+            text.hide()
 
     def set_cursor(self, index: int) -> None:
-        self.cursor.setPos(index)
+        self.cursor.setPos(index + 1)
 
     def _on_click(self, event) -> None:
         if self.n <= 0 or event.button() != Qt.MouseButton.LeftButton:
             return
         pos = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos())
-        self.clicked.emit(int(np.clip(round(pos.x()), 0, self.n - 1)))
+        self.clicked.emit(int(np.clip(round(pos.x()) - 1, 0, self.n - 1)))
 
     def x_to_widget(self, index: int) -> tuple[int, int]:
         """Widget coordinates of frame ``index`` at mid height (used by tests to click)."""
         vb = self.plot.getPlotItem().vb
-        scene = vb.mapViewToScene(pg.Point(index, 0.5))
+        scene = vb.mapViewToScene(pg.Point(index + 1, 0.5))
         p = self.plot.mapFromScene(scene)
         return int(p.x()), int(p.y())

@@ -29,14 +29,14 @@ def test_dataset_export_with_split_and_overwrite(tmp_path, tiny_model_path, caps
     assert _export(tiny_model_path, ds, out, "--format", "csv") == 1
     assert "already exists" in capsys.readouterr().err
     assert _export(tiny_model_path, ds, out, "--format", "json", "--overwrite") == 0
-    assert sorted(p.name for p in out.iterdir()) == ["predictions.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["predictions.json", "summary.txt"]
 
 
 def test_video_export_report_and_errors(tmp_path, tiny_model_path, capsys):
     video = write_video(tmp_path / "clip.mp4", n=4)
     out = tmp_path / "out"
     assert _export(tiny_model_path, video, out, "--format", "report,mp4") == 0
-    assert sorted(p.name for p in out.iterdir()) == ["annotated.mp4", "report.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["annotated.mp4", "report.html", "summary.txt"]
     assert _export(tiny_model_path, tmp_path / "missing.mp4", tmp_path / "o2", "--format", "csv") == 1
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()

@@ -1,0 +1,59 @@
+"""The Findings panel lists what the report counts, with the viewer's IDs; verdicts count."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from gui_helpers import SLOW, open_and_wait
+
+from polypviewer.gui.findings import NOT_ANALYSED
+
+
+def _export(qtbot, win, kind, out):
+    qtbot.waitUntil(lambda: win.exporter.task is None or not win.exporter.task.running(),
+                    timeout=SLOW)
+    with qtbot.waitSignal(win.exporter.finished, timeout=SLOW) as blocker:
+        assert win.exporter.export(kind, str(out)) is not None
+    assert blocker.args == [str(out)]
+
+
+def _report_count(path) -> int:
+    html = (path / "report.html").read_text()
+    m = re.search(r"<h2>Findings: (\d+) finding", html)
+    return int(m.group(1)) if m else 0
+
+
+def test_panel_count_equals_the_report_and_ids_agree_with_the_json(qtbot, make_window, video,
+                                                                      tmp_path):
+    win = make_window()
+    open_and_wait(qtbot, win, video)
+    assert win.findings.summary.text() == NOT_ANALYSED  # a video is analysed on request
+    assert "consecutive frames" in win.findings.settings_label.text()
+    win.review.set_threshold(0.01)  # the tiny random model: make the frames positive
+    win.act_analyse()
+    qtbot.waitUntil(lambda: win.review.store.complete and win.review.track is not None
+                    and win.review.track.complete, timeout=SLOW)
+    track = win.review.track
+    assert track.findings, "the random model at threshold 0.01 finds something"
+    assert win.findings.list.count() == len(track.findings)
+    _export(qtbot, win, "report", tmp_path / "r1")
+    assert _report_count(tmp_path / "r1") == win.findings.count() == len(track.findings)
+
+    _export(qtbot, win, "table", tmp_path / "t")
+    doc = json.loads((tmp_path / "t" / "predictions.json").read_text())
+    exported = {fr["index"]: [r["finding_id"] for r in fr["instances"]] for fr in doc["frames"]}
+    assert exported == {i: v for i, v in track.ids_per_frame.items()}
+    shown = win.review.shown
+    qtbot.waitUntil(lambda: win.review._ids() is not None, timeout=SLOW)
+    assert win.review._ids() == exported[shown]  # the viewer's boxes carry the same IDs
+
+    # the reviewer dismisses the first finding: it leaves the panel's and the report's count
+    win.findings.list.setCurrentRow(0)
+    win.findings.verdict.setCurrentText("false alarm")
+    win.findings.verdict.activated.emit(win.findings.verdict.currentIndex())
+    qtbot.waitUntil(lambda: win.findings.count() == len(track.findings) - 1, timeout=SLOW)
+    assert "marked false alarm" in win.findings.summary.text()
+    _export(qtbot, win, "report", tmp_path / "r2")
+    assert _report_count(tmp_path / "r2") == win.findings.count()
+    assert "false alarm" in (tmp_path / "r2" / "report.html").read_text()
