@@ -246,3 +246,54 @@ def confusion_matrix(labels: Sequence, scores: Sequence, threshold: float = 0.5)
         "precision": float(_precision(tp, fp, fn)),
         "accuracy": float(_ratio(tp + tn, y.size)),
     }
+
+
+def findings_scores(truth: Sequence[int], pairs: Sequence[Sequence[tuple[int, int]]], fps: float,
+                    confirm_hits: int = 1, long_s: float = 1.0) -> dict:
+    """Finding-level scores of one tracked video against its per-frame truth.
+
+    ``truth[i]``: the true polyp on screen in frame i (0 = none). ``pairs[i]``: (finding ID,
+    true polyp) for each predicted region of frame i, with finding 0 for a region in no finding
+    and polyp 0 for one on no true polyp. A finding belongs to the polyp most of its regions
+    lie on, or is a false finding when most lie on none. A polyp is found when a finding
+    belongs to it; an ID switch is a change of the finding seen on the same polyp; the time to
+    detection runs from its first frame on screen to the frame where ``confirm_hits`` of its
+    regions in findings have been seen (when a live view would have shown it).
+    """
+    per_finding: dict[int, dict[int, int]] = {}
+    for row in pairs:
+        for fid, gid in row:
+            if fid:
+                c = per_finding.setdefault(fid, {})
+                c[gid] = c.get(gid, 0) + 1
+    owner = {}
+    for fid, c in per_finding.items():
+        on = {g: n for g, n in c.items() if g}
+        if on and sum(on.values()) * 2 >= sum(c.values()):
+            owner[fid] = max(on, key=lambda g: (on[g], -g))
+    polyps = sorted({int(t) for t in truth if t})
+    rows = {}
+    for p in polyps:
+        frames = [i for i, t in enumerate(truth) if t == p]
+        seen = [min(f for f, g in pairs[i] if g == p and f) for i in range(len(pairs))
+                if any(g == p and f for f, g in pairs[i])]
+        hit_frames = [i for i in range(len(pairs)) if any(g == p and f for f, g in pairs[i])]
+        switches = sum(a != b for a, b in zip(seen, seen[1:]))
+        latency = ((hit_frames[confirm_hits - 1] - frames[0]) / fps
+                   if len(hit_frames) >= confirm_hits else None)
+        rows[p] = {"on_screen_s": len(frames) / fps, "found": p in owner.values(),
+                   "findings": sum(1 for o in owner.values() if o == p), "id_switches": switches,
+                   "latency_s": latency}
+    n_false = len(per_finding) - len(owner)
+    free_min = sum(1 for t in truth if not t) / fps / 60.0
+    found = sum(r["found"] for r in rows.values())
+    lat = [r["latency_s"] for r in rows.values() if r["latency_s"] is not None]
+    return {"polyps": len(polyps), "findings": len(per_finding), "true_findings": len(owner),
+            "false_findings": n_false, "found": found,
+            "sensitivity": _ratio(found, len(polyps)),
+            "missed_long": sum(1 for r in rows.values()
+                               if not r["found"] and r["on_screen_s"] >= long_s),
+            "id_switches": sum(r["id_switches"] for r in rows.values()),
+            "polyp_free_min": free_min,
+            "false_per_min": n_false / free_min if free_min > 0 else math.nan,
+            "median_latency_s": float(np.median(lat)) if lat else math.nan, "per_polyp": rows}

@@ -41,7 +41,7 @@ def write_procedure(root: Path, n: int = 44) -> tuple[Path, AnalysisStore]:
         prob = np.zeros((H, W), np.float32)
         for x, y, r, colour in plan(i):
             cv2.circle(rgb, (x, y), r, colour, -1)
-            cv2.circle(prob, (x, y), r, 0.9, -1)
+            cv2.circle(prob, (x, y), r, 0.99, -1)
         writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         small, box = letterbox(prob, SIZE, cv2.INTER_LINEAR)
         store.put(i, small, float(prob.max()), box)

@@ -41,7 +41,7 @@ def _video_items(n=12, h=90, w=120):
         rgb = np.full((h, w, 3), (150, 70, 60), np.uint8)
         prob = np.zeros((h, w), np.float32)
         if i < 15:  # 0.56 s at 25 fps: longer than the minimum duration of a finding
-            cv2.circle(prob, (30 + 4 * i, 45), 12, 0.6 + 0.02 * i, -1)
+            cv2.circle(prob, (30 + 4 * i, 45), 12, 0.9 + 0.005 * i, -1)
         items.append((Frame(i, i / 25.0, rgb, f"clip_{i:06d}"), from_probability(prob, prob.max(), 0.5)))
     return items
 

@@ -19,8 +19,8 @@ from polypviewer.engine.analysis.tracking import (
 from polypviewer.engine.runtime.postprocess import find_instances
 
 SHAPE = (120, 200)
-S = TrackingSettings(enter_hits=3, enter_window=5, max_missing=2, reid_gap_s=2.0,
-                     reid_similarity=0.6, min_duration_s=0.2)
+S = TrackingSettings(enter_hits=3, enter_window=5, enter_confidence=0.5, max_missing=2,
+                     reid_gap_s=2.0, reid_similarity=0.6, min_duration_s=0.2)
 
 
 def _instances(centres, r=12, shape=SHAPE, conf=None):
@@ -68,7 +68,8 @@ def test_flicker_of_one_to_three_frames_never_becomes_a_finding():
         for _ in range(3):
             frames.append((i, i / 25.0, []))
             i += 1
-    s = TrackingSettings(enter_hits=4, enter_window=6, max_missing=2, min_duration_s=0.0)
+    s = TrackingSettings(enter_hits=4, enter_window=6, enter_confidence=0.5, max_missing=2,
+                         min_duration_s=0.0)
     result = track(frames, s)
     assert result.findings == []
     assert _ids(result, frames) <= {0}
@@ -81,15 +82,25 @@ def test_hysteresis_enters_after_n_of_m_frames():
     assert len(track(frames, S).findings) == 1
     sparse = [0, 3, 6, 9]
     frames = [(i, i / 25.0, _instances([(60, 60)]) if i in sparse else []) for i in range(12)]
-    assert track(frames, TrackingSettings(enter_hits=3, enter_window=5, max_missing=3,
-                                          min_duration_s=0.0)).findings == []
+    assert track(frames, TrackingSettings(enter_hits=3, enter_window=5, enter_confidence=0.5,
+                                          max_missing=3, min_duration_s=0.0)).findings == []
+
+
+def test_entering_needs_confident_regions_staying_does_not():
+    weak = [(i, i / 25.0, _instances([(60 + i, 60)], conf=[0.6])) for i in range(30)]
+    s = TrackingSettings(enter_hits=3, enter_window=5, enter_confidence=0.85, min_duration_s=0.2)
+    assert track(weak, s).findings == []  # a long but hesitant region: not a finding
+    mixed = [(i, i / 25.0, _instances([(60 + i, 60)], conf=[0.95 if 5 <= i < 9 else 0.6]))
+             for i in range(30)]
+    (f,) = track(mixed, s).findings
+    assert (f.first_index, f.last_index) == (0, 29)  # once in, the weak frames belong to it
 
 
 def test_no_finding_is_shorter_than_the_minimum_duration():
     frames = [(i, i / 25.0, _instances([(60, 60)]) if 2 <= i < 8 else []) for i in range(30)]
     frames += [(i, i / 25.0, _instances([(150, 60)]) if i < 50 else []) for i in range(30, 60)]
-    s = TrackingSettings(enter_hits=3, enter_window=5, max_missing=2, min_duration_s=0.5,
-                         reid_gap_s=0.0)
+    s = TrackingSettings(enter_hits=3, enter_window=5, enter_confidence=0.5, max_missing=2,
+                         min_duration_s=0.5, reid_gap_s=0.0)
     result = track(frames, s)
     assert [(f.first_index, f.last_index) for f in result.findings] == [(30, 49)]
     assert all(f.duration_s >= s.min_duration_s for f in result.findings)

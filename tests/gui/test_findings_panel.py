@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 from gui_helpers import SLOW, open_and_wait
 
@@ -30,7 +31,9 @@ def test_panel_count_equals_the_report_and_ids_agree_with_the_json(qtbot, make_w
     open_and_wait(qtbot, win, video)
     assert win.findings.summary.text() == NOT_ANALYSED  # a video is analysed on request
     assert "consecutive frames" in win.findings.settings_label.text()
-    win.review.set_threshold(0.01)  # the tiny random model: make the frames positive
+    # the tiny random model is never confident: make its frames positive and let them count
+    win.review.tracking = replace(win.review.tracking, enter_confidence=0.0)
+    win.review.set_threshold(0.01)
     win.act_analyse()
     qtbot.waitUntil(lambda: win.review.store.complete and win.review.track is not None
                     and win.review.track.complete, timeout=SLOW)

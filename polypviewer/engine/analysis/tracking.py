@@ -6,8 +6,10 @@ these numbers live; the GUI shows ``describe()``):
 
 1. link regions frame to frame (``tracklets.Linker``: IoU/centroid with motion prediction,
    split and merged masks keep their polyp), surviving ``max_missing`` frames without it;
-2. hysteresis: a tracklet counts only if its region was seen in ``enter_hits`` of
-   ``enter_window`` consecutive frames, so one-to-three-frame flicker never becomes a finding;
+2. hysteresis: a tracklet counts only if its region was seen with at least
+   ``enter_confidence`` in ``enter_hits`` of ``enter_window`` consecutive frames (strong
+   evidence to enter; any region above the model's threshold keeps it going), so flicker and
+   weak, hesitant regions never become findings;
 3. re-identification: a region that reappears within ``reid_gap_s`` of a finding's last
    frame with a similar appearance (``appearance.py``) continues that finding;
 4. findings shorter than ``min_duration_s`` are dropped.
@@ -41,6 +43,7 @@ class TrackingSettings:
 
     enter_hits: int = 4
     enter_window: int = 8
+    enter_confidence: float = 0.9
     max_missing: int = 6
     reid_gap_s: float = 3.0
     reid_similarity: float = 0.6
@@ -50,8 +53,9 @@ class TrackingSettings:
 
     def describe(self) -> str:
         """The settings in words, for the GUI and the report."""
-        return (f"A finding is a polyp region seen in at least {self.enter_hits} of "
-                f"{self.enter_window} consecutive frames and for at least "
+        return (f"A finding is a polyp region seen with a confidence of at least "
+                f"{self.enter_confidence:.2f} in {self.enter_hits} of {self.enter_window} "
+                f"consecutive frames and for at least "
                 f"{self.min_duration_s:g} s; it continues through up to {self.max_missing} "
                 f"frames without it, and a polyp of similar appearance that reappears within "
                 f"{self.reid_gap_s:g} s keeps its finding.")
@@ -228,7 +232,8 @@ def track(frames: Frames, settings: TrackingSettings = DEFAULT_SETTINGS, *,
     chains: list[_Chain] = []
     for group in linker.groups():
         hits = sorted(h for tr in group for h in tr.hits)
-        confirmed = _confirmed(np.unique([h[0] for h in hits]), s.enter_hits, s.enter_window)
+        strong = np.unique([h[0] for h in hits if conf(h) >= s.enter_confidence])
+        confirmed = _confirmed(strong, s.enter_hits, s.enter_window)
         first = hits[0][0]
         open_ = [c for c in chains if c.last < first and t(first) - t(c.last) <= s.reid_gap_s]
         scored = [(looks_alike(c, hits, confirmed), -k) for k, c in enumerate(chains) if c in open_]
