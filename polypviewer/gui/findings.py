@@ -87,22 +87,19 @@ class FindingsPanel(QWidget):
         lay.addLayout(row)
         self.verdict.activated.connect(self._edited)
         self.note.editingFinished.connect(self._edited)
-        self.settings_label = QLabel("")
+        self.settings_label = QLabel("")  # how findings are counted; the legend on hover
         self.settings_label.setObjectName("muted")
         self.settings_label.setWordWrap(True)
         lay.addWidget(self.settings_label)
-        legend = QLabel("Box: #finding and confidence · badge: frame verdict "
-                        "(hover for the legend)")
-        legend.setObjectName("muted")
-        legend.setWordWrap(True)
-        legend.setToolTip("\n".join(f"{k}: {v}" for k, v in LEGEND))
-        self.legend = legend
-        lay.addWidget(legend)
+        self.legend = "\n".join(f"{k}: {v}" for k, v in LEGEND)
+        self.summary.setToolTip(self.legend)
         self.findings: list = []
         self._set_editor(None)
 
-    def set_settings(self, text: str) -> None:
-        self.settings_label.setText(text)
+    def set_settings(self, short: str, full: str = "") -> None:
+        """The tracking settings: one line shown, in full on hover."""
+        self.settings_label.setText(f"{short} · hover for the legend")
+        self.settings_label.setToolTip(f"{full or short}\n\n{self.legend}")
 
     def set_not_analysed(self) -> None:
         self.set_findings([], {})

@@ -75,7 +75,7 @@ class Review(QObject):
         self.feature_worker.done.connect(self._on_features)
         self.feature_worker.failed.connect(self._on_worker_failed)
         win.findings.verdict_changed.connect(self.set_verdict)
-        win.findings.set_settings(self.tracking.describe())
+        win.findings.set_settings(self.tracking.short(), self.tracking.describe())
 
     # ------------------------------------------------------------------ tasks
     def _start(self, task: Task) -> Task:

@@ -94,8 +94,9 @@ class Timeline(QWidget):
             item.setRegion((a + 0.5, b + 1.5))
             item.show()
             text.setText(f"#{fid}" if fid else "")
-            # alternate heights so neighbouring findings' numbers never overlap
-            text.setPos((a + b) / 2 + 1, 1.04 if k % 2 == 0 else 0.86)
+            # low in the span (the curve is high there, the legend sits on top), alternating
+            # heights so neighbouring findings' numbers never overlap
+            text.setPos((a + b) / 2 + 1, 0.42 if k % 2 == 0 else 0.27)
             text.setVisible(bool(fid))
         for item, text in zip(self.segment_items[len(segments):], self.label_items[len(segments):]):
             item.hide()

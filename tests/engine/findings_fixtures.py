@@ -20,16 +20,16 @@ BG, PINK, PALE = (150, 70, 60), (235, 175, 150), (200, 200, 90)
 
 def plan(i: int) -> list[tuple[int, int, int, tuple]]:
     """(x, y, radius, colour) of the polyps in frame ``i``; the second looks different."""
-    if i < 15:
+    if i < 25:
         return [(30 + 2 * i, 50, 14, PINK)]
-    if i == 17:
-        return [(110, 20, 5, PINK)]  # flicker
-    if 25 <= i < 42:  # back after longer than tracking bridges by position alone
+    if i == 27:
+        return [(8, 88, 5, PINK)]  # flicker, away from where the polyp left
+    if 35 <= i < 60:  # back after longer than tracking bridges by position alone
         return [(105 - i, 60, 12, PALE)]
     return []
 
 
-def write_procedure(root: Path, n: int = 44) -> tuple[Path, AnalysisStore]:
+def write_procedure(root: Path, n: int = 64) -> tuple[Path, AnalysisStore]:
     root.mkdir(parents=True, exist_ok=True)
     video = root / "procedure.mp4"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (W, H))

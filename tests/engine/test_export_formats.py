@@ -40,8 +40,8 @@ def _video_items(n=12, h=90, w=120):
     for i in range(n):
         rgb = np.full((h, w, 3), (150, 70, 60), np.uint8)
         prob = np.zeros((h, w), np.float32)
-        if i < 15:  # 0.56 s at 25 fps: longer than the minimum duration of a finding
-            cv2.circle(prob, (30 + 4 * i, 45), 12, 0.9 + 0.005 * i, -1)
+        if i < 25:  # 1 s at 25 fps: longer than the minimum duration of a finding
+            cv2.circle(prob, (30 + 3 * i, 45), 12, 0.9 + 0.003 * i, -1)
         items.append((Frame(i, i / 25.0, rgb, f"clip_{i:06d}"), from_probability(prob, prob.max(), 0.5)))
     return items
 
@@ -142,16 +142,16 @@ def test_cancel_and_errors_leave_nothing_behind(tmp_path):
 def test_video_exports_mp4_json_and_self_contained_report(tmp_path):
     options = ExportOptions(("mp4", "json", "report"), fps=25.0, model_name="tiny",
                             source_name="clip.mp4", settings={"threshold": 0.5})
-    res = export(_video_items(20), tmp_path / "out", options, track=_track(_video_items(20)))
-    assert len(res.findings) == 1 and res.findings[0].n_frames == 15
+    res = export(_video_items(30), tmp_path / "out", options, track=_track(_video_items(30)))
+    assert len(res.findings) == 1 and res.findings[0].n_frames == 25
     cap = cv2.VideoCapture(str(tmp_path / "out" / "annotated.mp4"))
     n = 0
     while cap.read()[0]:
         n += 1
     cap.release()
-    assert n == 20
+    assert n == 30
     doc = json.loads((tmp_path / "out" / "predictions.json").read_text())
-    assert doc["model"] == "tiny" and len(doc["frames"]) == 20
+    assert doc["model"] == "tiny" and len(doc["frames"]) == 30
     assert doc["frames"][3]["instances"][0]["finding_id"] == res.findings[0].id
     html = (tmp_path / "out" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 1  # the timeline

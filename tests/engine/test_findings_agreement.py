@@ -33,8 +33,8 @@ def _items(video, store):
 
 def test_findings_are_cached_beside_the_analysis_and_reused(procedure, monkeypatch):
     video, store, result = procedure
-    assert [(f.id, f.first_index, f.last_index) for f in result.findings] == [(1, 0, 14), (2, 25, 41)]
-    assert result.ids_per_frame[17] == [0]  # flicker: drawn, never numbered
+    assert [(f.id, f.first_index, f.last_index) for f in result.findings] == [(1, 0, 24), (2, 35, 59)]
+    assert result.ids_per_frame[27] == [0]  # flicker: drawn, never numbered
     assert (store.folder / FILE).is_file()
     from polypviewer.engine.analysis import findings_cache
 
@@ -65,7 +65,7 @@ def test_ids_agree_across_json_csv_overlays_mp4_and_report(procedure, tmp_path):
 
     src = open_source(video)
     cap = cv2.VideoCapture(str(out / "annotated.mp4"))
-    for i in (5, 17, 30):
+    for i in (5, 27, 45):
         frame, pred = src[i], store.get(i, 0.5, 0.001)
         right = draw_overlay(frame.rgb, pred, style=DEFAULT_STYLE, track_ids=expected[i])
         wrong = draw_overlay(frame.rgb, pred, style=DEFAULT_STYLE,
@@ -83,22 +83,22 @@ def test_ids_agree_across_json_csv_overlays_mp4_and_report(procedure, tmp_path):
     assert [int(x) for x in re.findall(r"<b>Finding #(\d+)</b>", html)] == [1, 2]
     assert [int(x) for x in re.findall(r"key frame: frame (\d+) at ", html)] == [
         f.best_index + 1 for f in result.findings]
-    assert "frames 1-15" in html and "frames 26-42" in html  # frame numbers start at 1
+    assert "frames 1-25" in html and "frames 36-60" in html  # frame numbers start at 1
     summary = (out / "summary.txt").read_text().splitlines()
-    assert summary[0].startswith("Whole source analysed: 44 of 44 frames")
+    assert summary[0].startswith("Whole source analysed: 64 of 64 frames")
 
 
 def test_a_partial_analysis_says_so_first_and_nothing_analysed_is_refused(procedure, tmp_path):
     video, store, result = procedure
     src = open_source(video)
     part = ((src[i], store.get(i, 0.5, 0.001)) for i in range(10))
-    export(part, tmp_path / "part", ["report"], fps=FPS, track=result, n_frames=44)
+    export(part, tmp_path / "part", ["report"], fps=FPS, track=result, n_frames=64)
     html = (tmp_path / "part" / "report.html").read_text()
     body = html[html.index("<body>") + len("<body>"):]
-    assert body.startswith("<p class='coverage partial'>PARTIAL ANALYSIS: only 10 of 44 frames")
+    assert body.startswith("<p class='coverage partial'>PARTIAL ANALYSIS: only 10 of 64 frames")
     assert (tmp_path / "part" / "summary.txt").read_text().startswith("PARTIAL ANALYSIS")
     with pytest.raises(PolypViewerError, match="no frame was analysed"):
-        export(iter(()), tmp_path / "none", ["report"], fps=FPS, track=result, n_frames=44)
+        export(iter(()), tmp_path / "none", ["report"], fps=FPS, track=result, n_frames=64)
     assert not (tmp_path / "none").exists()
 
 
@@ -117,7 +117,7 @@ def test_verdicts_are_saved_with_the_analysis_and_false_alarms_leave_the_counts(
     again = findings_for_store(store, video, 0.45, 0.001, FPS)
     assert [f.verdict for f in again.findings] == ["unsure", "false alarm"]
     export(_items(video, store), tmp_path / "out", ["report", "json"], fps=FPS, track=judged,
-           n_frames=44)
+           n_frames=64)
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Findings: 1 finding (1 marked false alarm, not counted)" in html
     assert "a fold" in html and "check histology" in html

@@ -30,7 +30,8 @@ def test_panel_count_equals_the_report_and_ids_agree_with_the_json(qtbot, make_w
     win = make_window()
     open_and_wait(qtbot, win, video)
     assert win.findings.summary.text() == NOT_ANALYSED  # a video is analysed on request
-    assert "consecutive frames" in win.findings.settings_label.text()
+    assert "of 8 frames" in win.findings.settings_label.text()
+    assert "consecutive frames" in win.findings.settings_label.toolTip()
     # the tiny random model is never confident: make its frames positive and let them count
     win.review.tracking = replace(win.review.tracking, enter_confidence=0.0)
     win.review.set_threshold(0.01)

@@ -37,8 +37,11 @@ class TrackingSettings:
     """How regions become findings (see the module docstring); defaults chosen on data.
 
     The defaults were chosen on the tuning sequences of ``scripts/findings_bench.py``
-    (Kvasir-SEG/BKAI-IGH train-split polyps, CP-CHILD train mucosa); docs/findings.md has the
-    figures on the separate validation sequences.
+    (Kvasir-SEG/BKAI-IGH train-split polyps, CP-CHILD train mucosa) with the default model:
+    the middle of the settings that found every polyp once with no false finding there;
+    ``reid_similarity`` is the strictest value that still re-identified every returning
+    polyp there (lower values merged distinct polyps seen seconds apart in the demo clip).
+    docs/findings.md has the sweep and the figures on the separate validation sequences.
     """
 
     enter_hits: int = 4
@@ -46,8 +49,8 @@ class TrackingSettings:
     enter_confidence: float = 0.9
     max_missing: int = 6
     reid_gap_s: float = 3.0
-    reid_similarity: float = 0.6
-    min_duration_s: float = 0.4
+    reid_similarity: float = 0.9
+    min_duration_s: float = 0.8
     min_iou: float = 0.1
     max_distance: float = 1.0
 
@@ -59,6 +62,12 @@ class TrackingSettings:
                 f"{self.min_duration_s:g} s; it continues through up to {self.max_missing} "
                 f"frames without it, and a polyp of similar appearance that reappears within "
                 f"{self.reid_gap_s:g} s keeps its finding.")
+
+    def short(self) -> str:
+        """One line for a small panel; ``describe()`` says it in full."""
+        return (f"Counted when seen ≥ {self.min_duration_s:g} s ({self.enter_hits} of "
+                f"{self.enter_window} frames at ≥ {self.enter_confidence:.2f}); same polyp "
+                f"back within {self.reid_gap_s:g} s keeps its number")
 
     def to_dict(self) -> dict:
         return asdict(self)
