@@ -29,7 +29,7 @@ def test_unanalysed_video_says_how_to_analyse_and_playback_says_it_is_live(qtbot
 
 def _finding(i: int, first: int, last: int) -> Finding:
     return Finding(i, first, last, first / 25, last / 25, (last - first) / 25, last - first + 1,
-                   (first + last) // 2, 0.9, 500.0)
+                   (first + last) // 2, (10, 10, 40, 40), 0.9, 0.8, 500.0)
 
 
 def test_findings_list_follows_the_frame_without_horizontal_scrolling(qtbot):
