@@ -47,7 +47,7 @@ def test_report_with_procedure_details_and_pdf(tmp_path, tiny_model_path, capsys
     out = tmp_path / "out"
     assert _export(tiny_model_path, video, out, "--format", "report", "--pdf", "--paper", "letter",
                    "--procedure-id", "COL-9", "--operator", "Dr Example", "--note", "prep good") == 0
-    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.pdf"]
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.pdf", "summary.txt"]
     html = (out / "report.html").read_text()
     assert "COL-9" in html and "Dr Example" in html and "prep good" in html
     assert "Procedure date" not in html  # not given, not shown

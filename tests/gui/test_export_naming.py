@@ -11,6 +11,7 @@ import pytest
 from gui_helpers import SLOW, open_and_wait
 from PySide6.QtWidgets import QDialog, QFileDialog
 
+from polypviewer.engine.analysis.tracking import track
 from polypviewer.engine.errors import PolypViewerError
 from polypviewer.engine.export.single_file import export_file
 from polypviewer.engine.export.writers import ExportOptions
@@ -78,7 +79,7 @@ def test_existing_file_is_replaced_whole(qtbot, analysed, tmp_path, monkeypatch)
     target.write_text("an earlier export\n")
     SaveDialog(monkeypatch).answer = (str(target), "CSV table (*.csv)")  # the dialog confirmed
     _run_dialog(qtbot, analysed, "table")
-    assert target.read_text().startswith("index,name")
+    assert target.read_text().startswith("index,frame,name")
     assert _leftovers(tmp_path) == []
 
 
@@ -152,8 +153,13 @@ def _items(n=4):
         yield Frame(i, i / 10, np.zeros((40, 60, 3), np.uint8), f"f{i}"), from_probability(prob, 0.9, 0.5)
 
 
+def _track(n=4):
+    """A video export reads its findings (the one tracking path)."""
+    return track([(f.index, f.time_s, p.instances) for f, p in _items(n)])
+
+
 def test_export_file_writes_exactly_the_given_name(tmp_path):
-    res = export_file(_items(), tmp_path / "sub" / "my clip.mp4", ExportOptions(("mp4",), fps=10.0))
+    res = export_file(_items(), tmp_path / "sub" / "my clip.mp4", ExportOptions(("mp4",), fps=10.0), track=_track())
     assert res.folder == tmp_path / "sub" and res.files == ["my clip.mp4"]
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["my clip.mp4"]
 
@@ -167,14 +173,14 @@ def test_export_file_failure_leaves_the_old_file_and_no_temporaries(tmp_path):
         raise RuntimeError("decoder died")
 
     with pytest.raises(RuntimeError):
-        export_file(broken(), target, ExportOptions(("report",)))
+        export_file(broken(), target, ExportOptions(("report",)), track=_track(2))
     assert target.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
     def bad_convert(src, dst):
         raise PolypViewerError("printer on fire")
 
     with pytest.raises(PolypViewerError, match="printer on fire"):
-        export_file(_items(), target, ExportOptions(("report",)), convert=bad_convert)
+        export_file(_items(), target, ExportOptions(("report",)), convert=bad_convert, track=_track())
     assert target.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
 

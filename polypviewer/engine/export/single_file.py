@@ -28,9 +28,11 @@ def export_file(items: Iterable[tuple], path: str | Path, options: ExportOptions
                 convert: Callable[[Path, Path], None] | None = None,
                 total: int | None = None, cancel=None,
                 progress: Callable[[int, int | None], None] | None = None,
-                input_notes: Callable[[], list[str]] | None = None) -> ExportResult:
+                input_notes: Callable[[], list[str]] | None = None,
+                track=None, n_frames: int | None = None) -> ExportResult:
     """Write the one format of ``options`` for ``items`` to ``path`` (``writers.export``'s
-    options; ``total``, ``cancel``, ``progress`` and ``input_notes`` as there).
+    options; ``total``, ``cancel``, ``progress``, ``input_notes``, ``track`` and ``n_frames``
+    as there).
 
     ``convert(produced, destination)`` turns the produced file into the one published (the
     report's PDF); without it the file is published as made. An existing ``path`` is replaced
@@ -52,7 +54,8 @@ def export_file(items: Iterable[tuple], path: str | Path, options: ExportOptions
         raise PolypViewerError(f"cannot write to {path.parent}: {e.strerror or e}") from e
     try:
         res = export(items, work / "out", replace(options, formats=formats, overwrite=False),
-                     total=total, cancel=cancel, progress=progress, input_notes=input_notes)
+                     total=total, cancel=cancel, progress=progress, input_notes=input_notes,
+                     track=track, n_frames=n_frames)
         produced = res.folder / FILE_OF[fmt]
         with fsutil.atomic_path(path) as tmp:
             if convert is not None:
