@@ -109,10 +109,18 @@ def summary_text(header: dict, findings: list[Finding]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def crop_around(rgb: np.ndarray, bbox, pad: float = 0.35) -> np.ndarray:
+def crop_around(rgb: np.ndarray, bbox, pad: float = 0.35, square: bool = False) -> np.ndarray:
+    """The region of ``bbox`` with some margin; ``square``: as wide as high (the report's close-up,
+    so a tall polyp never stretches a printed card)."""
     x0, y0, x1, y1 = bbox
     h, w = rgb.shape[:2]
     px, py = int((x1 - x0) * pad) + 4, int((y1 - y0) * pad) + 4
+    if square:
+        half = max(x1 - x0 + 2 * px, y1 - y0 + 2 * py) // 2
+        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+        half = min(half, w // 2, h // 2)
+        left, top = min(max(0, cx - half), w - 2 * half), min(max(0, cy - half), h - 2 * half)
+        return rgb[top:top + 2 * half, left:left + 2 * half]
     return rgb[max(0, y0 - py):min(h, y1 + py), max(0, x0 - px):min(w, x1 + px)]
 
 
@@ -150,7 +158,7 @@ class ReportBuilder:
                 thumb = _jpeg_b64(draw_overlay(frame.rgb, pred, style=self.style,
                                                gt_mask=frame.gt_mask, track_ids=ids))
                 for f in self.wanted[frame.index]:
-                    self.best[f.id] = (thumb, _jpeg_b64(crop_around(frame.rgb, f.best_bbox), 160),
+                    self.best[f.id] = (thumb, _jpeg_b64(crop_around(frame.rgb, f.best_bbox, square=True), 160),
                                        frame.name)
         elif len(self.stills) < MAX_STILLS or pred.frame_prob > self.stills[0][0]:
             thumb = _jpeg_b64(draw_overlay(frame.rgb, pred, style=self.style, gt_mask=frame.gt_mask))
@@ -236,6 +244,7 @@ class ReportBuilder:
                             for k, v in metrics.get("mean", {}).items())
             parts.append(f"<h2>Agreement with ground truth ({metrics['n']} images, mean)</h2>"
                          f"<table class='info'>{cells}</table>")
+        parts.append(_legend_table())  # on the summary page, before the findings' pages
         if findings or self.wanted:
             parts.append(self._findings(findings, settings_text))
         elif self.stills:
@@ -245,7 +254,6 @@ class ReportBuilder:
                          f"finding in the analysed frames.</p><p class='note'>{esc(settings_text)}</p>")
         else:
             parts.append("<h2>Findings</h2><p>No polyp was found in the analysed frames.</p>")
-        parts.append(_legend_table())
         title = f"PolypViewer report {header.get('source', '')}".strip()
         banner = "coverage" if cov["complete"] else "coverage partial"
         return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -284,20 +292,23 @@ class ReportBuilder:
             thumb, crop, name = self.best.get(f.id, ("", "", ""))
             img = (f"<img alt='finding {f.id}' width='300' src='data:image/jpeg;base64,{thumb}'><br>"
                    if thumb else "")
-            if crop:
-                img += (f"<img class='crop' alt='finding {f.id} close-up' width='120' "
-                        f"src='data:image/jpeg;base64,{crop}'><br>")
             dur = "-" if f.duration_s is None else f"{f.duration_s:.1f} s"
             verdict = f" <span class='verdict'>{esc(f.verdict)}</span>" if f.verdict else ""
             cadx = ("" if f.neoplastic_probability is None else
                     f"neoplastic probability {f.neoplastic_probability:.2f} (CADx)<br>")
             note = f"<i>{esc(f.note)}</i><br>" if f.note else ""
-            body = (f"{img}<b>Finding #{f.id}</b>{verdict}<br>"
+            text = (f"<b>Finding #{f.id}</b>{verdict}<br>"
                     f"{_clock(f.first_time_s)} to {_clock(f.last_time_s)} ({dur})<br>"
                     f"frames {f.first_index + 1}-{f.last_index + 1}, seen in {f.n_frames}<br>"
                     f"peak confidence {f.peak_confidence:.2f}, mean {f.mean_confidence:.2f}<br>"
                     f"key frame: {esc(self._key_frame(f, name))}<br>"
                     f"mean size: {esc(size_text(f, self.frame_area))}<br>{cadx}{note}")
+            if crop:  # the close-up beside the text, so a card is no taller than without it
+                text = (f"<table class='crop' width='100%' cellspacing='0' cellpadding='0'><tr>"
+                        f"<td width='84' valign='top'><img alt='finding {f.id} close-up' "
+                        f"width='78' src='data:image/jpeg;base64,{crop}'></td>"
+                        f"<td valign='top'>{text}</td></tr></table>")
+            body = img + text
             # a reviewer's false alarm stays listed, greyed, and out of the count
             cards.append(body if f.counted else f"<div class='dismissed'>{body}</div>")
         return (f"<h2 style='page-break-before:always'>Findings: {esc(count_text(findings))}</h2>"
@@ -426,7 +437,8 @@ img.timeline{width:100%;max-width:1000px;height:auto}
 table.block{border-collapse:separate;table-layout:fixed}
 td.card{border:1px solid #bbb;background-color:#fafafa;font-size:9pt;page-break-inside:avoid}
 td.card img{width:100%;height:auto;display:block;margin-bottom:4px}
-td.card img.crop{width:40%}
+table.crop td{padding:0}
+table.crop img{width:78px}
 .name{overflow-wrap:anywhere;word-break:break-all;color:#555}
 .note{color:#666;font-size:8.5pt;margin-top:1em}
 .coverage{font-weight:600;color:#064}
