@@ -9,7 +9,7 @@ Kvasir-SEG or BKAI-IGH image each): approaches, drift and zoom, blur and "water"
 few frames, and for some polyps a turn away and back (the same polyp re-appears). The exact
 per-frame truth (which polyp is on screen, its box) comes from warping its mask.
 
-The videos are analysed exactly as the viewer does it (``analysis.procedure``: the analysis
+The videos are analysed exactly as the viewer does it (``analysis.procedure.analyse_store``: the analysis
 cache, then ``findings_cache``) with the default model, and scored with
 ``metrics.findings_scores``. ``--split train`` builds tuning sequences from training images
 (never the validation ones reported); ``--sweep`` then tries tracking settings on them
@@ -262,7 +262,7 @@ def score(seq: dict, store, result) -> dict:
 
 
 def analyse_all(seqs: list[dict], out: Path, model: str | None):
-    from polypviewer.engine.analysis.procedure import analyse_into
+    from polypviewer.engine.analysis.procedure import analyse_store
     from polypviewer.engine.media.sources import open_source
     from polypviewer.engine.runtime.inference import Predictor
     from polypviewer.engine.runtime.results import AnalysisStore
@@ -273,7 +273,7 @@ def analyse_all(seqs: list[dict], out: Path, model: str | None):
         src = open_source(seq["video"])
         t0 = time.perf_counter()
         store = AnalysisStore.open(src, predictor, root=out / "analysis", n_frames=len(src))
-        analyse_into(store, src, predictor)
+        analyse_store(store, src, predictor)
         print(f"analysed {seq['video'].name}: {len(src)} frames in {time.perf_counter() - t0:.0f} s",
               flush=True)
         stores.append((src, store))

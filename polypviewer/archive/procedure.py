@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..engine.analysis import tracking
+from ..engine.analysis.findings_cache import findings_for_store
 from ..engine.media.sources import open_source
 from ..engine.runtime.pipeline import AnalysisOptions, StoreSink, analyse_into
 from ..engine.runtime.results import VERSION as CACHE_VERSION
@@ -33,8 +34,7 @@ class BatchSettings:
     input_size: int
     threshold: float
     min_area_fraction: float
-    max_gap: int = tracking.DEFAULT_MAX_GAP
-    min_length: int = tracking.DEFAULT_MIN_LENGTH
+    tracking: dict = field(default_factory=lambda: tracking.DEFAULT_SETTINGS.to_dict())
     cache_version: int = CACHE_VERSION
     extra: dict = field(default_factory=dict)
 
@@ -87,14 +87,15 @@ def analyse_procedure(path: str, kind: str, content_hash: str, predictor, backen
             analysed = np.flatnonzero(~np.isnan(probs))
             store.complete = len(analysed) == n
             counts = store.counts[:n].copy()
-            per_frame = [(int(i), (i / fps) if fps else None, store.instances(int(i))) for i in analysed]
-            result = tracking.track(per_frame) if fps else tracking.per_image(per_frame)
+            # the one tracking path: the same findings (and cached findings.json) as the viewer
+            result = findings_for_store(store, path, predictor.threshold, predictor.min_area_fraction, fps)
             pixels = {f.id: _frame_pixels(store, f.best_index) for f in result.findings}
         finally:
             src.close()
         rec.n_frames, rec.frames_read, rec.fps = n, int(len(analysed)), fps
         rec.duration_s = (n / fps) if fps else None
-        rec.findings = [dict(f.to_dict(), area_fraction=float(f.mean_area) / pixels[f.id])
+        rec.findings = [dict(f.to_dict(), area_fraction=(f.size_fraction if f.size_fraction is not None
+                                                         else float(f.mean_area) / pixels[f.id]))
                         for f in result.findings]
         rec.frame_probs, rec.counts = probs, counts
         cancelled = cancel is not None and cancel.is_set()

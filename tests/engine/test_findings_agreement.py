@@ -16,7 +16,7 @@ from polypviewer.engine.analysis.findings_cache import FILE, findings_for_store
 from polypviewer.engine.analysis.tracking import DEFAULT_SETTINGS
 from polypviewer.engine.errors import PolypViewerError
 from polypviewer.engine.export.overlay import DEFAULT_STYLE, draw_overlay
-from polypviewer.engine.export.writers import export
+from polypviewer.engine.export.writers import ExportOptions, export
 from polypviewer.engine.media.sources import open_source
 
 
@@ -50,8 +50,9 @@ def test_findings_are_cached_beside_the_analysis_and_reused(procedure, monkeypat
 def test_ids_agree_across_json_csv_overlays_mp4_and_report(procedure, tmp_path):
     video, store, result = procedure
     out = tmp_path / "out"
-    export(_items(video, store), out, ["json", "csv", "overlays", "mp4", "report"], fps=FPS,
-           track=result, n_frames=store.n_frames, source_name=video.name)
+    export(_items(video, store), out,
+           ExportOptions(("json", "csv", "overlays", "mp4", "report"), fps=FPS, source_name=video.name),
+           track=result, n_frames=store.n_frames)
     expected = {i: v for i, v in result.ids_per_frame.items()}
 
     doc = json.loads((out / "predictions.json").read_text())
@@ -92,13 +93,13 @@ def test_a_partial_analysis_says_so_first_and_nothing_analysed_is_refused(proced
     video, store, result = procedure
     src = open_source(video)
     part = ((src[i], store.get(i, 0.5, 0.001)) for i in range(10))
-    export(part, tmp_path / "part", ["report"], fps=FPS, track=result, n_frames=64)
+    export(part, tmp_path / "part", ExportOptions(("report",), fps=FPS), track=result, n_frames=64)
     html = (tmp_path / "part" / "report.html").read_text()
     body = html[html.index("<body>") + len("<body>"):]
     assert body.startswith("<p class='coverage partial'>PARTIAL ANALYSIS: only 10 of 64 frames")
     assert (tmp_path / "part" / "summary.txt").read_text().startswith("PARTIAL ANALYSIS")
     with pytest.raises(PolypViewerError, match="no frame was analysed"):
-        export(iter(()), tmp_path / "none", ["report"], fps=FPS, track=result, n_frames=64)
+        export(iter(()), tmp_path / "none", ExportOptions(("report",), fps=FPS), track=result, n_frames=64)
     assert not (tmp_path / "none").exists()
 
 
@@ -116,8 +117,8 @@ def test_verdicts_are_saved_with_the_analysis_and_false_alarms_leave_the_counts(
     # another threshold renumbers nothing here but recomputes: verdicts follow the frames
     again = findings_for_store(store, video, 0.45, 0.001, FPS)
     assert [f.verdict for f in again.findings] == ["unsure", "false alarm"]
-    export(_items(video, store), tmp_path / "out", ["report", "json"], fps=FPS, track=judged,
-           n_frames=64)
+    export(_items(video, store), tmp_path / "out", ExportOptions(("report", "json"), fps=FPS),
+           track=judged, n_frames=64)
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Findings: 1 finding (1 marked false alarm, not counted)" in html
     assert "a fold" in html and "check histology" in html
