@@ -25,7 +25,7 @@ def _user(kind: str, env: str) -> Path:
     if override:
         return Path(override)
     fn = {"data": platformdirs.user_data_dir, "cache": platformdirs.user_cache_dir,
-          "config": platformdirs.user_config_dir}[kind]
+          "config": platformdirs.user_config_dir, "log": platformdirs.user_log_dir}[kind]
     return Path(fn(APP, appauthor=False))
 
 
@@ -41,6 +41,11 @@ def user_cache_dir() -> Path:
 
 def user_config_dir() -> Path:
     return _user("config", "POLYPVIEWER_CONFIG_DIR")
+
+
+def user_log_dir() -> Path:
+    """The app's rotating log, for bug reports (``POLYPVIEWER_LOG_DIR`` overrides)."""
+    return _user("log", "POLYPVIEWER_LOG_DIR")
 
 
 def user_models_dir() -> Path:

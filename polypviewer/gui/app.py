@@ -34,8 +34,9 @@ def make_app():
     """The QApplication (reused if one exists, e.g. under pytest-qt), themed."""
     from PySide6.QtWidgets import QApplication
 
-    from . import theme
+    from . import logs, theme
 
+    logs.setup_logging()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("PolypViewer")
     app.setApplicationName("PolypViewer")
@@ -125,9 +126,9 @@ class ScreenshotRunner:
     def _poll(self) -> None:
         r = self.win.review
         if time.monotonic() - self.started > SCREENSHOT_TIMEOUT_S:
-            return self.fail(f"timed out ({r.win.last_error or 'frame not shown'})")
+            return self.fail(f"timed out ({self.win.last_error or 'frame not shown'})")
         if r.media is None:
-            if self.win.last_error and not any(t.running() for t in r.tasks):
+            if self.win.last_error and r.settled():
                 self.save()  # show the error state, still a useful picture
                 return self.fail(f"saved {self.out}, but {self.win.last_error}")
             return
@@ -136,12 +137,10 @@ class ScreenshotRunner:
             if not all(r.store.has(i) for i in range(target + 1)):
                 r.start_analysis(stop=target + 1 if r.media.kind == "video" else None)
             self.analysis_started = True
-        model_pending = r.predictor is None and any(t.running() for t in r.tasks)
-        if model_pending or r.analysing() or r.findings_timer.isActive() or not r.findings_worker.idle():
+        if not r.settled():
             return
         if r.shown != target or (r.predictor is not None and r.prediction is None):
-            if r.requested != target or (r.loader is not None and r.loader.idle()):
-                r.seek(target)
+            r.seek(target)
             return
         if r.view.layers["gradcam"].visible and not r.view.layers["gradcam"].has_data:
             return
@@ -156,10 +155,11 @@ class ScreenshotRunner:
         save_screenshot(self.win, self.out)
 
     def finish(self, code: int) -> None:
+        """Close the window; the app quits once it has really closed (workers ended)."""
         self.code = code
         self.timer.stop()
+        self.win.closed.connect(self.app.quit)
         self.win.close()
-        self.app.quit()
 
 
 def run_app(paths: list[str], args=None) -> int:

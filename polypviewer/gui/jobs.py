@@ -6,6 +6,7 @@ on the UI thread) and returns plain data, so a request is never affected by late
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,44 @@ from ..engine.runtime.results import AnalysisStore
 PREDICT_LOCK = threading.Lock()  # one live single-frame prediction at a time
 
 
+class NetCopy:
+    """A Predictor with a network of its own, made on first use in the worker that needs it.
+
+    Analysis runs the loaded Predictor's network; live single-frame prediction, and Grad-CAM
+    with the feature maps, each run their own copy, so no two threads ever run (or hook) the
+    same ``nn.Module``. ``lock`` serialises the users of one copy.
+    """
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.base = predictor
+        self.lock = threading.Lock()
+        self._copy: Predictor | None = None
+
+    def get(self) -> Predictor:
+        """Call with ``lock`` held."""
+        if self._copy is None:
+            own = object.__new__(Predictor)
+            own.__dict__.update(self.base.__dict__)
+            own.net = copy.deepcopy(self.base.net)
+            self._copy = own
+        return self._copy
+
+
+def open_store(source: Source, predictor: Predictor, n: int) -> AnalysisStore:
+    """The cache of ``predictor`` on ``source`` (reads every chunk index: never on the UI thread)."""
+    return AnalysisStore.open(source, predictor, n_frames=n)
+
+
+def fresh_store(old: AnalysisStore, source: Source, predictor: Predictor, n: int,
+                wait_for: threading.Thread | None = None) -> AnalysisStore:
+    """Re-analyse: once ``wait_for`` (the analysis writing ``old``) has ended, delete ``old``
+    from disk and open an empty store in its place."""
+    if wait_for is not None and wait_for is not threading.current_thread():
+        wait_for.join()
+    old.delete()
+    return open_store(source, predictor, n)
+
+
 @dataclass
 class Opened:
     source: Source
@@ -34,7 +73,7 @@ def open_media(path: str, predictor: Predictor | None) -> Opened:
     src = open_source(path)
     try:
         n = len(src)
-        store = AnalysisStore.open(src, predictor, n_frames=n) if predictor is not None else None
+        store = open_store(src, predictor, n) if predictor is not None else None
     except BaseException:
         src.close()
         raise
@@ -50,7 +89,7 @@ class Loaded:
 def load_predictor(model_path: str | None, device: str, source: Source | None,
                    n: int, input_size: int | None = None) -> Loaded:
     pred = Predictor(model_path, device=device, input_size=input_size or None)
-    store = AnalysisStore.open(source, pred, n_frames=n) if source is not None else None
+    store = open_store(source, pred, n) if source is not None else None
     return Loaded(pred, store)
 
 
@@ -60,7 +99,7 @@ class FrameRequest:
     index: int
     source: Source
     store: AnalysisStore | None
-    predictor: Predictor | None
+    predictor: NetCopy | None  # the live-prediction copy
     threshold: float
     min_area: float
     predict: bool  # run the model when the frame is not in the store
@@ -85,9 +124,9 @@ def load_frame(req: FrameRequest) -> FrameResult:
     store = req.store
     if store is not None:
         if not store.has(req.index) and req.predict and req.predictor is not None:
-            with PREDICT_LOCK:
+            with PREDICT_LOCK, req.predictor.lock:
                 if not store.has(req.index):
-                    predict_into_store(req.predictor, store, req.index, frame.rgb)
+                    predict_into_store(req.predictor.get(), store, req.index, frame.rgb)
         if store.has(req.index):
             pred = store.get(req.index, req.threshold, req.min_area)
     return FrameResult(frame, pred)
@@ -208,25 +247,27 @@ def _shrink(rgb: np.ndarray, side: int) -> np.ndarray:
 class CamRequest:
     index: int
     rgb: np.ndarray
-    predictor: Predictor
+    net: NetCopy  # the explain copy, shared with the feature maps under its lock
     target: str
 
 
 def compute_gradcam(req: CamRequest) -> np.ndarray:
     from ..engine.analysis.gradcam import gradcam
 
-    return gradcam(req.predictor, req.rgb, req.target)
+    with req.net.lock:
+        return gradcam(req.net.get(), req.rgb, req.target)
 
 
 @dataclass
 class FeatureRequest:
     index: int
     rgb: np.ndarray
-    predictor: Predictor
+    net: NetCopy
     stages: tuple[int, ...]
 
 
 def compute_features(req: FeatureRequest) -> list[np.ndarray]:
     from ..engine.analysis.gradcam import feature_maps
 
-    return feature_maps(req.predictor, req.rgb, req.stages)
+    with req.net.lock:
+        return feature_maps(req.net.get(), req.rgb, req.stages)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..paths import resources_dir
-from . import menus, screen_fit, shortcuts
+from ..paths import resources_dir, user_log_dir
+from . import menus, screen_fit, shortcuts, workers
 from .controls import ControlPanel
 from .exports_ui import Exporter
 from .feature_maps import FeatureMapPanel
@@ -41,7 +41,15 @@ FILE_FILTER = ("Images and videos (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.mp4 *
                "*.webm *.mpg *.mpeg *.m4v *.wmv);;All files (*)")
 
 
+CLOSE_POLL_MS = 50
+CLOSE_GIVE_UP_S = 30.0  # a model call that never returns must not keep the app alive
+
+
 class MainWindow(QMainWindow):
+    """Implements ``host.HostWindow`` for the tools (dataset review, training wizard)."""
+
+    closed = Signal()  # the window has really closed: every worker thread has ended
+
     def __init__(self, model: str | None = None, device: str | None = None,
                  size: int | None = None):
         super().__init__()
@@ -50,7 +58,10 @@ class MainWindow(QMainWindow):
         self.settings = Settings()
         self.last_error = ""
         self._error_box: QMessageBox | None = None
-        self._closed = False
+        self.menus: dict = {}
+        self.layer_actions: dict = {}
+        self._closed = False  # closing began: settings saved, workers cancelled
+        self._close_waited = 0.0
         # a moved threshold slider is saved in the user's model settings once it rests
         self._pending_threshold: tuple[str, float] | None = None
         self._threshold_timer = QTimer(self, singleShot=True, interval=500)
@@ -108,7 +119,7 @@ class MainWindow(QMainWindow):
         dock.setObjectName(title.replace(" ", "_"))
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
-        if hasattr(self, "menus"):
+        if "View" in self.menus:  # docks added by tools after the menus exist
             self.menus["View"].addAction(dock.toggleViewAction())
         return dock
 
@@ -126,6 +137,26 @@ class MainWindow(QMainWindow):
         self.menus["Tools"].addAction(act)
         self.menus["Tools"].menuAction().setVisible(True)
         return act
+
+    def show_central(self, widget: QWidget) -> None:
+        self.tabs.setCurrentWidget(widget)
+
+    def current_model(self) -> str:
+        """The model the viewer runs, as a path (or the default model's name)."""
+        r = self.review
+        if r.predictor is not None and r.predictor.loaded.path is not None:
+            return str(r.predictor.loaded.path)
+        if r.model_path:
+            return r.model_path
+        from ..engine.models.registry import DEFAULT_MODEL  # imports torch: not at app start
+
+        return DEFAULT_MODEL
+
+    def current_device(self) -> str:
+        return self.review.device
+
+    def set_model(self, path: str) -> None:
+        self.review.load_model(path)
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
@@ -147,9 +178,10 @@ class MainWindow(QMainWindow):
         r, t, c = self.review, self.transport, self.controls
         t.seek.connect(r.seek)
         t.step.connect(r.step)
-        t.play_toggled.connect(lambda on: r.play() if on else r.pause())
-        t.speed_changed.connect(r.set_speed)
-        t.finding_step.connect(r.jump_finding)
+        p = r.playback
+        t.play_toggled.connect(lambda on: p.play() if on else p.pause())
+        t.speed_changed.connect(p.set_speed)
+        t.finding_step.connect(p.jump_finding)
         self.timeline.clicked.connect(r.seek)
         self.findings.jump.connect(r.seek)
         r.frame_shown.connect(self.findings.show_frame)
@@ -340,8 +372,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ view
     def set_layer(self, name: str, on: bool) -> None:
         self.view.set_layer_visible(name, on)
-        for widget in (self.controls.rows[name].check, self.layer_actions.get(name) if hasattr(
-                self, "layer_actions") else None):
+        for widget in (self.controls.rows[name].check, self.layer_actions.get(name)):
             if widget is not None and widget.isChecked() != on:
                 widget.blockSignals(True)
                 widget.setChecked(on)
@@ -358,61 +389,7 @@ class MainWindow(QMainWindow):
     def set_live_predict(self, on: bool) -> None:
         self.review.live_predict = on
 
-    # ------------------------------------------------------------------ playback actions
-    def act_toggle_play(self):
-        self.review.toggle_play()
-
-    def act_next(self):
-        self.review.step(1)
-
-    def act_prev(self):
-        self.review.step(-1)
-
-    def act_next10(self):
-        self.review.step(10)
-
-    def act_prev10(self):
-        self.review.step(-10)
-
-    def act_back_second(self):
-        fps = self.review.media.fps if self.review.media else None
-        self.review.step(-int(round(fps or 1)))
-
-    def act_pause(self):
-        self.review.pause()
-
-    def act_play(self):
-        self.review.play()
-
-    def act_first(self):
-        self.review.seek(0)
-
-    def act_last(self):
-        self.review.seek(self.review.n - 1)
-
-    def act_next_finding(self):
-        self.review.jump_finding(1)
-
-    def act_prev_finding(self):
-        self.review.jump_finding(-1)
-
     # ------------------------------------------------------------------ analysis
-    def act_analyse(self):
-        self.review.start_analysis()
-
-    def act_cancel_analysis(self):
-        self.review.cancel_analysis()
-
-    def act_reanalyse(self):
-        r = self.review
-        if r.store is None:
-            return
-        r.stop_analysis()
-        r.store.delete()
-        r.track = None
-        r.refresh_timeline()
-        r.start_analysis()
-
     def _analysis_started(self) -> None:
         self.progress.setRange(0, max(1, self.review.n))
         self.progress.setValue(0)
@@ -463,6 +440,11 @@ class MainWindow(QMainWindow):
         box.show()
         self._shortcuts_box = box
 
+    def open_log_folder(self) -> None:
+        folder = user_log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
     def show_about(self) -> None:
         r = self.review
         model = r.predictor.name if r.predictor else "none loaded"
@@ -480,6 +462,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event) -> None:  # noqa: N802
+        """Save, cancel every worker, and close once they have all ended (polled, never
+        joined: the window stays responsive; it is hidden meanwhile)."""
         if not self._closed:
             self._closed = True
             self.save_settings()
@@ -487,4 +471,12 @@ class MainWindow(QMainWindow):
             self.review.shutdown()
             if self._error_box is not None:
                 self._error_box.close()
+        alive = workers.running_threads()
+        if alive and self._close_waited < CLOSE_GIVE_UP_S:
+            event.ignore()
+            self.hide()
+            self._close_waited += CLOSE_POLL_MS / 1000
+            QTimer.singleShot(CLOSE_POLL_MS, self.close)
+            return
         super().closeEvent(event)
+        self.closed.emit()

@@ -1,7 +1,8 @@
 """Menus and keyboard shortcuts, declared as data (Help > Keyboard shortcuts walks the live actions).
 
-Each entry is (menu, title, shortcuts, handler name on the window); handlers live on
-MainWindow, so this module only wires.
+Each entry is (title, shortcuts, handler): the handler is a dotted name on the window, with
+arguments after it (``("review.step", 10)`` calls ``win.review.step(10)``), so actions bind
+straight to the methods that do the work; this module only wires.
 """
 
 from __future__ import annotations
@@ -23,25 +24,25 @@ ACTIONS = {
         ("Quit", ["Ctrl+Q"], "close"),
     ],
     "Playback": [
-        ("Play / pause", ["Space"], "act_toggle_play"),
-        ("Next frame", ["Right"], "act_next"),
-        ("Previous frame", ["Left"], "act_prev"),
-        ("Forward 10 frames", ["Shift+Right", "Up"], "act_next10"),
-        ("Back 10 frames", ["Shift+Left", "Down"], "act_prev10"),
+        ("Play / pause", ["Space"], "review.playback.toggle_play"),
+        ("Next frame", ["Right"], ("review.step", 1)),
+        ("Previous frame", ["Left"], ("review.step", -1)),
+        ("Forward 10 frames", ["Shift+Right", "Up"], ("review.step", 10)),
+        ("Back 10 frames", ["Shift+Left", "Down"], ("review.step", -10)),
         SEP,
-        ("Back one second (J)", ["J"], "act_back_second"),
-        ("Pause (K)", ["K"], "act_pause"),
-        ("Play (L)", ["L"], "act_play"),
+        ("Back one second (J)", ["J"], ("review.step_seconds", -1)),
+        ("Pause (K)", ["K"], "review.playback.pause"),
+        ("Play (L)", ["L"], "review.playback.play"),
         SEP,
-        ("First frame", ["Home"], "act_first"),
-        ("Last frame", ["End"], "act_last"),
-        ("Next finding", ["N"], "act_next_finding"),
-        ("Previous finding", ["P"], "act_prev_finding"),
+        ("First frame", ["Home"], ("review.seek", 0)),
+        ("Last frame", ["End"], "review.seek_last"),
+        ("Next finding", ["N"], ("review.playback.jump_finding", 1)),
+        ("Previous finding", ["P"], ("review.playback.jump_finding", -1)),
     ],
     "Analysis": [
-        ("Analyse procedure", ["Ctrl+R"], "act_analyse"),
-        ("Cancel analysis", ["Esc"], "act_cancel_analysis"),
-        ("Re-analyse (discard cached results)", [], "act_reanalyse"),
+        ("Analyse procedure", ["Ctrl+R"], "review.start_analysis"),
+        ("Cancel analysis", ["Esc"], "review.cancel_analysis"),
+        ("Re-analyse (discard cached results)", [], "review.reanalyse"),
         SEP,
         ("Choose model file…", [], "act_choose_model"),
     ],
@@ -54,6 +55,16 @@ VIEW_LAYERS = (  # layer name, title, shortcut
     ("gt", "Ground-truth outline", "T"),
     ("gradcam", "Grad-CAM heatmap", "G"),
 )
+
+def handler(win, target):
+    """The bound method (with its arguments) that a table entry names."""
+    name, args = (target, ()) if isinstance(target, str) else (target[0], tuple(target[1:]))
+    obj = win
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    # triggered(bool) must not reach methods that take no flag: call with our arguments only
+    return lambda *_checked: obj(*args)
+
 
 def _action(win, title: str, keys: list[str], slot) -> QAction:
     act = QAction(title, win)
@@ -76,8 +87,8 @@ def build(win) -> dict[str, QMenu]:
             if e is SEP:
                 menus[name].addSeparator()
                 continue
-            title, keys, handler = e
-            act = _action(win, title, keys, getattr(win, handler))
+            title, keys, target = e
+            act = _action(win, title, keys, handler(win, target))
             menus[name].addAction(act)
             win.actions_by_title[title] = act
             if name == "File" and title.startswith("Open dataset"):
@@ -107,6 +118,7 @@ def build(win) -> dict[str, QMenu]:
     menus["Analysis"].addAction(win.live_action)
     help_ = menus["Help"]
     help_.addAction(_action(win, "Keyboard shortcuts", ["F1"], win.show_shortcuts))
+    help_.addAction(_action(win, "Open log folder", [], win.open_log_folder))
     help_.addAction(_action(win, "About PolypViewer", [], win.show_about))
     menus["Tools"].menuAction().setVisible(False)  # shown once a tool is added
     return menus

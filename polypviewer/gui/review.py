@@ -1,8 +1,11 @@
 """The review state machine: which source, model and frame are shown, and who works on them.
 
-It owns the worker threads (decoder, analysis, tracking, Grad-CAM, feature maps) and updates
-the widgets from their results on the UI thread. Every request carries a generation number,
-so results for a source or model that was since replaced are dropped.
+It owns the worker threads (decoder, analysis, tracking; Grad-CAM and feature maps through
+``explain.Explainer``) and updates the widgets from their results on the UI thread. Every
+request carries a generation number (sources) or the predictor it was made for (models), so
+results for a source or model that was since replaced are dropped. The UI thread never waits
+for a worker: replaced work is cancelled and let go, and what it held (the source it read,
+the cache it wrote) is closed by ``workers.after`` once it has ended.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from ..engine.analysis.tracking import DEFAULT_SETTINGS
 from ..engine.runtime.postprocess import DEFAULT_MIN_AREA_FRACTION
 from . import jobs
+from .explain import Explainer
 from .findings import NOT_ANALYSED
-from .workers import LatestWorker, Task
-
-STILL_FPS = 4.0  # slideshow speed for folders and datasets
+from .playback import Playback
+from .workers import LatestWorker, Task, after
 
 
 class Review(QObject):
@@ -33,12 +36,14 @@ class Review(QObject):
 
     def __init__(self, win):
         super().__init__(win)
-        self.win = win
         self.view, self.transport, self.timeline = win.view, win.transport, win.timeline
-        self.generation = 0
+        self.findings_panel = win.findings
+        self.generation = 0  # of the source: bumped on every open
+        self.model_generation = 0  # of load_model requests: only the latest one is kept
         self.media: jobs.Opened | None = None
         self.path: str | None = None
         self.predictor = None
+        self.live_net: jobs.NetCopy | None = None  # live single-frame prediction's network
         self.store = None
         self.model_path: str | None = None
         self.device = "auto"
@@ -56,24 +61,18 @@ class Review(QObject):
         self.shown = -1
         self.requested = -1
         self.track = None  # TrackResult of the current analysis: every view's finding IDs
+        self._track_counts = None
         self.tracking = DEFAULT_SETTINGS
         self._findings_view: tuple[dict, dict] = ({}, {})  # thumbnails, still names
         self.start_frame = 0
-        self.playing = False
-        self.speed = 1.0
-        self.timer = QTimer(self)
-        self.timer.timeout.connect(self._tick)
+        self.playback = Playback(self, win.transport, win.timeline)
         self.findings_timer = QTimer(self, singleShot=True, interval=250)
         self.findings_timer.timeout.connect(self._submit_findings)
         self.findings_worker = LatestWorker(jobs.compute_findings, "findings", self)
         self.findings_worker.done.connect(self._on_findings)
         self.findings_worker.failed.connect(self._on_worker_failed)
-        self.cam_worker = LatestWorker(jobs.compute_gradcam, "gradcam", self)
-        self.cam_worker.done.connect(self._on_gradcam)
-        self.cam_worker.failed.connect(self._on_worker_failed)
-        self.feature_worker = LatestWorker(jobs.compute_features, "features", self)
-        self.feature_worker.done.connect(self._on_features)
-        self.feature_worker.failed.connect(self._on_worker_failed)
+        self.explainer = Explainer(win.view, win.features, win.feature_dock, self)
+        self.explainer.failed.connect(lambda text: self.message.emit(text, True))
         win.findings.verdict_changed.connect(self.set_verdict)
         win.findings.set_settings(self.tracking.short(), self.tracking.describe())
 
@@ -86,44 +85,74 @@ class Review(QObject):
     # ------------------------------------------------------------------ model
     def load_model(self, model: str | None, device: str | None = None,
                    input_size: int | None = None) -> None:
-        """Load a model in the background; analysis re-runs with it where it had run."""
+        """Load a model in the background; analysis re-runs with it where it had run.
+
+        The request is a snapshot (model, device, size, source) taken here; when several are
+        made in a row, only the latest one's result is used.
+        """
         self.stop_analysis()
         if device is not None:
             self.device = device
         if input_size is not None:
             self.input_size = int(input_size)
-        size = self.input_size
+        self.model_generation += 1
+        gen, size, device, media = self.model_generation, self.input_size, self.device, self.media
         self.model_path = model
-        media = self.media
 
         def work():
             from ..engine.models.registry import resolve_model
 
-            loaded = jobs.load_predictor(str(resolve_model(model)), self.device, None, 0, size)
-            if media is not None:
-                from ..engine.runtime.results import AnalysisStore
-
-                loaded.store = AnalysisStore.open(media.source, loaded.predictor, n_frames=media.n)
-            return media, loaded
+            source, n = (media.source, media.n) if media is not None else (None, 0)
+            return media, jobs.load_predictor(str(resolve_model(model)), device, source, n, size)
 
         task = Task.call(work, "model", self)
+        task.generation = gen
         task.finished.connect(self._on_model_loaded)
         task.failed.connect(self._on_model_failed)
         self._start(task)
 
-    def _on_model_loaded(self, _task, result) -> None:
+    def _on_model_loaded(self, task, result) -> None:
+        if task.generation != self.model_generation:  # a later request replaced this one
+            return
         media, loaded = result
         self.predictor = loaded.predictor
-        self.store = loaded.store if media is self.media else None
-        if self.media is not None and self.store is None:
-            from ..engine.runtime.results import AnalysisStore
-
-            self.store = AnalysisStore.open(self.media.source, self.predictor, n_frames=self.media.n)
+        self.live_net = jobs.NetCopy(self.predictor)
+        self.explainer.set_predictor(self.predictor)
         self.model_ready.emit(self.predictor.name)
+        if media is self.media and loaded.store is not None:
+            self._set_store(loaded.store)
+        else:
+            self.store = None
+            self._open_store()
+
+    def _open_store(self) -> None:
+        """Open the cache of the current model on the current source, in a worker."""
+        if self.media is None or self.predictor is None:
+            return
+        gen, pred, media = self.generation, self.predictor, self.media
+        task = Task.call(lambda: jobs.open_store(media.source, pred, media.n), "store", self)
+        task.key = (gen, pred)
+        task.finished.connect(self._on_store_opened)
+        task.failed.connect(self._on_store_failed)
+        self._start(task)
+
+    def _on_store_opened(self, task, store) -> None:
+        if task.key == (self.generation, self.predictor):
+            self._set_store(store)
+
+    def _on_store_failed(self, task, message: str) -> None:
+        if task.key == (self.generation, self.predictor):
+            self.message.emit(message, True)
+
+    def _set_store(self, store) -> None:
+        self.store = store
+        self.track = None
         self._after_store_changed()
 
     def _on_model_failed(self, _task, message: str) -> None:
         """Keep the model in use (if any); otherwise the app works as a plain viewer."""
+        if _task.generation != self.model_generation:
+            return
         text = f"No model could be loaded: {message}"
         if "none installed" in message or "not found" in message:
             text = ("No model installed. Train one or add a .safetensors model "
@@ -139,40 +168,36 @@ class Review(QObject):
         gen, pred, self.path, self.start_frame = self.generation, self.predictor, str(path), frame
         self.view.set_message(f"Opening {Path(path).name} …")
         task = Task.call(lambda: (gen, jobs.open_media(str(path), pred)), "open", self)
-        task.generation = gen
+        task.generation, task.predictor = gen, pred
         task.finished.connect(self._on_opened)
         task.failed.connect(self._on_open_failed)
         self._start(task)
 
-    def _on_opened(self, _task, result) -> None:
+    def _on_opened(self, task, result) -> None:
         gen, media = result
         if gen != self.generation:  # another file was opened meanwhile
-            media.source.close()
-            if media.store is not None:
-                media.store.flush()
+            after([], lambda: _close(media.source, media.store), "close-stale")
             return
         self.media = media
-        if media.store is not None and self.predictor is not None:
-            self.store = media.store
-        elif self.predictor is not None:
-            from ..engine.runtime.results import AnalysisStore
-
-            self.store = AnalysisStore.open(media.source, self.predictor, n_frames=media.n)
         self.loader = LatestWorker(jobs.load_frame, "decoder", self)
         self.loader.done.connect(self._on_frame)
         self.loader.failed.connect(self._on_frame_failed)
         self.transport.set_length(media.n)
         self.timeline.set_length(media.n)
         self.timeline.setVisible(media.n > 1)
-        self.win.findings.set_findings([], {}, "")
+        self.findings_panel.set_findings([], {}, "")
         if media.kind == "video":
-            self.win.findings.set_note(NOT_ANALYSED)
+            self.findings_panel.set_note(NOT_ANALYSED)
         self.track = None
         self.view.clear()
         self.view.set_message("")
-        self.seek(min(max(0, self.start_frame), media.n - 1))
+        self.requested = min(max(0, self.start_frame), media.n - 1)
         self.opened.emit(self.path)
-        self._after_store_changed()
+        if media.store is not None and task.predictor is self.predictor:
+            self._set_store(media.store)  # shows the requested frame
+        else:  # no model yet, or it changed while the source opened
+            self.seek(self.requested)
+            self._open_store()
         if media.source.problems():  # junk in a folder, orphan masks, a short video
             self.message.emit("; ".join(media.source.problems()), True)
 
@@ -194,20 +219,21 @@ class Review(QObject):
             self.start_analysis()
         elif len(self.store):
             self.schedule_findings()
-        if self.shown >= 0:
-            self.seek(self.shown)
+        if self.requested >= 0:
+            self.seek(self.requested)
 
     def close_media(self) -> None:
-        self.pause()
-        self.stop_analysis()
+        """Let go of the source: its decoder and analysis are cancelled, not waited for; the
+        source is closed and the cache flushed once they have ended."""
+        self.playback.pause()
+        busy = [t for t in (self.stop_analysis(), self.loader.thread if self.loader else None) if t]
         self.analysis_requested = False
         if self.loader is not None:
-            self.loader.stop()
+            self.loader.detach()
             self.loader = None
-        if self.media is not None:
-            self.media.source.close()
-        if self.store is not None:
-            self.store.flush()
+        if self.media is not None or self.store is not None:
+            media, store = self.media, self.store
+            after(busy, lambda: _close(media.source if media else None, store), "close-media")
         self.media, self.store, self.frame, self.prediction, self.track = None, None, None, None, None
         self.shown = self.requested = -1
 
@@ -224,12 +250,26 @@ class Review(QObject):
         self.requested = index
         analysing = self.analysis is not None and self.analysis.running()
         self.loader.submit(jobs.FrameRequest(
-            self.generation, index, self.media.source, self.store, self.predictor,
-            self.threshold, self.min_area, predict=self.live_predict and not analysing))
+            self.generation, index, self.media.source, self.store,
+            self.live_net, self.threshold, self.min_area,
+            predict=self.live_predict and not analysing))
 
     def step(self, delta: int) -> None:
         base = self.requested if self.requested >= 0 else self.shown
         self.seek(base + delta)
+
+    def play(self) -> None:
+        self.playback.play()
+
+    def pause(self) -> None:
+        self.playback.pause()
+
+    def step_seconds(self, seconds: float) -> None:
+        fps = self.media.fps if self.media else None
+        self.step(int(round(seconds * (fps or 1))))
+
+    def seek_last(self) -> None:
+        self.seek(self.n - 1)
 
     def refresh(self) -> None:
         if self.shown >= 0:
@@ -250,11 +290,13 @@ class Review(QObject):
         self._update_info()
         self.transport.set_position(self.shown, self.n, result.frame.time_s)
         self.timeline.set_cursor(self.shown)
-        self._request_extras()
+        self.request_extras()
         self.frame_shown.emit(self.shown)
 
     def _on_frame_failed(self, req, message: str) -> None:
-        self.pause()
+        if req.generation != self.generation:
+            return
+        self.playback.pause()
         self.message.emit(f"Frame {req.index + 1}: {message}", True)
 
     def _update_info(self) -> None:
@@ -270,53 +312,6 @@ class Review(QObject):
             return None
         ids = self.track.ids_per_frame.get(self.shown)
         return ids if ids is not None and len(ids) == self.prediction.count else None
-
-    # ------------------------------------------------------------------ playback
-    def play(self) -> None:
-        if self.media is None or self.n <= 1:
-            return
-        if self.shown >= self.n - 1:
-            self.seek(0)
-        self.playing = True
-        if self.live_predict and self.store is not None and not self.store.complete and not self.analysing():
-            self.message.emit("Each frame is analysed as it is shown, so playback is slower; "
-                              "Analysis → Analyse procedure (Ctrl+R) analyses the video once", False)
-        fps = (self.media.fps or STILL_FPS) * self.speed
-        self.timer.start(max(1, int(1000 / fps)))
-        self.transport.set_playing(True)
-
-    def pause(self) -> None:
-        self.playing = False
-        self.timer.stop()
-        self.transport.set_playing(False)
-
-    def toggle_play(self) -> None:
-        self.pause() if self.playing else self.play()
-
-    def set_speed(self, speed: float) -> None:
-        self.speed = speed
-        if self.playing:
-            self.play()
-
-    def _tick(self) -> None:
-        """Ask for the next frame only once the last one is shown: playback never skips."""
-        if self.requested != self.shown:
-            return
-        if self.shown >= self.n - 1:
-            self.pause()
-            return
-        self.seek(self.shown + 1)
-
-    def jump_finding(self, direction: int) -> None:
-        targets = sorted(f.best_index for f in self.track.findings) if self.track else []
-        if not targets:
-            targets = [a for a, _ in self.timeline.segments]
-        cur = self.shown
-        after = [t for t in targets if t > cur] if direction > 0 else [t for t in targets if t < cur]
-        if after:
-            self.seek(after[0] if direction > 0 else after[-1])
-        else:
-            self.message.emit("No further finding in that direction", False)
 
     # ------------------------------------------------------------------ threshold
     def set_threshold(self, value: float) -> None:
@@ -361,12 +356,38 @@ class Review(QObject):
         if self.analysis is not None:
             self.analysis.cancel()
 
-    def stop_analysis(self) -> None:
-        """Cancel and wait (used before the source or model changes, and on close)."""
+    def stop_analysis(self):
+        """Cancel and let go (before the source or model changes, and on close); returns the
+        thread that may still be finishing its last batch, or None."""
         task, self.analysis = self.analysis, None
         if task is not None and task.running():
-            task.stop()
+            task.cancel()
             self.analysis_finished.emit("cancelled")
+            return task.thread
+        return None
+
+    def reanalyse(self) -> None:
+        """Discard the cached results and analyse again; the old cache is deleted in a worker
+        once the analysis writing it has stopped."""
+        if self.store is None or self.media is None or self.predictor is None:
+            return
+        running = self.stop_analysis()
+        old, media, pred, gen = self.store, self.media, self.predictor, self.generation
+        self.store, self.track = None, None
+        self.timeline.set_length(media.n)
+        task = Task.call(lambda: jobs.fresh_store(old, media.source, pred, media.n, running),
+                         "reanalyse", self)
+        task.key = (gen, pred)
+        task.finished.connect(self._on_fresh_store)
+        task.failed.connect(self._on_store_failed)
+        self._start(task)
+
+    def _on_fresh_store(self, task, store) -> None:
+        if task.key != (self.generation, self.predictor):
+            return
+        self.store = store
+        self.refresh_timeline()
+        self.start_analysis()
 
     def analysing(self) -> bool:
         return self.analysis is not None and self.analysis.running()
@@ -411,7 +432,7 @@ class Review(QObject):
         probs = self.store.frame_probs
         counts = self.store.counts.astype(float)
         counts[counts < 0] = float("nan")
-        if self.track is not None and getattr(self, "_track_counts", None) is not None:
+        if self.track is not None and self._track_counts is not None:
             counts = self._track_counts
         self.timeline.set_data(probs, counts, self.threshold,
                                segments(probs, self.threshold, min_len=1, gap=2))
@@ -442,7 +463,7 @@ class Review(QObject):
         t = self.track
         note = "" if t.complete else (f"{t.n_analysed} of {t.n_frames} frames analysed — "
                                       "Analysis → Analyse procedure (Ctrl+R)")
-        self.win.findings.set_findings(t.findings, *self._findings_view[:1], note,
+        self.findings_panel.set_findings(t.findings, *self._findings_view[:1], note,
                                        self._findings_view[1])
 
     def set_verdict(self, finding, verdict: str, note: str) -> None:
@@ -462,45 +483,44 @@ class Review(QObject):
         self.findings_ready.emit()
 
     # ------------------------------------------------------------------ Grad-CAM & features
-    def _request_extras(self) -> None:
-        if self.frame is None or self.predictor is None:
-            return
-        if self.view.layers["gradcam"].visible:
-            self.cam_worker.submit(jobs.CamRequest(self.shown, self.frame.rgb, self.predictor,
-                                                   self.gradcam_target))
-        panel = self.win.features
-        if self.win.feature_dock.isVisible() and panel.stages():
-            self.feature_worker.submit(jobs.FeatureRequest(self.shown, self.frame.rgb, self.predictor,
-                                                           panel.stages()))
-
     def request_extras(self) -> None:
-        self._request_extras()
+        if self.frame is not None:
+            self.explainer.request(self.shown, self.frame.rgb)
 
     def set_gradcam_target(self, target: str) -> None:
-        self.gradcam_target = target
-        self._request_extras()
+        self.explainer.target = target
+        self.request_extras()
 
-    def _on_gradcam(self, req: jobs.CamRequest, heat) -> None:
-        if req.index == self.shown and req.predictor is self.predictor:
-            self.view.set_heatmap(heat)
+    def _on_worker_failed(self, req, message: str) -> None:
+        if getattr(req, "store", self.store) is self.store:  # not a replaced source or model
+            self.message.emit(message, True)
 
-    def _on_features(self, req: jobs.FeatureRequest, maps) -> None:
-        if req.index == self.shown:
-            self.win.features.set_maps(req.stages, maps)
-
-    def _on_worker_failed(self, _req, message: str) -> None:
-        self.message.emit(message, True)
+    def settled(self) -> bool:
+        """Nothing in flight: no model, source or cache opening, no analysis, findings up to
+        date, the requested frame shown and its Grad-CAM / feature maps computed."""
+        return (not any(t.running() for t in self.tasks) and not self.findings_timer.isActive()
+                and self.findings_worker.idle() and self.explainer.idle()
+                and (self.loader is None or self.loader.idle()) and self.requested == self.shown)
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> None:
-        """Stop every worker and wait for it: called from the window's closeEvent."""
-        self.timer.stop()
+        """Cancel every worker and let go (the window closes once ``workers.running_threads``
+        is empty; see MainWindow.closeEvent)."""
+        self.playback.pause()
         self.findings_timer.stop()
         for t in self.tasks:
             t.cancel()
         self.close_media()
-        for w in (self.findings_worker, self.cam_worker, self.feature_worker):
-            w.stop()
-        for t in self.tasks:
-            t.stop()
+        self.findings_worker.detach()
+        self.explainer.detach()
         self.tasks = []
+
+
+def _close(source, store) -> None:
+    """In a worker: close a source and write what the cache still holds."""
+    try:
+        if source is not None:
+            source.close()
+    finally:
+        if store is not None:
+            store.flush()

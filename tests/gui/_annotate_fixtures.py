@@ -25,6 +25,11 @@ def wait_idle(qtbot, ws, timeout: int = 60_000) -> None:
     qtbot.wait(20)  # deliver the last queued signals
 
 
+def shown(qtbot, ws, index: int, timeout: int = 60_000) -> None:
+    """Wait until image ``index`` is shown (it is decoded in a worker)."""
+    qtbot.waitUntil(lambda: ws.current_index == index and ws.frame is not None, timeout=timeout)
+
+
 @pytest.fixture
 def review_dataset(dataset) -> Path:
     return add_review_cases(dataset)

@@ -9,6 +9,13 @@ import cv2
 import numpy as np
 import pytest
 from gui_helpers import SLOW, H, W, code_frame, make_video
+from slot_timer import TimedApplication
+
+
+@pytest.fixture(scope="session")
+def qapp_cls():
+    """pytest-qt's QApplication, timing each event the UI thread delivers (test_ui_slots.py)."""
+    return TimedApplication
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +66,14 @@ def make_window(qtbot, tiny_model_path):
 
     yield make
     for win in wins:
-        win.close()
+        win.close()  # cancels the workers; the window closes once they have all ended
+    try:
+        qtbot.waitUntil(lambda: not pv_threads() and not any(w.isVisible() for w in wins),
+                        timeout=SLOW)
+    except Exception:
+        raise AssertionError(f"worker threads left running after close: {pv_threads()}") from None
+    for win in wins:
         win.deleteLater()
-    assert pv_threads() == [], "worker threads left running after close"
     _collect_qt_garbage()
 
 

@@ -10,7 +10,7 @@ from polypviewer.gui.annotate import TITLE, AnnotateWorkspace, install
 
 
 class FakeWindow(QMainWindow):
-    """The two methods the workspace relies on, as MainWindow provides them."""
+    """A host.HostWindow, as small as it gets (MainWindow is the real one)."""
 
     def __init__(self):
         super().__init__()
@@ -26,6 +26,21 @@ class FakeWindow(QMainWindow):
 
     def add_central_tab(self, widget, title):
         return self.tabs.addTab(widget, title)
+
+    def show_central(self, widget):
+        self.tabs.setCurrentWidget(widget)
+
+    def add_dock(self, widget, title, area=None):
+        raise AssertionError("the workspace is a tab, not a dock")
+
+    def current_model(self):
+        return "unused-until-a-dataset-is-opened"
+
+    def current_device(self):
+        return "cpu"
+
+    def set_model(self, path):
+        raise AssertionError("the workspace never changes the viewer's model")
 
 
 def test_install_adds_tab_and_guards_close(qtbot):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from _annotate_fixtures import *  # noqa: F403 (fixtures: review_dataset, workspace)
-from _annotate_fixtures import wait_idle
+from _annotate_fixtures import shown, wait_idle
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -30,6 +30,7 @@ def test_save_writes_png_keeps_backup_and_rescored(workspace, review_dataset, qt
     ws = workspace
     i = _index_of(ws, "img00")
     ws.select_index(i)
+    shown(qtbot, ws, i)
     ws.tabs.setCurrentWidget(ws.editor)
     old = (review_dataset / "masks" / "img00.png").read_bytes()
     dice_before = ws.table_model.image_row(i).dice
@@ -55,10 +56,11 @@ def test_save_writes_png_keeps_backup_and_rescored(workspace, review_dataset, qt
     assert np.array_equal(ws.compare.gt, raw > 0)
 
 
-def test_annotate_image_without_mask(workspace, review_dataset):
+def test_annotate_image_without_mask(workspace, review_dataset, qtbot):
     ws = workspace
     i = _index_of(ws, "nomask")
     ws.select_index(i)
+    shown(qtbot, ws, i)
     assert not ws.editor.canvas.mask().any()
     _paint(ws, 60, 40, 15)
     assert ws.save()
@@ -73,6 +75,7 @@ def test_switching_row_with_unsaved_edits_asks(workspace, review_dataset, qtbot)
     ws = workspace
     order = ws.visible_indices()
     ws.select_index(order[0])
+    shown(qtbot, ws, order[0])
     _paint(ws, 30, 30)
     ws.answers = ["cancel"]
     ws.table.selectRow(1)
@@ -82,12 +85,14 @@ def test_switching_row_with_unsaved_edits_asks(workspace, review_dataset, qtbot)
     assert ws.current_index == order[0] and ws.editor.canvas.is_dirty()
     ws.answers = ["discard"]
     ws.table.selectRow(1)
-    assert ws.current_index == order[1] and not ws.editor.canvas.is_dirty()
+    shown(qtbot, ws, order[1])
+    assert not ws.editor.canvas.is_dirty()
     ws.select_index(order[0])
+    shown(qtbot, ws, order[0])
     _paint(ws, 30, 30)
     ws.answers = ["save"]
     ws.table.selectRow(2)
-    assert ws.current_index == order[2]
+    shown(qtbot, ws, order[2])
     stem = ws.opened.source.name(order[0])
     assert read_mask(review_dataset / "masks" / f"{stem}.png")[30, 30]
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 from _annotate_fixtures import *  # noqa: F403 (fixtures: review_dataset, workspace)
-from _annotate_fixtures import wait_idle
+from _annotate_fixtures import shown, wait_idle
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -58,23 +58,24 @@ def test_row_click_shows_image_and_arrows_walk(workspace, review_dataset, qtbot)
     rect = ws.table.visualRect(ws.proxy.index(2, 0))
     QTest.mouseClick(ws.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     order = ws.visible_indices()
-    assert ws.current_index == order[2]
+    shown(qtbot, ws, order[2])
     name = ws.opened.source.name(order[2])
     expected = read_image(next((review_dataset / "images").glob(f"{name}.*")))
     assert np.array_equal(ws.compare.rgb, expected)
     assert ws.editor.canvas.has_image()
     ws.table.setFocus()
     QTest.keyClick(ws.table, Qt.Key.Key_Down)
-    assert ws.current_index == order[3]
+    shown(qtbot, ws, order[3])
     QTest.keyClick(ws.table, Qt.Key.Key_Up)
-    assert ws.current_index == order[2]
+    shown(qtbot, ws, order[2])
     # filtered list: arrows walk only the visible rows
     ws.set_filter("low_dice")
     vis = ws.visible_indices()
     if len(vis) >= 2:
         ws.select_index(vis[0])
+        shown(qtbot, ws, vis[0])
         QTest.keyClick(ws.table, Qt.Key.Key_Down)
-        assert ws.current_index == vis[1]
+        shown(qtbot, ws, vis[1])
 
 
 def test_reopen_uses_cache(workspace, review_dataset, qtbot):

@@ -2,24 +2,62 @@
 
 from __future__ import annotations
 
-import time
+import threading
 
 import numpy as np
 from gui_helpers import SLOW, open_and_wait
 from PySide6.QtCore import Qt
 
+from polypviewer.engine.runtime import pipeline
+from polypviewer.engine.runtime.backends import TorchBackend
+from polypviewer.engine.runtime.inference import Predictor
 
-def count_forward(monkeypatch, predictor, delay: float = 0.0) -> list[int]:
+
+class GatedBackend(TorchBackend):
+    """Each model call waits for a permit: the test decides how far the analysis gets."""
+
+    def __init__(self, predictor):
+        super().__init__(predictor)
+        self.permits = threading.Semaphore(0)
+        self.calls = 0
+
+    def forward(self, batch, lane=False):
+        self.calls += 1
+        assert self.permits.acquire(timeout=60), "the test never let this batch through"
+        return super().forward(batch, lane)
+
+    def open(self, n: int = 10_000) -> None:
+        for _ in range(n):
+            self.permits.release()
+
+
+def gate_analysis(monkeypatch) -> list[GatedBackend]:
+    """The backends the analysis pipeline makes from now on are gated (see GatedBackend)."""
+    made = []
+
+    def make(predictor, kind="auto", **_kw):
+        made.append(GatedBackend(predictor))
+        return made[-1]
+
+    monkeypatch.setattr(pipeline, "make_backend", make)
+    return made
+
+
+def count_model_runs(monkeypatch) -> list[str]:
+    """Every model call from now on: the analysis pipeline's backends and live prediction."""
     calls = []
-    original = predictor.forward
+    forward, make = Predictor.forward, pipeline.make_backend
 
-    def forward(batch):
-        calls.append(len(batch))
-        if delay:
-            time.sleep(delay)
-        return original(batch)
+    def counted_forward(self, batch):
+        calls.append("live")
+        return forward(self, batch)
 
-    monkeypatch.setattr(predictor, "forward", forward)
+    def counted_make(predictor, kind="auto", **kw):
+        calls.append("analysis")
+        return make(predictor, kind, **kw)
+
+    monkeypatch.setattr(Predictor, "forward", counted_forward)
+    monkeypatch.setattr(pipeline, "make_backend", counted_make)
     return calls
 
 
@@ -39,7 +77,7 @@ def test_analyse_progress_then_cached_on_reopen(qtbot, make_window, video, monke
 
     win.open_path("/nonexistent/file.mp4")  # switch away, then back: cache, no model run
     qtbot.waitUntil(lambda: bool(win.last_error), timeout=SLOW)
-    calls = count_forward(monkeypatch, win.review.predictor)
+    calls = count_model_runs(monkeypatch)
     open_and_wait(qtbot, win, video, frame=33)
     qtbot.waitUntil(lambda: win.review.prediction is not None, timeout=SLOW)
     assert win.review.store.complete and calls == []
@@ -48,12 +86,15 @@ def test_analyse_progress_then_cached_on_reopen(qtbot, make_window, video, monke
 
 def test_cancel_keeps_partial_results(qtbot, make_window, video, monkeypatch):
     win = open_and_wait(qtbot, make_window(), video)
-    count_forward(monkeypatch, win.review.predictor, delay=0.3)
-    win.act_analyse()
+    backends = gate_analysis(monkeypatch)
+    win.review.start_analysis()
     assert win.progress.isVisible() and win.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: bool(backends) and backends[0].calls == 1, timeout=SLOW)
+    backends[0].open(1)  # one batch, then the model waits
+    qtbot.waitUntil(lambda: len(win.review.store) > 0, timeout=SLOW)
     with qtbot.waitSignal(win.review.analysis_finished, timeout=SLOW) as blocker:
-        qtbot.waitUntil(lambda: len(win.review.store) > 0, timeout=SLOW)
         qtbot.mouseClick(win.cancel_button, Qt.MouseButton.LeftButton)
+        backends[0].open()  # the call in progress ends; nothing after it starts
     assert blocker.args == ["cancelled"]
     assert 0 < len(win.review.store) < 40 and not win.review.store.complete
     assert not win.progress.isVisible()
@@ -62,7 +103,7 @@ def test_cancel_keeps_partial_results(qtbot, make_window, video, monkeypatch):
 def test_threshold_rethresholds_without_inference(qtbot, make_window, video, monkeypatch):
     win = open_and_wait(qtbot, make_window(), video, frame=4)
     qtbot.waitUntil(lambda: win.review.prediction is not None, timeout=SLOW)
-    calls = count_forward(monkeypatch, win.review.predictor)
+    calls = count_model_runs(monkeypatch)
     prob = win.review.prediction.prob
     for value in (0.05, 0.95, 0.4):
         win.controls.threshold.setValue(int(value * 100))
@@ -124,13 +165,30 @@ def test_feature_maps_dock(qtbot, make_window, video):
 
 
 def test_close_during_analysis(qtbot, make_window, video, monkeypatch):
+    """Closing cancels; the window closes once the model call in progress has returned."""
+    from polypviewer.gui.workers import running_threads
+
     win = open_and_wait(qtbot, make_window(), video)
-    count_forward(monkeypatch, win.review.predictor, delay=0.2)
+    backends = gate_analysis(monkeypatch)
     win.review.start_analysis()
-    qtbot.waitUntil(lambda: len(win.review.store) > 0, timeout=SLOW)
-    assert win.review.analysing()
-    win.close()  # must stop and join every worker (the fixture checks no thread is left)
-    assert not win.review.analysing()
+    qtbot.waitUntil(lambda: bool(backends) and backends[0].calls == 1, timeout=SLOW)
+    backends[0].open(1)
+    qtbot.waitUntil(lambda: len(win.review.store) > 0 and backends[0].calls >= 2, timeout=SLOW)
+    closed = []
+    win.closed.connect(lambda: closed.append(True))
+    win.close()  # returns at once: the analysis thread is still in a model call
+    assert not win.review.analysing() and not win.isVisible()
+    qtbot.wait(200)
+    assert not closed and any(t.name == "pv-analysis" for t in running_threads())
+    predictor = win.review.predictor
+    backends[0].open()
+    qtbot.waitUntil(lambda: bool(closed), timeout=SLOW)
+    assert not running_threads()
+    from polypviewer.engine.media.sources import open_source
+    from polypviewer.engine.runtime.results import AnalysisStore
+
+    with open_source(str(video)) as src:  # written to disk once the worker had ended
+        assert 0 < len(AnalysisStore.open(src, predictor, n_frames=40)) < 40
 
 
 def test_analysis_up_to_the_last_frame_is_complete(qtbot, make_window, video):

@@ -37,6 +37,7 @@ def test_one_file_exports(qtbot, analysed, tmp_path, kind, name):
     assert [p.name for p in tmp_path.iterdir()] == [name] and out.stat().st_size > 0
 
 
+@pytest.mark.timeout(600)  # a child process importing torch: a minute on a busy machine
 def test_screenshot_mode(qtbot, tiny_model_path, video, tmp_path):
     # a child process, as the CLI runs it: screenshot mode quits its QApplication at the end
     import os

@@ -109,3 +109,15 @@ def test_folder_findings_are_per_image(qtbot, make_window, image_folder):
     names = {p.stem for p in image_folder.iterdir()}
     assert all(any(n in t for n in names) for t in texts), (texts, names)
     assert all("frames" not in t for t in texts)
+
+
+def test_current_model_for_the_tools(qtbot, make_window, tiny_model_path):
+    """What the dataset review and the wizard are told the viewer runs (host.HostWindow)."""
+    from polypviewer.engine.models.registry import DEFAULT_MODEL
+
+    win = make_window()
+    assert win.current_model() == str(tiny_model_path) and win.current_device() == "cpu"
+    win.review.predictor, win.review.model_path = None, None  # nothing chosen yet
+    assert win.current_model() == DEFAULT_MODEL
+    win.review.model_path = "/models/mine.safetensors"
+    assert win.current_model() == "/models/mine.safetensors"

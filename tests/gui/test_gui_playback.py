@@ -40,8 +40,8 @@ def test_play_advances_frame_by_frame_then_pause(qtbot, make_window, video):
     win.review.frame_shown.connect(seen.append)
     win.transport.speed.setCurrentIndex(4)  # 4x
     qtbot.keyClick(win, Qt.Key.Key_Space)
-    assert win.review.playing
-    qtbot.waitUntil(lambda: win.review.shown == 39 and not win.review.playing, timeout=SLOW)
+    assert win.review.playback.playing
+    qtbot.waitUntil(lambda: win.review.shown == 39 and not win.review.playback.playing, timeout=SLOW)
     assert seen == list(range(31, 40))  # no skipped or repeated frames
     assert shown(win) == 39
 

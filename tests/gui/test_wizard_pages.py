@@ -9,7 +9,7 @@ import shutil
 import pytest
 from PySide6.QtGui import QGuiApplication
 from synthetic import write_dataset
-from wizard_helpers import StubMainWindow, fake_finished_run, tiny_settings
+from wizard_helpers import StubMainWindow, fake_finished_run, refreshed, register, tiny_settings
 
 from polypviewer.engine.models.modelfile import load_model
 from polypviewer.gui.wizard import TITLE, TrainingTools, install
@@ -124,7 +124,7 @@ def test_runs_panel_statuses_copy_and_delete(qtbot, tools, dataset):
                                                    "args": [str(dataset), "--out", str(failed)]}))
     (failed / EVENTS_FILE).write_text('{"kind": "failed", "data": {"error": "DatasetError: gone"}}\n')
     panel = tools.panel
-    panel.refresh()
+    refreshed(qtbot, panel)
     status = {r.name: r.status for r in panel.runs}
     assert status == {done.name: "finished", "r-cancelled": "cancelled",
                       "r-interrupted": "interrupted", "r-failed": "failed"}
@@ -141,9 +141,9 @@ def test_runs_panel_statuses_copy_and_delete(qtbot, tools, dataset):
     panel.delete_selected()
     assert interrupted.exists()
     panel.confirm = lambda *_: True
-    panel.delete_selected()
-    assert not interrupted.exists()
-    assert panel.tree.topLevelItemCount() == 3
+    panel.delete_selected()  # in a worker, then the list is scanned again
+    qtbot.waitUntil(lambda: not interrupted.exists() and panel.tree.topLevelItemCount() == 3,
+                    timeout=60_000)
 
 
 def test_register_and_use_now(qtbot, tmp_path, dataset, tiny_model_path):
@@ -162,12 +162,12 @@ def test_register_and_use_now(qtbot, tmp_path, dataset, tiny_model_path):
     qtbot.waitUntil(lambda: view.compare_task is None, timeout=120_000)
     assert "Mean Dice over 2" in view.compare_label.text(), view.compare_label.text()
     view.name.setText("bad name!")
-    view.register()
+    register(qtbot, view)
     assert not view.use_btn.isEnabled() and "letters" in view.register_status.text()
     view.name.setText("my-polyps")
     view.description.setText("tiny test model")
     with qtbot.waitSignal(tools.model_ready, timeout=5000):
-        view.register()
+        register(qtbot, view)
         assert view.use_btn.isEnabled()
         view.use_btn.click()
     path = user_models_dir() / "my-polyps.safetensors"
@@ -175,7 +175,7 @@ def test_register_and_use_now(qtbot, tmp_path, dataset, tiny_model_path):
     assert loaded.name == "my-polyps" and loaded.metadata["description"] == "tiny test model"
     assert (user_models_dir() / "my-polyps.md").read_text().startswith("# my-polyps")
     assert mw.models == [str(path)]
-    view.register()  # the same name again is refused
+    register(qtbot, view)  # the same name again is refused
     assert "already registered" in view.register_status.text()
     assert os.path.isfile(path)
     shutil.rmtree(run)
@@ -244,18 +244,6 @@ def test_home_folder_shown_as_tilde_paths_kept(qtbot, tmp_path, monkeypatch):
     assert proc.argv[-5:-2] == [str(ds), "--out", str(run)]
 
 
-def test_compare_against_default_model_when_none_chosen():
-    """The viewer runs the default model until one is chosen: that is the one to compare with."""
-    from types import SimpleNamespace
-
-    from polypviewer.engine.models.registry import DEFAULT_MODEL
-
-    mw = SimpleNamespace(review=SimpleNamespace(model_path=None))
-    assert TrainingTools(mw).current_model() == DEFAULT_MODEL
-    mw.review.model_path = "/models/mine.safetensors"
-    assert TrainingTools(mw).current_model() == "/models/mine.safetensors"
-
-
 def test_defaults_follow_the_machine_and_the_dataset_under_review(qtbot, tmp_path, dataset):
     from types import SimpleNamespace
 
@@ -269,6 +257,7 @@ def test_defaults_follow_the_machine_and_the_dataset_under_review(qtbot, tmp_pat
     tools = TrainingTools(mw, runs_root=tmp_path / "runs")
     wiz = tools.open_wizard()
     qtbot.addWidget(wiz)
+    qtbot.waitUntil(wiz.ready, timeout=60_000)  # the run and results pages come a turn later
     assert wiz.data_page.datasets() == [str(dataset)]  # the dataset open in Dataset review
     sp, mp = wiz.settings_page, wiz.model_page
     assert sp.preset.currentText() == sp.default_preset
@@ -314,3 +303,24 @@ def test_register_and_use_now_ask_when_the_new_model_is_clearly_worse(qtbot, tmp
     view.use_now()
     assert used == ["x.safetensors"] and len(asked) == 2
     shutil.rmtree(run)
+
+
+def test_runs_panel_rereads_only_changed_runs(qtbot, tools, dataset):
+    """The periodic scan stats files; a run is read again only when one of them changed."""
+    root = tools.runs_root()
+    done = fake_finished_run(root, dataset)
+    other = root / "r-other"
+    other.mkdir()
+    (other / EVENTS_FILE).write_text('{"kind": "epoch", "data": {}}\n')
+    scanner = tools.panel.scanner
+    runs, _ = scanner.scan(root, set())
+    reads = scanner.reads
+    assert {r.name for r in runs} == {done.name, "r-other"}
+    runs, changed = scanner.scan(root, set())
+    assert not changed and scanner.reads == reads
+    (other / EVENTS_FILE).write_text('{"kind": "cancelled", "data": {"message": "stop"}}\n')
+    runs, changed = scanner.scan(root, set())
+    assert changed and scanner.reads == reads + 1
+    assert {r.name: r.status for r in runs}["r-other"] == "cancelled"
+    runs, changed = scanner.scan(root, {str(other)})  # started by this app: read again
+    assert changed and {r.name: r.status for r in runs}["r-other"] == "running"

@@ -10,11 +10,14 @@ import time
 
 import pytest
 from synthetic import write_dataset
-from wizard_helpers import WAIT, StubMainWindow, tiny_settings
+from wizard_helpers import WAIT, StubMainWindow, refreshed, register, tiny_settings
 
 from polypviewer.engine.models.modelfile import load_model
 from polypviewer.gui.wizard import TrainingTools
 from polypviewer.paths import user_models_dir
+
+# child processes import torch and train for real: minutes on a busy machine
+pytestmark = pytest.mark.timeout(WAIT // 1000)
 
 
 @pytest.fixture
@@ -64,18 +67,19 @@ def test_run_cancel_resume_register(qtbot, tools, tmp_path):
     # the wizard may be closed; the run stays in the panel
     wiz.close()
     panel = tools.panel
-    panel.refresh()
+    refreshed(qtbot, panel)
     assert panel.status_of(proc.run_dir) == "cancelled"
     panel.select(proc.run_dir)
     assert panel.buttons["resume"].isEnabled()
     panel.resume_selected()
+    qtbot.waitUntil(lambda: not panel.scanning(), timeout=60_000)
     resumed = tools.manager.live(proc.run_dir)
     assert resumed is not None and panel.status_of(proc.run_dir) == "running"
     qtbot.waitUntil(lambda: not resumed.running, timeout=WAIT)
     assert resumed.status == "finished", resumed.message + "\n".join(resumed.log_lines[-20:])
     started = [e for e in resumed.events if e.kind == "run_started"]
     assert started and started[0].data["start_epoch"] == 1
-    panel.refresh()
+    refreshed(qtbot, panel)
     assert panel.status_of(proc.run_dir) == "finished"
     # results of the finished run, registered and used
     panel.select(proc.run_dir)
@@ -83,7 +87,7 @@ def test_run_cancel_resume_register(qtbot, tools, tmp_path):
     view = panel.windows[-1].view
     assert view.tabs.count() == 3  # curves, threshold sweep, samples
     view.name.setText("tiny-wizard")
-    view.register()
+    register(qtbot, view)
     loaded = load_model(user_models_dir() / "tiny-wizard.safetensors")
     assert loaded.name == "tiny-wizard"
     with qtbot.waitSignal(tools.model_ready, timeout=5000):
@@ -98,7 +102,7 @@ def test_bad_option_is_reported(qtbot, tools, tmp_path):
     qtbot.waitUntil(lambda: not proc.running, timeout=WAIT)
     assert proc.status == "failed"
     assert "invalid choice" in proc.message
-    tools.panel.refresh()
+    refreshed(qtbot, tools.panel)
     assert tools.panel.status_of(run) == "failed"
 
 

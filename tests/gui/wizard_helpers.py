@@ -17,7 +17,7 @@ WAIT = 900_000  # ms; child processes import torch, which is slow on a busy mach
 class StubMainWindow:
     """Just the hooks the wizard uses: Tools entry, dock, set_model, current_model."""
 
-    def __init__(self, current: str | None = None):
+    def __init__(self, current: str | None = None):  # a host.HostWindow without widgets
         self.actions, self.docks, self.models = {}, {}, []
         self.current = current
 
@@ -32,6 +32,18 @@ class StubMainWindow:
 
     def current_model(self):
         return self.current
+
+
+def refreshed(qtbot, panel) -> None:
+    """Refresh the Runs panel and wait for its scan (it runs in a worker)."""
+    panel.refresh()
+    qtbot.waitUntil(lambda: not panel.scanning(), timeout=60_000)
+
+
+def register(qtbot, view) -> None:
+    """Press Register and wait for the worker that re-saves the model."""
+    view.register()
+    qtbot.waitUntil(lambda: view.register_task is None, timeout=60_000)
 
 
 def tiny_settings(wiz, epochs: int = 2) -> None:

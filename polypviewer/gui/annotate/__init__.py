@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QDockWidget
 
+from ..host import HostWindow
 from .workspace import AnnotateWorkspace
 
 TITLE = "Dataset review"
@@ -27,15 +28,6 @@ KEYS = (
     ("0", "Reset zoom and pan of the mask editor"),
     ("Up / Down", "Previous / next image in the table"),
 )
-
-
-def _model_of(main_window):
-    """The main window's current model as a path (the workspace loads its own copy, so the
-    viewer's network is never shared between threads), else None (default model)."""
-    review = getattr(main_window, "review", None)
-    predictor = getattr(review, "predictor", None)
-    path = getattr(getattr(predictor, "loaded", None), "path", None)
-    return str(path) if path is not None else getattr(review, "model_path", None)
 
 
 class TabLayout(QObject):
@@ -97,37 +89,26 @@ class _CloseGuard(QObject):
         return False
 
 
-def install(main_window, model=None):
-    """Add "Dataset review" to the main window's Tools menu; returns the function it runs.
+def install(main_window: HostWindow, model=None):
+    """Add "Dataset review" to the host's Tools menu; returns the function it runs.
 
-    Needs ``main_window.add_tool_action(title, callback)`` and either
-    ``main_window.add_central_tab(widget, title)`` (preferred: the workspace becomes a tab) or
-    ``main_window.add_dock(widget, title)``. The workspace is created on first use with
-    ``model`` (LoadedModel, Predictor, name or path; default: the main window's current model,
-    else the default model), then reused; it is reachable as
-    ``main_window.annotate_workspace``. Closing the main window asks about unsaved masks
-    (an event filter; Cancel keeps the window open) and stops the workspace's threads.
+    The workspace becomes a central tab, created on first use with ``model`` (LoadedModel,
+    Predictor, name or path; default: the host's current model, loaded as a copy of its own
+    so the viewer's network is never shared between threads), then reused; it is reachable
+    as ``main_window.annotate_workspace``. Closing the host asks about unsaved masks (an event
+    filter; Cancel keeps the window open) and cancels the workspace's threads.
     """
     state: dict = {}
 
     def show(*_args) -> AnnotateWorkspace:
         ws = state.get("ws")
         if ws is None:
-            device = getattr(getattr(main_window, "review", None), "device", "auto")
-            ws = AnnotateWorkspace(model=model if model is not None else _model_of(main_window),
-                                   device=device, parent=main_window)
+            ws = AnnotateWorkspace(model=model if model is not None else main_window.current_model(),
+                                   device=main_window.current_device(), parent=main_window)
             state["ws"] = main_window.annotate_workspace = ws
-            if hasattr(main_window, "add_central_tab"):
-                state["tab"] = main_window.add_central_tab(ws, TITLE)
-                state["layout"] = TabLayout(main_window)
-            else:
-                state["dock"] = main_window.add_dock(ws, TITLE)
-        tabs = getattr(main_window, "tabs", None)
-        if "tab" in state and tabs is not None:
-            tabs.setCurrentWidget(ws)
-        elif state.get("dock") is not None:
-            state["dock"].show()
-            state["dock"].raise_()
+            main_window.add_central_tab(ws, TITLE)
+            state["layout"] = TabLayout(main_window)
+        main_window.show_central(ws)
         return ws
 
     main_window.annotate_workspace = None

@@ -2,8 +2,9 @@
 
 Left, the table of images (worst Dice first); right, three tabs for the selected image and the
 dataset: Compare, Correct, Summary. Analysis, scoring, the threshold sweep and exports run in
-worker threads (``gui.workers.Task``); the UI thread only decodes the one image shown and
-re-thresholds its cached probability map.
+worker threads (``gui.workers.Task``), and so does decoding the image shown
+(``image_loader``, latest request wins); the UI thread only shows results. Replaced work is
+cancelled and let go, never waited for.
 
 Unsaved mask edits are never lost silently: selecting another image, opening another dataset
 or closing asks Save / Discard / Cancel through ``ask_unsaved`` (replaceable, e.g. in tests).
@@ -40,11 +41,12 @@ from ...engine.media import annotations
 from ...engine.media.dataset import Pair
 from ...engine.models import model_settings
 from ...engine.runtime.postprocess import DEFAULT_MIN_AREA_FRACTION
-from ..workers import Task
+from ..workers import LatestWorker, Task, after
 from . import analysis
 from .compare_view import CompareView
 from .editor import MaskEditor
 from .export_dialog import ExportDialog
+from .image_loader import ImageRequest, ImageResult, load_image
 from .summary import SummaryPanel
 from .table_model import COLUMNS, FILTERS, ImageTableModel, ReviewProxy
 
@@ -73,7 +75,8 @@ class AnnotateWorkspace(QWidget):
         self._told_format = False
         self.opened: analysis.Opened | None = None
         self.threshold = 0.5
-        self.current_index: int | None = None
+        self.current_index: int | None = None  # the image shown (frame, prediction)
+        self.requested_index: int | None = None  # the image asked for (decoding in the worker)
         self.frame = None
         self.prediction = None
         self.tasks: list[Task] = []
@@ -82,6 +85,10 @@ class AnnotateWorkspace(QWidget):
         self.export_task: Task | None = None
         self.last_export = None
         self._reverting = False
+        self._shut_down = False
+        self.image_worker = LatestWorker(load_image, "annotate-image", self)
+        self.image_worker.done.connect(self._on_image)
+        self.image_worker.failed.connect(self._on_image_failed)
         self._build()
 
     # ------------------------------------------------------------------ layout
@@ -184,10 +191,13 @@ class AnnotateWorkspace(QWidget):
         """Analyse (or load from the cache) and score every image, in the background."""
         if not self.maybe_save():
             return False
-        self.stop_tasks()
+        self.cancel_work()
+        self._flush_later()
+        self.tasks = []
         self.table_model.clear()
         self.summary.set_sweep(None)
         self.opened, self.current_index, self.frame, self.prediction = None, None, None, None
+        self.requested_index = None
         model, device = self.model, self.device
 
         def work(cancel):
@@ -244,6 +254,8 @@ class AnnotateWorkspace(QWidget):
                 self.start_sweep()
 
     def _on_task_failed(self, *args) -> None:
+        if args[0] not in self.tasks:  # replaced (another dataset was opened)
+            return
         self.progress.hide()
         self.cancel_button.hide()
         self.status.setText(f"Error: {args[-1]}")
@@ -265,9 +277,17 @@ class AnnotateWorkspace(QWidget):
             t.cancel()
 
     def stop_tasks(self) -> None:
+        """Cancel and wait for every thread: only where no UI is left to freeze (tests)."""
         for t in self.tasks:
             t.stop()
         self.tasks = []
+        self.image_worker.stop()
+
+    def _flush_later(self) -> None:
+        """Write the open dataset's cache once the tasks using it have ended, in a worker."""
+        if self.opened is not None:
+            after([t.thread for t in self.tasks if t.running()], self.opened.store.flush,
+                  "annotate-flush")
 
     # ------------------------------------------------------------------ table
     def set_filter(self, preset: str) -> None:
@@ -287,7 +307,7 @@ class AnnotateWorkspace(QWidget):
         if self._reverting or not current.isValid():
             return
         index = current.data(Qt.ItemDataRole.UserRole)
-        if index == self.current_index:
+        if index == self.requested_index:
             return
         if not self.maybe_save():  # Cancel: stay on the edited image, once the click is done
             QTimer.singleShot(0, lambda: self._revert_selection(previous))
@@ -314,18 +334,33 @@ class AnnotateWorkspace(QWidget):
             self.search.clear()
             pidx = self.proxy.mapFromSource(self.table_model.index(row, 0))
         self.table.selectRow(pidx.row())
-        return self.current_index == index
+        return self.requested_index == index
 
     # ------------------------------------------------------------------ current image
     def show_image(self, index: int) -> None:
-        o = self.opened
-        frame = o.source[index]
-        pred = o.store.get(index, self.threshold, o.predictor.min_area_fraction) if o.store.has(index) else None
-        self.current_index, self.frame, self.prediction = index, frame, pred
+        """Ask for image ``index``; it is shown when decoded (``current_index`` then)."""
+        if self.opened is None:
+            return
+        self.requested_index = index
+        self.image_worker.submit(ImageRequest(self.opened, index, self.threshold))
+
+    def _on_image(self, req: ImageRequest, res: ImageResult) -> None:
+        if req.opened is not self.opened or req.index != self.requested_index:
+            return  # another image or dataset was asked for meanwhile
+        if req.threshold != self.threshold:
+            self.show_image(req.index)
+            return
+        frame, pred = res.frame, res.prediction
+        self.current_index, self.frame, self.prediction = req.index, frame, pred
         self.compare.set_data(frame.rgb, frame.gt_mask, pred)
         note = frame.name if frame.gt_mask is not None else f"{frame.name}: no mask yet, draw one"
         self.editor.set_image(frame.rgb, frame.gt_mask, None if pred is None else pred.mask, note)
         self._update_title()
+
+    def _on_image_failed(self, req: ImageRequest, message: str) -> None:
+        if req.opened is self.opened and req.index == self.requested_index:
+            self.status.setText(f"Error: {message}")
+            self.message.emit(message)
 
     def _update_title(self, *_args) -> None:
         tab = "Correct *" if self.editor.canvas.is_dirty() else "Correct"
@@ -417,8 +452,8 @@ class AnnotateWorkspace(QWidget):
             return True
 
         self.main_task = self._start(Task(work, "annotate-rescore", self), self._on_open_finished)
-        if self.current_index is not None:
-            self.show_image(self.current_index)
+        if self.requested_index is not None:
+            self.show_image(self.requested_index)
 
     def set_min_area(self, fraction: float) -> None:
         """One minimum area for predicted and true polyps: re-score, re-sweep, redraw."""
@@ -439,8 +474,8 @@ class AnnotateWorkspace(QWidget):
 
         self.summary.set_sweep(None)
         self.main_task = self._start(Task(work, "annotate-rescore", self), self._on_open_finished)
-        if self.current_index is not None:
-            self.show_image(self.current_index)
+        if self.requested_index is not None:
+            self.show_image(self.requested_index)
 
     # ------------------------------------------------------------------ export
     def export_dialog(self) -> None:
@@ -478,19 +513,22 @@ class AnnotateWorkspace(QWidget):
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event) -> None:
-        if not self.maybe_save():
+        if not self.shutdown():
             event.ignore()
             return
-        self.stop_tasks()
         super().closeEvent(event)
 
     def shutdown(self) -> bool:
-        """For the main window's close: False when the user cancelled."""
+        """For closing: False when the user cancelled; else every task is cancelled and the
+        cache written once they have ended (the host waits for ``workers.running_threads``)."""
+        if self._shut_down:  # the host polls its close until the workers have ended
+            return True
         if not self.maybe_save():
             return False
-        self.stop_tasks()
-        if self.opened is not None:
-            self.opened.store.flush()
+        self._shut_down = True
+        self.cancel_work()
+        self._flush_later()
+        self.image_worker.detach()
         return True
 
 

@@ -1,17 +1,12 @@
 """Training wizard and Runs panel.
 
-Contract with the main window (everything optional except ``add_tool_action``/``add_dock``):
-
-``install(main_window)`` adds "Tools -> Train a model…" (``add_tool_action(title, callback)``)
-and a "Runs" dock (``add_dock(widget, title)``; hidden until the wizard opens or Tools ->
-Training runs shows it), and returns the ``TrainingTools`` object (also
-stored as ``main_window.training_tools``). "Use now" calls ``main_window.set_model(path)`` when
-it exists, else ``main_window.review.load_model(path)``, and always emits
-``TrainingTools.model_ready(path)``. The model compared against is ``main_window.current_model()``
-when it exists, else ``main_window.review.model_path`` (None there: the viewer runs the default
-model, so that one). Runs are child processes; before the
-main window closes it should call ``tools.shutdown()`` (cancel runs, keep their checkpoints) —
-install also connects it to ``QCoreApplication.aboutToQuit``.
+``install(main_window)`` (a ``host.HostWindow``) adds "Tools -> Train a model…" and a "Runs"
+dock (hidden until the wizard opens or Tools -> Training runs shows it), and returns the
+``TrainingTools`` object (also stored as ``main_window.training_tools``). "Use now" calls
+``main_window.set_model(path)`` and emits ``TrainingTools.model_ready(path)``; the model
+compared against is ``main_window.current_model()``. Runs are child processes;
+``tools.shutdown()`` cancels them (checkpoints kept); install connects it to
+``QCoreApplication.aboutToQuit``.
 """
 
 from __future__ import annotations
@@ -19,8 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
+from PySide6.QtWidgets import QWidget
 
 from ...paths import runs_dir
+from ..host import HostWindow
+from ..workers import after
 from .process import RunManager
 
 TITLE = "Train a model…"
@@ -31,7 +29,8 @@ class TrainingTools(QObject):
 
     model_ready = Signal(str)
 
-    def __init__(self, main_window=None, runs_root: Path | None = None, grace_s: float = 2.0):
+    def __init__(self, main_window: HostWindow | None = None, runs_root: Path | None = None,
+                 grace_s: float = 2.0):
         super().__init__(main_window if isinstance(main_window, QObject) else None)
         self.main_window = main_window
         self._runs_root = runs_root
@@ -54,13 +53,13 @@ class TrainingTools(QObject):
         return self._panel
 
     def open_wizard(self):
-        from .wizard import TrainWizard
+        from .wizard import TrainWizard  # imported ahead by install (see _warm_import)
 
         if self.dock is not None:  # the runs belong with training, not with every review
             self.dock.show()
 
         if self.wizard is None:
-            parent = self.main_window if hasattr(self.main_window, "windowHandle") else None
+            parent = self.main_window if isinstance(self.main_window, QWidget) else None
             self.wizard = TrainWizard(self, parent)
             self.wizard.finished.connect(self._wizard_closed)
             reviewed = self.reviewed_dataset()
@@ -84,33 +83,21 @@ class TrainingTools(QObject):
         self.panel.refresh()
 
     def current_model(self) -> str | None:
-        mw = self.main_window
-        if hasattr(mw, "current_model"):
-            return mw.current_model()
-        review = getattr(mw, "review", None)
-        if review is None:
-            return None
-        from ...engine.models.registry import DEFAULT_MODEL  # imports torch: not at app start
-
-        # no model chosen: the viewer loaded the default one (review.load_model(None))
-        return getattr(review, "model_path", None) or DEFAULT_MODEL
+        return self.main_window.current_model() if self.main_window is not None else None
 
     def use_model(self, path: str) -> None:
-        """Hand a registered model to the viewer (``set_model`` hook, else review.load_model)."""
+        """Hand a registered model to the viewer."""
         if not path:
             return
-        mw = self.main_window
-        if hasattr(mw, "set_model"):
-            mw.set_model(path)
-        elif hasattr(getattr(mw, "review", None), "load_model"):
-            mw.review.load_model(path)
+        if self.main_window is not None:
+            self.main_window.set_model(path)
         self.model_ready.emit(path)
 
     def shutdown(self) -> None:
         self.manager.shutdown()
 
 
-def install(main_window) -> TrainingTools:
+def install(main_window: HostWindow) -> TrainingTools:
     """Add "Tools -> Train a model…" and the Runs dock to ``main_window``; see the module doc."""
     tools = TrainingTools(main_window)
     main_window.add_tool_action(TITLE, tools.open_wizard)
@@ -124,4 +111,17 @@ def install(main_window) -> TrainingTools:
     app = QCoreApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(tools.shutdown)
+    after([], _warm_import, "wizard-import")
     return tools
+
+
+def _warm_import() -> None:
+    """Import the wizard's pages (they pull in the model factory, seconds on a cold start) and
+    the offline weight packages the model page lists, in a worker, so the first "Train a
+    model…" does not import them on the UI thread."""
+    import importlib
+
+    importlib.import_module(f"{__name__}.wizard")
+    from ...engine.models.pretrained import available_pretrained
+
+    available_pretrained()

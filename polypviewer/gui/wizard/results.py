@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from ..pixmaps import rgb_pixmap
 from ..workers import Task
 from .compute import compare_models, format_duration
-from .register import check_name, register_run
+from .register import register_run
 from .widgets import AutoHideLabel, FitPixmapLabel, home_short
 
 PLOTS = (("Curves", "curves.png"), ("Threshold sweep", "threshold_sweep.png"),
@@ -78,6 +78,7 @@ class ResultsView(QWidget):
         self.run_dir: Path | None = None
         self.model_path: str | None = None
         self.compare_task: Task | None = None
+        self.register_task: Task | None = None
         self.metrics = QLabel()
         self.metrics.setWordWrap(True)
         self.metrics.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -269,31 +270,43 @@ class ResultsView(QWidget):
 
     # ---- register ----------------------------------------------------------------------
     def register(self) -> None:
+        """Register the run's model in a worker (it loads and re-saves the weights)."""
+        if self.run_dir is None or self.register_task is not None:
+            return
         if not self._confirm_if_worse("Register"):
             return
-        if self.run_dir is None:
-            return
-        name = self.name.text().strip()
-        problem = check_name(name)
-        if problem:
-            self._register_message(problem, error=True)
-            return
-        try:
-            path = register_run(self.run_dir, name, self.description.text().strip())
-        except Exception as e:  # noqa: BLE001 - shown to the user
-            self._register_message(f"Could not register: {home_short(str(e))}", error=True)
-            return
+        name, run = self.name.text().strip(), self.run_dir
+        description = self.description.text().strip()
+        self.register_btn.setEnabled(False)
+        self._register_message(f"Registering '{name}'…")
+        task = Task.call(lambda: register_run(run, name, description), "register", self)
+        task.name = name
+        task.finished.connect(self._registered)
+        task.failed.connect(self._register_failed)
+        self.register_task = task.start()
+
+    def _registered(self, task, path) -> None:
+        self.register_task = None
+        self.register_btn.setEnabled(True)
         self.model_path = str(path)
         self.use_btn.setEnabled(True)
-        self._register_message(f"Registered as '{name}' in {home_short(str(path.parent))}.")
+        self._register_message(f"Registered as '{task.name}' in {home_short(str(path.parent))}.")
         self.registered.emit(str(path))
+
+    def _register_failed(self, task, message: str) -> None:
+        self.register_task = None
+        self.register_btn.setEnabled(True)
+        # check_name's reasons read as they are; anything else says what failed
+        known = message.startswith(("use letters", "a model named"))
+        self._register_message(message if known else f"Could not register: {home_short(message)}",
+                               error=True)
 
     def _register_message(self, text: str, error: bool = False) -> None:
         self.register_status.setText(text)
         self.register_status.setStyleSheet("color: #c0392b;" if error else "color: #2a7d2a;")
 
     def busy(self) -> bool:
-        return self.compare_task is not None
+        return self.compare_task is not None or self.register_task is not None
 
 
 def _compare_gen(run: Path, new: str, other: str, cancel):

@@ -1,5 +1,8 @@
 """The Runs dock: past and current runs under ``paths.runs_dir()`` with their status (from the
 run folders, see ``runs.py``), data, key settings and best metrics, and the actions on them.
+
+The folder is scanned in a worker (``run_scan.RunScanner``): every few seconds it stats the
+files of each run and re-reads only the runs that changed; the list is rebuilt only then.
 """
 
 from __future__ import annotations
@@ -20,13 +23,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..workers import Task
 from .monitor import RunMonitor
 from .results import ResultsView
-from .runs import delete_run, reproduce_command, scan_runs
+from .run_scan import RunScanner
+from .runs import delete_run, reproduce_command
 from .widgets import home_short
 
 ROLE = Qt.ItemDataRole.UserRole
 COLUMNS = ("run", "status", "data", "settings", "best")
+POLL_MS = 5000  # epochs finishing in runs started elsewhere (e.g. from the command line)
 
 
 class RunsPanel(QWidget):
@@ -61,15 +67,56 @@ class RunsPanel(QWidget):
         lay.addWidget(self.tree, 1)
         lay.addLayout(row)
         lay.addWidget(self.message)
+        self.runs = []
+        self.scanner = RunScanner()
+        self.scan_task: Task | None = None
+        self._scan_again = False
         tools.manager.changed.connect(self.refresh)
-        self._timer = QTimer(self, interval=5000, timeout=self.refresh)  # epochs finishing
+        self._timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
         self._timer.start()
         self.refresh()
 
     # ---- listing -----------------------------------------------------------------------
     def refresh(self) -> None:
+        """Scan the runs folder (in a worker) and show the result."""
+        self._scan(force=True)
+
+    def _poll(self) -> None:
+        self._scan(force=False)
+
+    def _scan(self, force: bool) -> None:
+        if self.scan_task is not None and self.scan_task.running():
+            self._scan_again = self._scan_again or force  # once this one is done
+            return
+        root_of, live = self.tools.runs_root, set(self.tools.manager.live_dirs())
+        task = Task.call(lambda: self.scanner.scan(root_of(), live), "runs-scan", self)
+        task.force = force
+        task.finished.connect(self._on_scanned)
+        task.failed.connect(self._on_scan_failed)
+        self.scan_task = task.start()
+
+    def _on_scanned(self, task, result) -> None:
+        runs, changed = result
+        if changed or task.force:
+            self._fill(runs)
+        self._scan_done()
+
+    def _on_scan_failed(self, _task, message: str) -> None:
+        self.message.setText(f"could not list the runs: {home_short(message)}")
+        self._scan_done()
+
+    def _scan_done(self) -> None:
+        self.scan_task = None
+        if self._scan_again:
+            self._scan_again = False
+            self._scan(force=True)
+
+    def scanning(self) -> bool:
+        return self.scan_task is not None or self._scan_again
+
+    def _fill(self, runs) -> None:
         selected = self.selected()
-        self.runs = scan_runs(self.tools.runs_root(), self.tools.manager.live_dirs())
+        self.runs = runs
         self.tree.clear()
         for r in self.runs:
             failed = r.status == "failed" and r.message
@@ -169,8 +216,12 @@ class RunsPanel(QWidget):
             return
         if not self.confirm("Delete run", f"Delete the run folder {run.name} and everything in it?"):
             return
-        try:
-            delete_run(run)
-        except OSError as e:
-            self.message.setText(f"could not delete {run.name}: {home_short(str(e))}")
+        task = Task.call(lambda: delete_run(run), "runs-delete", self)
+        task.run = run
+        task.finished.connect(lambda *_: self.refresh())
+        task.failed.connect(self._delete_failed)
+        task.start()
+
+    def _delete_failed(self, task, message: str) -> None:
+        self.message.setText(f"could not delete {task.run.name}: {home_short(message)}")
         self.refresh()

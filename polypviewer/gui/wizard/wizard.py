@@ -6,6 +6,7 @@ so closing the wizard leaves the child process running and listed in the Runs pa
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWizard, QWizardPage
 
 from .page_data import DataPage
@@ -33,6 +34,9 @@ class ResultsPage(QWizardPage):
 
 
 class TrainWizard(QWizard):
+    """Built over three turns of the event loop (the choice pages, then the live run page with
+    its plots, then the results page), so that opening it never holds the UI for long."""
+
     def __init__(self, tools, parent=None):
         super().__init__(parent)
         self.tools = tools
@@ -43,11 +47,24 @@ class TrainWizard(QWizard):
         self.model_page = ModelPage()
         self.split_page = SplitPage()
         self.settings_page = SettingsPage()
-        self.run_page = RunPage()
-        self.results_page = ResultsPage(tools)
-        for p in (self.data_page, self.model_page, self.split_page, self.settings_page,
-                  self.run_page, self.results_page):
+        self.run_page: RunPage | None = None
+        self.results_page: ResultsPage | None = None
+        for p in (self.data_page, self.model_page, self.split_page, self.settings_page):
             self.addPage(p)
+        QTimer.singleShot(0, self._add_run_page)
+
+    def _add_run_page(self) -> None:
+        self.run_page = RunPage()
+        self.addPage(self.run_page)
+        QTimer.singleShot(0, self._add_results_page)
+
+    def _add_results_page(self) -> None:
+        self.results_page = ResultsPage(self.tools)
+        self.addPage(self.results_page)
+
+    def ready(self) -> bool:
+        """Every page is built (see the class doc)."""
+        return self.results_page is not None
 
     def spec(self) -> RunSpec:
         """Every choice made so far (pages not yet shown contribute their defaults)."""
@@ -63,5 +80,5 @@ class TrainWizard(QWizard):
         return self.tools.manager.start(run_dir, spec.command_name, train_args(spec, str(run_dir)))
 
     def busy(self) -> bool:
-        return self.data_page.busy() or self.settings_page.busy() or \
-            self.results_page.view.busy()
+        return (not self.ready() or self.data_page.busy() or self.settings_page.busy()
+                or self.results_page.view.busy())
