@@ -51,11 +51,14 @@ def open_store(source: Source, predictor: Predictor, n: int) -> AnalysisStore:
 
 
 def fresh_store(old: AnalysisStore, source: Source, predictor: Predictor, n: int,
-                wait_for: threading.Thread | None = None) -> AnalysisStore:
-    """Re-analyse: once ``wait_for`` (the analysis writing ``old``) has ended, delete ``old``
-    from disk and open an empty store in its place."""
+                wait_for: threading.Thread | None = None, readers_idle=None) -> AnalysisStore:
+    """Re-analyse: once ``wait_for`` (the analysis writing ``old``) has ended and
+    ``readers_idle()`` (e.g. the findings worker) holds, delete ``old`` from disk and open an
+    empty store in its place."""
     if wait_for is not None and wait_for is not threading.current_thread():
         wait_for.join()
+    while readers_idle is not None and not readers_idle():
+        time.sleep(0.02)
     old.delete()
     return open_store(source, predictor, n)
 

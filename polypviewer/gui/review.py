@@ -294,8 +294,8 @@ class Review(QObject):
         self.frame_shown.emit(self.shown)
 
     def _on_frame_failed(self, req, message: str) -> None:
-        if req.generation != self.generation:
-            return
+        if req.generation != self.generation or req.store is not self.store:
+            return  # a replaced source, or a cache re-analyse deleted meanwhile
         self.playback.pause()
         self.message.emit(f"Frame {req.index + 1}: {message}", True)
 
@@ -375,7 +375,9 @@ class Review(QObject):
         old, media, pred, gen = self.store, self.media, self.predictor, self.generation
         self.store, self.track = None, None
         self.timeline.set_length(media.n)
-        task = Task.call(lambda: jobs.fresh_store(old, media.source, pred, media.n, running),
+        self.findings_timer.stop()  # no new findings on the old store; the one running ends
+        idle = self.findings_worker.idle
+        task = Task.call(lambda: jobs.fresh_store(old, media.source, pred, media.n, running, idle),
                          "reanalyse", self)
         task.key = (gen, pred)
         task.finished.connect(self._on_fresh_store)

@@ -116,6 +116,7 @@ def test_jpg_mask_is_replaced_by_png_and_kept_in_backup(tmp_path):
 def test_save_removes_stray_pixels_and_says_so(workspace, review_dataset, qtbot):
     ws = workspace
     ws.select_index(_index_of(ws, "img01"))
+    shown(qtbot, ws, _index_of(ws, "img01"))
     ws.tabs.setCurrentWidget(ws.editor)
     ws.editor.clear_mask()
     _paint(ws, 40, 40, size=15)
@@ -147,6 +148,7 @@ def test_saving_over_a_jpg_mask_says_so_in_the_status_line_and_once_in_a_dialog(
     wait_idle(qtbot, ws)
     for stem in ("img00", "img01"):
         ws.select_index(_index_of(ws, stem))
+        shown(qtbot, ws, _index_of(ws, stem))
         ws.tabs.setCurrentWidget(ws.editor)
         _paint(ws, 10, 10)
         assert ws.save()

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QWidget
 
 from ...paths import runs_dir
 from ..host import HostWindow
-from ..workers import after
 from .process import RunManager
 
 TITLE = "Train a model…"
@@ -53,7 +52,7 @@ class TrainingTools(QObject):
         return self._panel
 
     def open_wizard(self):
-        from .wizard import TrainWizard  # imported ahead by install (see _warm_import)
+        from .wizard import TrainWizard  # the pages import the model factory: not at app start
 
         if self.dock is not None:  # the runs belong with training, not with every review
             self.dock.show()
@@ -111,17 +110,4 @@ def install(main_window: HostWindow) -> TrainingTools:
     app = QCoreApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(tools.shutdown)
-    after([], _warm_import, "wizard-import")
     return tools
-
-
-def _warm_import() -> None:
-    """Import the wizard's pages (they pull in the model factory, seconds on a cold start) and
-    the offline weight packages the model page lists, in a worker, so the first "Train a
-    model…" does not import them on the UI thread."""
-    import importlib
-
-    importlib.import_module(f"{__name__}.wizard")
-    from ...engine.models.pretrained import available_pretrained
-
-    available_pretrained()

@@ -10,7 +10,7 @@ import math
 import time
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -72,16 +72,15 @@ class RunMonitor(QWidget):
         self.epoch_bar, self.run_bar = QProgressBar(), QProgressBar()
         self.run_bar.setFormat("%v / %m epochs")
         self.epoch_eta, self.run_eta = QLabel(), QLabel()
-        self.loss_plot = pg.PlotWidget(title="Loss", axisItems={"bottom": EpochAxis("bottom")})
-        self.metric_plot = pg.PlotWidget(title="Validation",
-                                         axisItems={"bottom": EpochAxis("bottom")})
-        # losses fall and scores rise: keep each legend in the corner its curves leave free
-        self.loss_plot.addLegend(offset=(-5, 5))
-        self.metric_plot.addLegend(offset=(-5, -5))
-        for p in (self.loss_plot, self.metric_plot):
-            p.setLabel("bottom", "epoch")
-            p.showGrid(x=True, y=True, alpha=0.2)
-        self.metric_plot.setYRange(0, 1, padding=0.08)  # room for the 1.0 tick label
+        # the two plots are built in the next turns of the event loop (each takes tens of ms),
+        # so that opening the wizard or a run never holds the UI; rows that arrive meanwhile
+        # are drawn once they exist
+        self.loss_plot: pg.PlotWidget | None = None
+        self.metric_plot: pg.PlotWidget | None = None
+        self.plots = QWidget()
+        self.plots_layout = QVBoxLayout(self.plots)
+        self.plots_layout.setContentsMargins(0, 0, 0, 0)
+        QTimer.singleShot(0, self._make_loss_plot)
         self.curves: dict[str, pg.PlotDataItem] = {}
         # validation images, ground truth and prediction, one row each: a tall picture, so it
         # gets the full height beside the plots
@@ -103,13 +102,8 @@ class RunMonitor(QWidget):
             bars.addWidget(bar, r, 1)
             bars.addWidget(eta, r, 2)
         bars.setColumnStretch(1, 1)
-        plots = QWidget()
-        pl = QVBoxLayout(plots)
-        pl.setContentsMargins(0, 0, 0, 0)
-        pl.addWidget(self.loss_plot)
-        pl.addWidget(self.metric_plot)
         upper = QSplitter(Qt.Orientation.Horizontal)
-        upper.addWidget(plots)
+        upper.addWidget(self.plots)
         upper.addWidget(self.samples)
         upper.setStretchFactor(0, 3)
         upper.setStretchFactor(1, 1)
@@ -124,6 +118,29 @@ class RunMonitor(QWidget):
         lay.addLayout(top)
         lay.addLayout(bars)
         lay.addWidget(split, 1)
+
+    def _make_loss_plot(self) -> None:
+        self.loss_plot = pg.PlotWidget(title="Loss", axisItems={"bottom": EpochAxis("bottom")})
+        # losses fall and scores rise: keep each legend in the corner its curves leave free
+        self.loss_plot.addLegend(offset=(-5, 5))
+        self._style(self.loss_plot)
+        QTimer.singleShot(0, self._make_metric_plot)
+
+    def _make_metric_plot(self) -> None:
+        self.metric_plot = pg.PlotWidget(title="Validation",
+                                         axisItems={"bottom": EpochAxis("bottom")})
+        self.metric_plot.addLegend(offset=(-5, -5))
+        self._style(self.metric_plot)
+        self.metric_plot.setYRange(0, 1, padding=0.08)  # room for the 1.0 tick label
+        self._plot()
+
+    def _style(self, plot) -> None:
+        plot.setLabel("bottom", "epoch")
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plots_layout.addWidget(plot)
+
+    def plots_ready(self) -> bool:
+        return self.metric_plot is not None
 
     def _reset(self) -> None:
         self.rows: list[dict] = []
@@ -216,6 +233,8 @@ class RunMonitor(QWidget):
         self.run_eta.setText(f"ETA {format_duration(per_epoch * max(0.0, todo))}")
 
     def _plot(self) -> None:
+        if not self.plots_ready():
+            return  # _make_metric_plot draws what came meanwhile
         for key, (plot, name, colour) in SERIES.items():
             pts = [(r["epoch"] + 1, r[key]) for r in self.rows if key in r]
             if not pts:
