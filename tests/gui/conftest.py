@@ -12,6 +12,12 @@ from gui_helpers import SLOW, H, W, code_frame, make_video
 from slot_timer import TimedApplication
 
 
+@pytest.fixture(autouse=True)
+def _isolated_log_dir(tmp_path_factory, monkeypatch):
+    """The app's log file (gui.logs) goes to a temporary folder, never the user's."""
+    monkeypatch.setenv("POLYPVIEWER_LOG_DIR", str(tmp_path_factory.mktemp("log")))
+
+
 @pytest.fixture(scope="session")
 def qapp_cls():
     """pytest-qt's QApplication, timing each event the UI thread delivers (test_ui_slots.py)."""
