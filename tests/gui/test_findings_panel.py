@@ -35,7 +35,7 @@ def test_panel_count_equals_the_report_and_ids_agree_with_the_json(qtbot, make_w
     # the tiny random model is never confident: make its frames positive and let them count
     win.review.tracking = replace(win.review.tracking, enter_confidence=0.0)
     win.review.set_threshold(0.01)
-    win.act_analyse()
+    win.review.start_analysis()  # Analysis > Analyse procedure
     qtbot.waitUntil(lambda: win.review.store.complete and win.review.track is not None
                     and win.review.track.complete, timeout=SLOW)
     track = win.review.track
