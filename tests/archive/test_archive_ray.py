@@ -18,6 +18,7 @@ from polypviewer.archive.runner import BatchOptions, _import_ray, run_batch
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # before Ray's first import, as the runner does
 pytest.importorskip("ray")
 ray = _import_ray()
+pytestmark = pytest.mark.timeout(900)  # starts local Ray and a worker twice on 2 cores
 
 
 @pytest.fixture(scope="module")

@@ -106,3 +106,10 @@ def _qt_garbage_between_tests():
 
     if QCoreApplication.instance() is not None:
         _collect_qt_garbage()
+
+
+def pytest_collection_modifyitems(items):
+    """A hung GUI test fails within a minute, unless it marks a longer limit itself."""
+    for item in items:
+        if "tests/gui/" in str(item.fspath).replace("\\", "/") and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(60))
