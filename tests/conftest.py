@@ -42,3 +42,15 @@ def tiny_model_path(tmp_path_factory) -> Path:
     model = create_model(TINY, pretrained=False).eval()
     return save_model(tmp_path_factory.mktemp("models") / "tiny", model, TINY, threshold=0.5,
                       name="tiny")
+
+
+@pytest.fixture(scope="session")
+def qapp_cls():
+    """pytest-qt's QApplication for every test folder, timing each event the UI thread delivers
+    (tests/gui/test_ui_slots.py): one class, whichever test makes the process's application."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "gui"))
+    from slot_timer import TimedApplication
+
+    return TimedApplication

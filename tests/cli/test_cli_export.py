@@ -42,7 +42,8 @@ def test_video_export_report_and_errors(tmp_path, tiny_model_path, capsys):
     assert not (tmp_path / "o2").exists()
 
 
-def test_report_with_procedure_details_and_pdf(tmp_path, tiny_model_path, capsys):
+def test_report_with_procedure_details_and_pdf(tmp_path, tiny_model_path, capsys, qapp):
+    # qapp: the process's one QApplication is pytest-qt's, which the GUI tests need
     video = write_video(tmp_path / "clip.mp4", n=4)
     out = tmp_path / "out"
     assert _export(tiny_model_path, video, out, "--format", "report", "--pdf", "--paper", "letter",

@@ -9,7 +9,6 @@ import cv2
 import numpy as np
 import pytest
 from gui_helpers import SLOW, H, W, code_frame, make_video
-from slot_timer import TimedApplication
 
 
 @pytest.fixture(autouse=True)
@@ -17,11 +16,6 @@ def _isolated_log_dir(tmp_path_factory, monkeypatch):
     """The app's log file (gui.logs) goes to a temporary folder, never the user's."""
     monkeypatch.setenv("POLYPVIEWER_LOG_DIR", str(tmp_path_factory.mktemp("log")))
 
-
-@pytest.fixture(scope="session")
-def qapp_cls():
-    """pytest-qt's QApplication, timing each event the UI thread delivers (test_ui_slots.py)."""
-    return TimedApplication
 
 
 @pytest.fixture(scope="session")
