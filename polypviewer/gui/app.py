@@ -184,7 +184,7 @@ def run_app(paths: list[str], args=None) -> int:
 
         demo = resources_dir() / "samples" / "demo.mp4"
         paths = [str(demo)] if demo.exists() else []
-    if screenshot:  # the whole (offscreen) screen, whatever size a previous session saved
+    if screenshot:  # the whole (offscreen) screen, whatever window size the settings hold
         win.setGeometry(win.screen().availableGeometry())
     win.show()
     if paths:

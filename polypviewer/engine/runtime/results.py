@@ -238,7 +238,7 @@ class AnalysisStore:
         try:
             path.unlink(missing_ok=True)
         except OSError:
-            pass  # a read-only cache: the frames are still forgotten for this session
+            pass  # a read-only cache: the damaged frames stay forgotten while the app runs
 
     def _grow(self, n: int) -> None:
         if n > len(self._probs):
