@@ -133,16 +133,12 @@ def _one_channel_model(path):
 
 def test_init_from_an_old_one_channel_model_copies_tensors_and_adds_a_zero_channel(tmp_path):
     old = _one_channel_model(tmp_path / "old")
-    two = ModelConfig(**{**TINY.to_dict(), "decoder_channels": (16, 16, 8, 8, 8),
-                         "seg_channels": 2})
+    two = ModelConfig(**{**TINY.to_dict(), "seg_channels": 2})
     model, counts = init_model(two, str(tmp_path / "old.safetensors"))
-    assert counts["partial"] == 2 and counts["new"] == 0
     new, ref = model.state_dict(), old.state_dict()
-    head = "segmentation_head.0.weight"
-    assert new[head].shape[0] == 2
-    assert torch.equal(new[head][0], ref[head][0]) and not new[head][1].any()
-    enc = next(k for k in ref if k.startswith("encoder."))
-    assert torch.equal(new[enc], ref[enc])
+    assert counts["copied"] == len(ref) and counts["partial"] == 0
+    assert counts["new"] == len(new) - len(ref) > 0  # the neoplastic head alone
+    assert all(not new[k].any() for k in new if k.startswith("neoplastic_head."))
     x = torch.randn(1, 3, 64, 64)
     model.eval()
     old.eval()
@@ -150,6 +146,20 @@ def test_init_from_an_old_one_channel_model_copies_tensors_and_adds_a_zero_chann
         (a, _), (b, _) = model(x), old(x)
     assert torch.allclose(a[:, :1], b, atol=1e-5)  # the polyp channel is unchanged
     assert torch.allclose(torch.sigmoid(a[:, 1]), torch.full_like(a[:, 1], 0.5))
+
+
+def test_init_from_a_two_channel_model_into_one_channel_keeps_the_polyp_channel(tmp_path):
+    torch.manual_seed(1)
+    two = ModelConfig(**{**TINY.to_dict(), "seg_channels": 2})
+    src = create_model(two).eval()
+    save_model(tmp_path / "two", src, two)
+    model, counts = init_model(TINY, str(tmp_path / "two.safetensors"))
+    assert counts["new"] == 0 and "neoplastic_head.bias" not in model.state_dict()
+    x = torch.randn(1, 3, 64, 64)
+    model.eval()
+    with torch.no_grad():
+        (a, _), (b, _) = src(x), model(x)
+    assert b.shape[1] == 1 and torch.allclose(a[:, :1], b, atol=1e-5)
 
 
 def test_old_model_files_load_as_one_channel(tmp_path):
@@ -209,3 +219,14 @@ def test_resumed_multi_source_run_matches_an_uninterrupted_one(tmp_path):
 def test_a_missing_source_is_one_clear_error(tmp_path):
     with pytest.raises(DatasetError, match="does not exist"):
         gather_sources([{"path": "nowhere"}], str(tmp_path), 0.1, 0)
+
+
+def test_cadx_loss_weighs_both_classes_equally_whatever_their_area():
+    # 9 neoplastic pixels, 1 non-neoplastic: calling all of them neoplastic must not be cheap
+    labels = torch.tensor([[[LABEL_NEOPLASTIC] * 9 + [LABEL_NON_NEOPLASTIC]]])
+    prior = torch.full((1, 1, 1, 10), 3.0)
+    balanced = torch.zeros(1, 1, 1, 10)
+    assert cadx_loss(prior, labels) > cadx_loss(balanced, labels)
+    fixed = prior.clone()
+    fixed[..., 9] = -3.0  # the minority pixel right as well
+    assert cadx_loss(fixed, labels) < cadx_loss(balanced, labels)
