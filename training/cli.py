@@ -30,8 +30,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="run folder (checkpoints, metrics, plots, final model)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its folder")
     p.add_argument("--config", help="a run's config.json (e.g. from 'Copy as command' or a run)")
-    p.add_argument("--task", choices=["segment", "classify"], default="segment",
-                   help="segment (default) or frame classification only (seed 000)")
+    p.add_argument("--task", choices=["segment", "classify", "cadx"], default="segment",
+                   help="segment (default), frame classification only (seed 000), or cadx: fit "
+                   "the neoplastic head of the --init-from model on sources with classes/")
     p.add_argument("--cv", type=int, default=0, metavar="K",
                    help="k-fold cross-validation: K runs in RUN_DIR/fold_i and cv_summary.json")
     _add_run_options(p)
@@ -124,9 +125,12 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         except (OSError, ValueError, TypeError) as e:
             raise PolypViewerError(f"cannot use training config {a.config}: {e}") from e
         # where and how it runs may change; what it trains comes from the file
+        # a staged run names its start (the previous stage's model) on the command line
         return replace(cfg, out=a.out or cfg.out, cv_folds=getattr(a, "cv", 0) or cfg.cv_folds,
                        data_root=_data_root(a) or cfg.data_root,
-                       threads=getattr(a, "threads", 0) or cfg.threads)
+                       threads=getattr(a, "threads", 0) or cfg.threads,
+                       init_from=getattr(a, "init_from", None) or cfg.init_from,
+                       cache_dir=getattr(a, "cache_dir", None) or cfg.cache_dir)
     sources = _sources(a)
     if (not a.datasets and not sources) or not a.out:
         raise PolypViewerError("train needs at least one DATASET (or --source) and --out RUN_DIR "
@@ -258,6 +262,8 @@ def run_train(a: argparse.Namespace) -> int:
         cfg = classify_config_from_args(a)
         final, cancel = _with_signals(lambda c: run_classification(cfg, listener, c))
         return 0 if final is not None else 130
+    if getattr(a, "task", "segment") == "cadx":
+        return _run_cadx(a)
     resume = bool(a.resume)
     if resume:  # into RUN_DIR itself, whatever folder its config was written in
         cfg = load_run_config(a.resume)
@@ -274,6 +280,22 @@ def run_train(a: argparse.Namespace) -> int:
         if started:
             dist.destroy_process_group()
     return 0 if final is not None or cancel.cancelled is False else 130
+
+
+def _run_cadx(a: argparse.Namespace) -> int:
+    from .cadx import fit_neoplastic_head
+    from .loop import training_sources
+
+    if a.resume or a.cv:
+        raise PolypViewerError("--resume and --cv are for segmentation runs, not --task cadx")
+    cfg = config_from_args(a)
+    if not cfg.init_from:
+        raise PolypViewerError("--task cadx needs --init-from MODEL: the trained model whose "
+                               "neoplastic head it fits")
+    torch.set_num_threads(cfg.threads or torch.get_num_threads())
+    fit_neoplastic_head(cfg.init_from, training_sources(cfg), cfg.out,
+                        size=cfg.model.input_size, cache_dir=cfg.cache_dir, name=cfg.name)
+    return 0
 
 
 def add_tune_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,8 +1,8 @@
 """Fine-tuning start: a model of the run's config with every fitting tensor from a model file.
 
 The architecture (encoder, decoder widths, heads, normalisation) comes from the file; the run
-chooses the input size and may add the neoplastic channel, whose new output rows start at
-zero (P = 0.5, no opinion) while the polyp row keeps its trained weights.
+chooses the input size and may add or drop the neoplastic channel: new output rows start at
+zero (P = 0.5, no opinion) and the polyp row always keeps its trained weights.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ def init_model(config: ModelConfig, init_from: str) -> tuple[nn.Module, dict]:
             if s is not None and s.shape == t.shape:
                 t.copy_(s)
                 copied += 1
-            elif s is not None and s.ndim == t.ndim and s.shape[1:] == t.shape[1:] \
-                    and s.shape[0] < t.shape[0]:
-                t.zero_()  # more output channels: old rows kept, new rows start at zero
-                t[: s.shape[0]].copy_(s)
+            elif s is not None and s.ndim == t.ndim and s.shape[1:] == t.shape[1:]:
+                # more output channels: old rows kept, new rows start at zero;
+                # fewer: the leading rows (the polyp channel) are kept
+                n = min(s.shape[0], t.shape[0])
+                t.zero_()
+                t[:n].copy_(s[:n])
                 partial += 1
             else:
                 new += 1
