@@ -56,7 +56,7 @@ def test_a_two_channel_model_is_analysed_like_any_other(tmp_path):
     cfg = replace(TINY, seg_channels=2)
     model = create_model(cfg).eval()
     with torch.no_grad():
-        model.segmentation_head[0].bias[1] = math.log(0.8 / 0.2)
+        model.neoplastic_head.bias.fill_(math.log(0.8 / 0.2))
     path = save_model(tmp_path / "m" / "cadx", model, cfg, threshold=0.5, name="cadx")
     root = write_archive(tmp_path / "arch", n_videos=1)
     rep = run_batch(_opts(root, tmp_path / "r.sqlite", path, cache_dir=str(tmp_path / "cache")))

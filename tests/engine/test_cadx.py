@@ -35,10 +35,9 @@ def cadx_model_path(tmp_path_factory):
     model = create_model(cfg).eval()
     head = model.segmentation_head[0]
     with torch.no_grad():
-        head.weight[1].zero_()
-        head.bias[1] = math.log(NEO / (1 - NEO))
-        head.weight[0].mul_(0.01)
-        head.bias[0] = 0.0
+        model.neoplastic_head.bias.fill_(math.log(NEO / (1 - NEO)))  # its convs start at zero
+        head.weight.mul_(0.01)
+        head.bias.zero_()
     return save_model(tmp_path_factory.mktemp("m") / "cadx", model, cfg, threshold=0.4, name="cadx")
 
 

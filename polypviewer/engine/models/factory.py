@@ -6,6 +6,7 @@ import segmentation_models_pytorch as smp
 from torch import nn
 
 from .config import ModelConfig
+from .neoplastic_head import add_neoplastic_head
 from .pretrained import load_imagenet_weights
 
 ARCHS: dict[str, type[nn.Module]] = {
@@ -32,7 +33,8 @@ def create_model(config: ModelConfig = DEFAULT_CONFIG, pretrained: bool = False)
     ``pretrained=True`` loads offline ImageNet encoder weights (see ``pretrained.py``);
     loading a saved model starts from ``pretrained=False`` and then reads its own weights.
     Outputs: ``mask_logits`` (N,C,H,W) with C = ``seg_channels`` (channel 0 polyp, channel 1
-    neoplastic given polyp) and, with the classification head, frame logits (N,1).
+    neoplastic given polyp, from ``neoplastic_head``) and, with the classification head, frame
+    logits (N,1).
     """
     if config.arch not in ARCHS:
         raise ValueError(f"unknown architecture '{config.arch}'; choose from {', '.join(ARCHS)}")
@@ -40,7 +42,7 @@ def create_model(config: ModelConfig = DEFAULT_CONFIG, pretrained: bool = False)
         "encoder_name": config.encoder,
         "encoder_weights": None,
         "in_channels": 3,
-        "classes": config.seg_channels,
+        "classes": 1,
     }
     if config.decoder_channels is not None:
         if config.arch in _PER_STAGE_CHANNELS:
@@ -50,6 +52,8 @@ def create_model(config: ModelConfig = DEFAULT_CONFIG, pretrained: bool = False)
     if config.classification_head:
         kwargs["aux_params"] = {"classes": 1, "dropout": 0.2}
     model = ARCHS[config.arch](**kwargs)
+    if config.seg_channels > 1:
+        add_neoplastic_head(model)
     if pretrained:
         load_imagenet_weights(model.encoder, config.encoder)
     return model

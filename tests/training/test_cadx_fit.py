@@ -1,0 +1,76 @@
+"""Fitting the neoplastic head: per-polyp logistic regression on pooled encoder features."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import torch
+from synthetic import TINY, synthetic_frame
+
+from polypviewer.engine.models.factory import create_model
+from polypviewer.engine.models.modelfile import load_model, save_model
+from polypviewer.engine.runtime.preprocess import normalise
+from training.cadx import fit_neoplastic_head, pooled_features
+from training.data import LABEL_NEOPLASTIC, LABEL_NON_NEOPLASTIC
+from training.sources import gather_sources
+
+TWO = replace(TINY, seg_channels=2)
+
+
+def write_classed(root, n=24, seed=0):
+    """One polyp per image; neoplastic ones are bluish, the others yellowish (a texture-free
+    stand-in for what separates them), with class maps like BKAI's (1 / 2)."""
+    rng = np.random.default_rng(seed)
+    for sub in ("images", "masks", "classes"):
+        (root / sub).mkdir(parents=True)
+    for i in range(n):
+        img, mask = synthetic_frame(rng)
+        neo = i % 2 == 0
+        img[mask > 0] = (150, 150, 230) if neo else (230, 220, 120)
+        cls = np.where(mask > 0, 1 if neo else 2, 0).astype(np.uint8)
+        cv2.imwrite(str(root / "images" / f"i{i:02d}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(root / "masks" / f"i{i:02d}.png"), mask)
+        cv2.imwrite(str(root / "classes" / f"i{i:02d}.png"), cls)
+    return root
+
+
+def test_the_head_is_linear_so_its_region_mean_is_the_pooled_read_out():
+    torch.manual_seed(0)
+    model = create_model(TWO).eval()
+    with torch.no_grad():
+        for conv in model.neoplastic_head.convs:
+            conv.weight.normal_()
+        model.neoplastic_head.bias.fill_(0.3)
+    rng = np.random.default_rng(1)
+    img, mask = synthetic_frame(rng, 64, 64)
+    label = np.where(mask > 0, LABEL_NEOPLASTIC, 0).astype(np.uint8)
+    label[:8, :8] = LABEL_NON_NEOPLASTIC  # a second, separate region
+    x, y = pooled_features(model, TWO, img[None], label[None])
+    assert x.shape[0] == 2 and sorted(y) == [False, True]
+    w = torch.cat([c.weight.flatten() for c in model.neoplastic_head.convs]).detach().numpy()
+    with torch.no_grad():
+        logits = model(normalise(img[None], TWO))[0][0, 1].numpy()
+    regions = [label == LABEL_NON_NEOPLASTIC, label == LABEL_NEOPLASTIC]
+    means = sorted(float(logits[r].mean()) for r in regions)
+    assert np.allclose(sorted(x @ w + 0.3), means, atol=1e-4)
+
+
+def test_fitted_head_separates_the_classes_and_leaves_the_segmentation_alone(tmp_path):
+    torch.manual_seed(0)
+    seg = create_model(TINY).eval()
+    src = save_model(tmp_path / "seg", seg, TINY, threshold=0.4, frame_threshold=0.7)
+    root = write_classed(tmp_path / "ds")
+    sources = gather_sources([{"path": str(root), "holdout": 0.25}], None, 0.1, seed=3)
+    report = fit_neoplastic_head(str(src), sources, tmp_path / "run", emit=lambda *_: None)
+    best = next(g for g in report["grid"] if g["l2"] == report["l2"])
+    assert best["holdout"]["polyps"] == 6 and best["holdout"]["accuracy"] >= 5 / 6
+    fitted = load_model(tmp_path / "run" / "model.safetensors")
+    assert fitted.config.seg_channels == 2 and fitted.threshold == 0.4
+    assert fitted.metadata["frame_threshold"] == 0.7
+    assert fitted.metadata["training"]["neoplastic_head"]["l2"] == report["l2"]
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        (a, fa), (b, fb) = fitted.model(x), seg(x)
+    assert torch.equal(a[:, :1], b) and torch.equal(fa, fb)

@@ -1,0 +1,185 @@
+"""Fit the neoplastic head of a trained model: a class-balanced logistic regression per polyp.
+
+The head (``engine.models.neoplastic_head``) is linear in the encoder's features, so its mean
+logit over a polyp is ``w . pooled + b`` with ``pooled`` the region's mean of the bilinearly
+upsampled feature maps. Fitting it on those pooled vectors is a small convex problem that
+runs in minutes on a CPU, where training the channel by SGD with the whole network takes
+many GPU hours (and, from a decoder row, learnt only the majority class). The segmentation
+is untouched: the polyp channel and frame head keep their weights bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from polypviewer.engine import fsutil
+from polypviewer.engine.errors import DatasetError
+from polypviewer.engine.metrics import frame_auc
+from polypviewer.engine.models.modelfile import load_model, save_model
+from polypviewer.engine.models.neoplastic_head import STAGES, add_neoplastic_head
+from polypviewer.engine.runtime.preprocess import normalise
+
+from .data import LABEL_NEOPLASTIC, LABEL_NON_NEOPLASTIC, _resize_to, load_labelled, resize_labels
+from .sources import SourceSplit
+
+MIN_REGION_PX = 16  # at the fitting size; smaller specks carry no texture
+L2_GRID = (0.1, 1.0, 10.0, 100.0)  # chosen on the holdout polyps by AUC
+
+
+def _adjoint_weights(masks: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """(K, S, S) region masks -> (K, h, w) weights with sum(w * f) == sum(mask * upsample(f))."""
+    z = torch.zeros(masks.shape[0], 1, *shape, requires_grad=True)
+    with torch.enable_grad():
+        up = F.interpolate(z, size=masks.shape[-2:], mode="bilinear", align_corners=False)
+        (up[:, 0] * masks).sum().backward()
+    return z.grad[:, 0]
+
+
+def polyp_regions(label: np.ndarray) -> list[tuple[np.ndarray, bool]]:
+    """(region mask, neoplastic?) for each polyp whose class is known, by majority of pixels."""
+    n, comp = cv2.connectedComponents((label > 0).astype(np.uint8), connectivity=8)
+    out = []
+    for k in range(1, n):
+        region = comp == k
+        neo = int((label[region] == LABEL_NEOPLASTIC).sum())
+        non = int((label[region] == LABEL_NON_NEOPLASTIC).sum())
+        if region.sum() >= MIN_REGION_PX and neo + non > 0:
+            out.append((region, neo >= non))
+    return out
+
+
+@torch.inference_mode()
+def _features(model, batch: torch.Tensor) -> list[torch.Tensor]:
+    return [f.float() for f in model.encoder(batch)[-STAGES:]]
+
+
+def pooled_features(model, config, images: np.ndarray, labels: np.ndarray,
+                    batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """(K, D) pooled encoder features and (K,) neoplastic flags for every known polyp."""
+    model.eval()
+    xs, ys = [], []
+    for i in range(0, len(images), batch_size):
+        feats = _features(model, normalise(images[i:i + batch_size], config))
+        for j in range(len(feats[0])):
+            regions = polyp_regions(labels[i + j])
+            if not regions:
+                continue
+            masks = torch.from_numpy(np.stack([r for r, _ in regions]).astype(np.float32))
+            area = masks.sum((1, 2)).unsqueeze(1)
+            vec = [torch.einsum("chw,khw->kc", f[j], _adjoint_weights(masks, f.shape[-2:]))
+                   / area for f in feats]
+            xs.append(torch.cat(vec, 1).numpy())
+            ys += [neo for _, neo in regions]
+    if not xs:
+        return np.zeros((0, 0), np.float32), np.zeros(0, bool)
+    return np.concatenate(xs), np.asarray(ys, bool)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """Class-balanced L2 logistic regression on standardised features, folded back to raw
+    feature scale: (w, b) with logit = x @ w + b."""
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    xt = torch.from_numpy(((x - mu) / sd).astype(np.float32))
+    yt = torch.from_numpy(y.astype(np.float32))
+    n_pos, n_neg = max(1.0, float(yt.sum())), max(1.0, float(len(yt) - yt.sum()))
+    weight = torch.where(yt > 0, 0.5 / n_pos, 0.5 / n_neg)
+    w = torch.zeros(x.shape[1], requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=500, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        z = xt @ w + b
+        loss = (F.binary_cross_entropy_with_logits(z, yt, reduction="none") * weight).sum()
+        loss = loss + l2 * (w ** 2).sum() / len(yt)
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    w_raw = w.detach().numpy() / sd
+    return w_raw, float(b.detach()) - float((w_raw * mu).sum())
+
+
+def _scores(x, y, w, b) -> dict:
+    p = 1 / (1 + np.exp(-(x @ w + b)))
+    auc = frame_auc(y.astype(int), p) if 0 < y.sum() < len(y) else float("nan")
+    return {"polyps": int(len(y)), "neoplastic": int(y.sum()), "auc": float(auc),
+            "accuracy": float(((p >= 0.5) == y).mean()) if len(y) else float("nan")}
+
+
+def _arrays(sources: list[SourceSplit], part: str, size: int, clahe: bool, cache: Path | None):
+    xs, ls = [], []
+    for s in sources:
+        pairs = getattr(s, part)
+        if not pairs:
+            continue
+        x, lab = load_labelled(pairs, s.classes, size, clahe, cache)
+        xs += [_resize_to(a, size) for a in x]
+        ls += [resize_labels(b, size) for b in lab]
+    if not xs:
+        return np.zeros((0, size, size, 3), np.uint8), np.zeros((0, size, size), np.uint8)
+    return np.stack(xs), np.stack(ls)
+
+
+def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | Path, *,
+                        size: int | None = None, cache_dir: str | None = None,
+                        name: str | None = None, emit=print) -> dict:
+    """Write ``out/model`` = ``init_from`` plus a fitted neoplastic head; returns the report."""
+    sources = [s for s in sources if s.classes]
+    if not sources:
+        raise DatasetError("fitting the neoplastic head needs a source with a classes/ folder")
+    loaded = load_model(init_from)
+    size = int(size or loaded.config.input_size)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(cache_dir) if cache_dir else out / "cache"
+    model = loaded.model
+    config = loaded.config
+    parts = {}
+    for part in ("train", "holdout"):
+        images, labels = _arrays(sources, part, size, config.clahe, cache)
+        parts[part] = pooled_features(model, config, images, labels)
+        emit(f"{part}: {len(parts[part][1])} polyps with a known class "
+             f"({int(parts[part][1].sum())} neoplastic) in {len(images)} images")
+    (xt, yt), (xh, yh) = parts["train"], parts["holdout"]
+    if len(yt) < 2 or yt.all() or not yt.any():
+        raise DatasetError("the training polyps need both classes to fit the neoplastic head")
+    grid = []
+    for l2 in L2_GRID:
+        w, b = fit_logistic(xt, yt, l2)
+        grid.append({"l2": l2, "train": _scores(xt, yt, w, b),
+                     "holdout": _scores(xh, yh, w, b) if len(yh) else None})
+        emit(f"l2 {l2:g}: holdout {grid[-1]['holdout']}")
+    scored = [g for g in grid if g["holdout"] and not np.isnan(g["holdout"]["auc"])]
+    best = max(scored, key=lambda g: g["holdout"]["auc"]) if scored else grid[1]
+    w, b = fit_logistic(xt, yt, best["l2"])
+    two = replace(config, seg_channels=2)
+    if config.seg_channels < 2:
+        add_neoplastic_head(model)
+    head = model.neoplastic_head
+    with torch.no_grad():
+        start = 0
+        for conv in head.convs:
+            c = conv.weight.shape[1]
+            conv.weight.copy_(torch.from_numpy(w[start:start + c].astype(np.float32)).view(1, c, 1, 1))
+            start += c
+        head.bias.fill_(b)
+    report = {"init_from": str(init_from), "size": size, "l2": best["l2"], "grid": grid,
+              "sources": [s.name for s in sources]}
+    meta = loaded.metadata
+    training = dict(meta.get("training") or {})
+    training["neoplastic_head"] = {k: report[k] for k in ("size", "l2", "sources")} | {
+        "holdout": best["holdout"]}
+    path = save_model(out / "model", model, two, threshold=loaded.threshold,
+                      name=name or loaded.name, description=meta.get("description", ""),
+                      training=training, frame_threshold=meta.get("frame_threshold"))
+    fsutil.write_json(out / "cadx_fit.json", report)
+    emit(f"wrote {path} (neoplastic head, l2 {best['l2']:g})")
+    return report
