@@ -7,11 +7,9 @@ choice of a model's default size.
         --holdout DATA/cpchild-nopolyp:RUN/holdouts/cpchild-nopolyp.txt \
         --sizes 256,320,384,448 --json size_table.json
 
-Positive datasets get mean per-image Dice and IoU (the engine's metrics, at the image's own
-resolution, after the model's threshold and speck filter); datasets without masks get the
-share of images with any polyp region and the share the frame verdict calls "polyp". Speed is
-``polypviewer bench --size N`` (pipeline frames/s on the bench input), run as a separate
-process so it is timed like a user's run; ``--no-bench`` skips it.
+Each size is one ``polypviewer evaluate DATASET... --split ... --size N`` (the app's own
+analysis and metrics) and one ``polypviewer bench --size N`` (pipeline frames/s on the bench
+input), each a separate process so it is timed like a user's run; ``--no-bench`` skips speed.
 """
 
 from __future__ import annotations
@@ -24,13 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from polypviewer.engine import fsutil
-from polypviewer.engine.media.dataset import Pair, _by_stem, read_split
-from polypviewer.engine.media.imageio import read_image, read_mask
-from polypviewer.engine.metrics import segmentation_metrics
-from polypviewer.engine.runtime.inference import Predictor
 
 
 def parse_holdout(spec: str) -> tuple[Path, Path | None]:
@@ -41,65 +33,59 @@ def parse_holdout(spec: str) -> tuple[Path, Path | None]:
     return Path(spec), None
 
 
-def holdout_pairs(root: Path, split: Path | None) -> list[Pair]:
-    images_dir = root / "images" if (root / "images").is_dir() else root
-    images, masks = _by_stem(images_dir), _by_stem(root / "masks")
-    stems = read_split(split) if split is not None else sorted(images)
-    missing = [s for s in stems if s not in images]
-    if missing:
-        raise SystemExit(f"error: {split} lists {len(missing)} image(s) not in {images_dir}, "
-                         f"e.g. {missing[0]}")
-    return [Pair(s, images[s], masks.get(s)) for s in stems]
+def _run_json(args: list[str]) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.json"
+        done = subprocess.run([sys.executable, "-m", "polypviewer", *args, "--json", str(out)],
+                              capture_output=True, text=True)
+        if done.returncode != 0 or not out.is_file():
+            return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:]}
+        return json.loads(out.read_text(encoding="utf-8"))
 
 
-def score(predictor: Predictor, pairs: list[Pair], batch: int = 4) -> dict:
-    dice, iou, any_region, verdict = [], [], [], []
-    positive = any(p.mask is not None for p in pairs)
-    for i in range(0, len(pairs), batch):
-        chunk = pairs[i:i + batch]
-        preds = predictor.predict_batch([read_image(p.image) for p in chunk])
-        for p, pred in zip(chunk, preds):
-            any_region.append(pred.count > 0)
-            verdict.append(pred.frame_positive)
-            if p.mask is not None:
-                m = segmentation_metrics(pred.mask, read_mask(p.mask))
-                dice.append(m["dice"])
-                iou.append(m["iou"])
-    row = {"n": len(pairs), "frame_positive_rate": float(np.mean(verdict))}
-    if positive:
-        row.update(dice=float(np.mean(dice)), iou=float(np.mean(iou)))
-    else:
-        row["any_region_rate"] = float(np.mean(any_region))
-    return row
+def evaluate_at(model: str, holdouts: list[tuple[Path, Path | None]], size: int) -> dict:
+    args = ["evaluate", *[str(r) for r, _ in holdouts], "--model", model, "--size", str(size),
+            "--device", "cpu"]
+    for _, split in holdouts:
+        args += ["--split", str(split) if split else "-"]
+    rep = _run_json(args)
+    if "error" in rep:
+        return rep
+    return {row["name"]: row for row in rep["table"]["datasets"]}
 
 
 def bench_fps(model: str, size: int, frames: int, extra: list[str]) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "bench.json"
-        cmd = [sys.executable, "-m", "polypviewer", "bench", "--model", model, "--size", str(size),
-               "--device", "cpu", "--frames", str(frames), "--rounds", "1",
-               "--model-only-batches", "", "--json", str(out), *extra]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:]}
-        rep = json.loads(out.read_text(encoding="utf-8"))
+    rep = _run_json(["bench", "--model", model, "--size", str(size), "--device", "cpu",
+                     "--frames", str(frames), "--rounds", "1", "--model-only-batches", "", *extra])
+    if "error" in rep:
+        return rep
     return {"pipeline_fps": rep["pipeline_fps"], "cpu": rep.get("cpu"),
             "backend": rep.get("backend")}
 
 
+def _cell(d: dict) -> str:
+    if d.get("n_polyp"):
+        s = f"Dice {d['dice']:.3f}"
+        if d.get("cadx_accuracy") is not None:
+            s += f", CADx acc {d['cadx_accuracy']:.3f} / AUC {d['cadx_auc']:.3f}"
+        return s
+    return (f"any region {d['no_polyp_with_region']:.1%}, "
+            f"frame spec {d['frame_specificity']:.1%}")
+
+
 def format_table(table: dict) -> str:
-    names = list(next(iter(table["sizes"].values()))["datasets"])
+    rows = [r for r in table["sizes"].values() if "error" not in r["datasets"]]
+    names = list(rows[0]["datasets"]) if rows else []
     head = ["size"] + names + ["frames/s"]
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
     for size, row in table["sizes"].items():
-        cells = [size]
-        for n in names:
-            d = row["datasets"][n]
-            cells.append(f"Dice {d['dice']:.3f}" if "dice" in d
-                         else f"any region {d['any_region_rate']:.1%}, verdict {d['frame_positive_rate']:.1%}")
+        if "error" in row["datasets"]:
+            lines.append(f"{size} | error: {row['datasets']['error']}")
+            continue
         fps = row.get("bench", {}).get("pipeline_fps")
-        cells.append("" if fps is None else f"{fps:.1f}")
-        lines.append(" | ".join(str(c) for c in cells))
+        cells = [size, *(_cell(row["datasets"][n]) for n in names),
+                 "" if fps is None else f"{fps:.1f}"]
+        lines.append(" | ".join(cells))
     return "\n".join(lines)
 
 
@@ -109,30 +95,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--holdout", action="append", required=True, metavar="DATASET[:SPLIT]",
                    help="a dataset and the stems to score (repeatable)")
     p.add_argument("--sizes", default="256,320,384,448")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--no-bench", action="store_true", help="skip the frames/s measurement")
     p.add_argument("--bench-frames", type=int, default=100)
     p.add_argument("--bench-input", help="video or folder for bench (default: the demo clip)")
     p.add_argument("--json", help="write the table as JSON here")
     a = p.parse_args(argv)
-    if a.threads:
-        import torch
-
-        torch.set_num_threads(a.threads)
-    sizes = [int(s) for s in a.sizes.split(",")]
-    sets = []
-    for spec in a.holdout:
-        root, split = parse_holdout(spec)
-        sets.append((root.name, holdout_pairs(root, split)))
+    holdouts = [parse_holdout(s) for s in a.holdout]
     table = {"model": a.model, "holdouts": a.holdout, "sizes": {}}
-    for size in sizes:
-        pred = Predictor(a.model, device="cpu", input_size=size)
-        row = {"datasets": {name: score(pred, pairs) for name, pairs in sets}}
+    for size in (int(s) for s in a.sizes.split(",")):
+        row = {"datasets": evaluate_at(a.model, holdouts, size)}
         if not a.no_bench:
             row["bench"] = bench_fps(a.model, size, a.bench_frames,
                                      [a.bench_input] if a.bench_input else [])
         table["sizes"][str(size)] = row
-        print(f"{size}: {json.dumps(row)}", flush=True)
+        print(f"{size}: done", flush=True)
     table["load_average"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     print(format_table(table))
     if a.json:

@@ -26,10 +26,10 @@ def test_table_scores_every_size_and_dataset(size_table, tmp_path, tiny_model_pa
     pos = write_dataset(tmp_path / "pos", n=4)
     (tmp_path / "hold.txt").write_text("img01\nimg03\n")
     neg = tmp_path / "neg"
-    neg.mkdir()
+    (neg / "images").mkdir(parents=True)  # a dataset without masks/: negatives
     rng = np.random.default_rng(2)
     for i in range(3):
-        cv2.imwrite(str(neg / f"n{i}.png"), synthetic_frame(rng, n_polyps=0)[0])
+        cv2.imwrite(str(neg / "images" / f"n{i}.png"), synthetic_frame(rng, n_polyps=0)[0])
     out = tmp_path / "t.json"
     rc = size_table.main(["--model", str(tiny_model_path), "--holdout", f"{pos}:{tmp_path / 'hold.txt'}",
                           "--holdout", str(neg), "--sizes", "64,96", "--json", str(out),
@@ -39,8 +39,9 @@ def test_table_scores_every_size_and_dataset(size_table, tmp_path, tiny_model_pa
     assert list(table["sizes"]) == ["64", "96"]
     for row in table["sizes"].values():
         p, n = row["datasets"]["pos"], row["datasets"]["neg"]
-        assert p["n"] == 2 and 0.0 <= p["dice"] <= 1.0 and "any_region_rate" not in p
-        assert n["n"] == 3 and 0.0 <= n["any_region_rate"] <= 1.0 and "dice" not in n
+        assert p["n_images"] == 2 and 0.0 <= p["dice"] <= 1.0 and p["no_polyp_with_region"] is None
+        assert n["n_images"] == 3 and 0.0 <= n["no_polyp_with_region"] <= 1.0
+        assert n["n_polyp"] == 0 and n["frame_specificity"] is not None
         assert "bench" not in row
     assert size_table.format_table(table).splitlines()[2].startswith("64 | Dice")
 
@@ -51,8 +52,10 @@ def test_speed_comes_from_polypviewer_bench(size_table, tmp_path, tiny_model_pat
     assert got["pipeline_fps"] > 0 and got["backend"] == "torch"
 
 
-def test_a_split_naming_missing_images_is_one_clear_error(size_table, tmp_path):
+def test_a_split_naming_missing_images_is_one_clear_line_in_the_table(size_table, tmp_path,
+                                                                     tiny_model_path):
     pos = write_dataset(tmp_path / "pos", n=2)
     (tmp_path / "bad.txt").write_text("nope\n")
-    with pytest.raises(SystemExit, match="not in"):
-        size_table.holdout_pairs(*size_table.parse_holdout(f"{pos}:{tmp_path / 'bad.txt'}"))
+    got = size_table.evaluate_at(str(tiny_model_path),
+                                 [size_table.parse_holdout(f"{pos}:{tmp_path / 'bad.txt'}")], 64)
+    assert "nope" in " ".join(got["error"])
