@@ -114,10 +114,10 @@ class FrameResult:
     prediction: FramePrediction | None
 
 
-def predict_into_store(predictor: Predictor, store: AnalysisStore, index: int, rgb: np.ndarray) -> None:
-    prepared, box = predictor.prepare(rgb)
+def predict_into_store(predictor: Predictor, store: AnalysisStore, frame: Frame) -> None:
+    prepared, box = predictor.prepare(frame.rgb)
     probs, frame_probs = predictor.forward(prepared[None])
-    store.put(index, probs[0], float(frame_probs[0]), box)
+    store.put(frame.index, probs[0], float(frame_probs[0]), box, time_s=frame.time_s)
 
 
 def load_frame(req: FrameRequest) -> FrameResult:
@@ -129,7 +129,7 @@ def load_frame(req: FrameRequest) -> FrameResult:
         if not store.has(req.index) and req.predict and req.predictor is not None:
             with PREDICT_LOCK, req.predictor.lock:
                 if not store.has(req.index):
-                    predict_into_store(req.predictor.get(), store, req.index, frame.rgb)
+                    predict_into_store(req.predictor.get(), store, frame)
         if store.has(req.index):
             pred = store.get(req.index, req.threshold, req.min_area)
     return FrameResult(frame, pred)

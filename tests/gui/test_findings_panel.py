@@ -61,3 +61,25 @@ def test_panel_count_equals_the_report_and_ids_agree_with_the_json(qtbot, make_w
     _export(qtbot, win, "report", tmp_path / "r2.html")
     assert _report_count(tmp_path / "r2.html") == win.findings.count()
     assert "false alarm" in (tmp_path / "r2.html").read_text()
+
+
+def test_panel_times_of_a_vfr_video_are_the_reports(qtbot, make_window, tmp_path):
+    """30 frames at 25 fps, then 30 at 5 fps: the last frame is shown at 7.0 s (index / fps
+    would say 2.36 s); the panel and the report both list the finding until then."""
+    from reliability.media_helpers import write_mkv  # the reliability tests' VFR file
+
+    times_ms = [k * 40 if k < 30 else 1200 + (k - 30) * 200 for k in range(60)]
+    video = write_mkv(tmp_path / "vfr.mkv", times_ms)
+    win = make_window()
+    open_and_wait(qtbot, win, video)
+    win.review.tracking = replace(win.review.tracking, enter_confidence=0.0)
+    win.review.set_threshold(0.01)
+    win.review.start_analysis()
+    qtbot.waitUntil(lambda: win.review.store.complete and win.review.track is not None
+                    and win.review.track.complete, timeout=SLOW)
+    (finding,) = win.review.track.findings
+    assert (finding.first_index, finding.last_index) == (0, 59)
+    shown = win.findings.list.item(0).text()
+    assert "00:00.00 – 00:07.00  (7.0 s)" in shown, shown
+    _export(qtbot, win, "report", tmp_path / "r.html")
+    assert "00:00.0 to 00:07.0 (7.0 s)" in (tmp_path / "r.html").read_text()

@@ -79,6 +79,25 @@ def test_damaged_meta_is_discarded_and_reanalysed(source, loaded, caplog, meta_e
     assert again.get(1).frame_prob == pytest.approx(0.3)
 
 
+def test_cache_of_an_older_version_is_analysed_again_and_keeps_the_verdicts(source, loaded, caplog):
+    """A version-1 cache has no frame times: it is analysed again, said once (not as damage),
+    and the reviewer's verdicts beside it are kept."""
+    store = _analysed(source, loaded)
+    verdicts = store.folder / "verdicts.json"
+    verdicts.write_text('{"verdicts": [{"best_index": 1, "verdict": "confirmed"}]}')
+    meta_path = store.folder / "meta.json"
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "version": 1}))
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        store = AnalysisStore.open(source, loaded)
+    said = [r for r in caplog.records if r.name == LOGGER]
+    assert [r.levelno for r in said] == [logging.INFO]
+    assert "older version" in said[0].getMessage() and "analysed again" in said[0].getMessage()
+    assert len(store) == 0 and not list(store.folder.glob("chunk_*.zip"))
+    assert "confirmed" in verdicts.read_text()
+    _fill(store, source, range(len(source)))
+    assert len(AnalysisStore.open(source, loaded)) == len(source)
+
+
 def _rewrite_index(chunk, edit) -> None:
     with zipfile.ZipFile(chunk) as z:
         files = {n: z.read(n) for n in z.namelist()}
@@ -93,6 +112,7 @@ def _rewrite_index(chunk, edit) -> None:
     lambda ix: {"frames": [{k: v for k, v in e.items() if k != "frame_prob"} for e in ix["frames"]]},
     lambda ix: {"frames": [{**e, "letterbox": "wide"} for e in ix["frames"]]},
     lambda ix: {"frames": [{**e, "instances": [{"bbox": 3}]} for e in ix["frames"]]},
+    lambda ix: {"frames": [{**e, "time_s": "soon"} for e in ix["frames"]]},
     lambda ix: [ix],
 ])
 def test_damaged_frame_entries_are_discarded_and_reanalysed(source, loaded, caplog, edit):

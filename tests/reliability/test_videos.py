@@ -67,6 +67,30 @@ def test_vfr_export_reports_true_finding_times(vfr, tmp_path, tiny_model_path):
     assert frames[30]["time_s"] == pytest.approx(1.2, abs=1e-3)
 
 
+def test_vfr_findings_of_the_cache_have_presentation_times(vfr, tiny_model_path):
+    """The cache keeps each frame's time, so a finding read back from it (what the Findings
+    panel and the report list) starts and ends when the video shows it, not at index / fps."""
+    from polypviewer.engine.analysis.findings_cache import findings_for_store
+    from polypviewer.engine.analysis.procedure import analyse_store
+    from polypviewer.engine.analysis.tracking import TrackingSettings
+    from polypviewer.engine.runtime.inference import Predictor
+    from polypviewer.engine.runtime.results import AnalysisStore
+
+    pred = Predictor(tiny_model_path, device="cpu")
+    with open_source(vfr) as src:
+        assert analyse_store(AnalysisStore.open(src, pred), src, pred)
+        store = AnalysisStore.open(src, pred)  # read back from disk
+        assert [round(t * 1000) for t in store.frame_times] == VFR_MS
+        # the tiny random model is never confident: every frame's region counts at 0.01
+        track = findings_for_store(store, vfr, 0.01, 0.001, src.fps,
+                                   TrackingSettings(enter_confidence=0.0))
+    (finding,) = track.findings
+    assert (finding.first_index, finding.last_index) == (0, 59)
+    assert finding.first_time_s == pytest.approx(0.0, abs=1e-3)
+    assert finding.last_time_s == pytest.approx(7.0, abs=1e-3)  # index / fps: 2.36
+    assert finding.duration_s == pytest.approx(7.0, abs=1e-3)
+
+
 def test_damaged_mp4_says_frames_read_of_announced(damaged, capfd):
     with open_source(damaged) as src:
         n = sum(1 for _ in src.frames())

@@ -4,6 +4,9 @@ The viewer, the Findings panel, the timeline and every export ask ``findings_for
 so get the same :class:`TrackResult` (the same IDs) for the same analysis, threshold and
 settings. The result is saved as ``findings.json`` in the analysis folder (atomically) with
 the key it was made for; reviewer verdicts (``verdicts.json``) are applied on every read.
+A finding's times are the presentation times the cache keeps per frame (what the player and
+the exported rows show), so they are right for variable-frame-rate videos too; ``index / fps``
+only stands in for a frame without one.
 """
 
 from __future__ import annotations
@@ -21,17 +24,25 @@ from .tracking import DEFAULT_SETTINGS, TrackingSettings, TrackResult, per_image
 
 FILE = "findings.json"
 FORMAT = "polypviewer-findings"
-VERSION = 1
+VERSION = 2  # 2: finding times are the frames' presentation times
 
 
-def _key(store, analysed: np.ndarray, threshold: float, min_area: float, video: bool,
+def _key(analysed: np.ndarray, times: np.ndarray | None, threshold: float, min_area: float,
          settings: TrackingSettings) -> str:
+    stamps = None if times is None else np.round(times * 1e6).astype(np.int64).tobytes()
     blob = json.dumps({"format": FORMAT, "version": VERSION, "threshold": round(float(threshold), 6),
-                       "min_area": round(float(min_area), 9), "video": video,
+                       "min_area": round(float(min_area), 9), "video": times is not None,
                        "settings": settings.to_dict(),
-                       "frames": hashlib.sha256(analysed.astype(np.int64).tobytes()).hexdigest()},
+                       "frames": hashlib.sha256(analysed.astype(np.int64).tobytes()).hexdigest(),
+                       "times": None if stamps is None else hashlib.sha256(stamps).hexdigest()},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _times(store, analysed: np.ndarray, fps: float) -> np.ndarray:
+    """Seconds of each analysed frame: the stored presentation time, else ``index / fps``."""
+    stored = store.frame_times[analysed]
+    return np.where(np.isfinite(stored), stored, analysed / fps)
 
 
 def _frame_area(store, index: int) -> float:
@@ -45,12 +56,12 @@ def findings_for_store(store, source_path: str | Path, threshold: float, min_are
     """Findings of the analysed frames of ``store`` (videos tracked, stills one per region)."""
     probs = store.frame_probs
     analysed = np.flatnonzero(~np.isnan(probs))
-    video = bool(fps)
-    key = _key(store, analysed, threshold, min_area, video, settings)
+    times = _times(store, analysed, fps) if fps else None
+    key = _key(analysed, times, threshold, min_area, settings)
     path = Path(store.folder) / FILE
     result = _read(path, key, analysed) if use_cache else None
     if result is None:
-        result = _compute(store, source_path, analysed, threshold, min_area, fps, settings)
+        result = _compute(store, source_path, analysed, times, threshold, min_area, settings)
         try:
             fsutil.write_json(path, {"format": FORMAT, "version": VERSION, "key": key,
                                      "result": result.to_dict()})
@@ -69,16 +80,16 @@ def _read(path: Path, key: str, analysed: np.ndarray) -> TrackResult | None:
         return None
 
 
-def _compute(store, source_path, analysed: np.ndarray, threshold: float, min_area: float,
-             fps: float | None, settings: TrackingSettings) -> TrackResult:
+def _compute(store, source_path, analysed: np.ndarray, times: np.ndarray | None,
+             threshold: float, min_area: float, settings: TrackingSettings) -> TrackResult:
     same = (abs(threshold - store.threshold) < 1e-6
             and abs(min_area - store.min_area_fraction) < 1e-9)
     frames = []
-    for i in analysed.tolist():
+    for k, i in enumerate(analysed.tolist()):
         insts = store.instances(i) if same else store.get(i, threshold, min_area).instances
-        frames.append((i, i / fps if fps else None, insts))
+        frames.append((i, None if times is None else float(times[k]), insts))
     n = store.n_frames
-    if not fps:
+    if times is None:
         return per_image(frames, n, {i: _frame_area(store, i) for i in analysed.tolist()})
     appearance = SourceAppearance(str(source_path))
     try:

@@ -12,8 +12,11 @@ from .postprocess import Instance
 from .preprocess import Letterbox
 
 FORMAT = "polypviewer-analysis"
-VERSION = 1
+VERSION = 2  # 2: each frame entry has its presentation time (``time_s``)
 CHUNK = 256
+# why a cache of an older version is not read: its frames have no times, and index / fps is
+# wrong for variable-frame-rate videos, so its findings would not match the video's clock
+OLDER = "made by an older version, without frame times"
 
 
 def inst_from_dict(d: dict) -> Instance:
@@ -43,7 +46,10 @@ def meta_problem(meta) -> str | None:
     """Why ``meta`` is not a usable ``meta.json`` of this version (None when it is)."""
     if not isinstance(meta, dict):
         return f"meta.json holds a {type(meta).__name__}, not an object"
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+    version = meta.get("version")
+    if meta.get("format") == FORMAT and _is_int(version) and 1 <= version < VERSION:
+        return OLDER
+    if meta.get("format") != FORMAT or version != VERSION:
         return f"meta.json is not {FORMAT} version {VERSION}"
     for key, ok in (("size", _is_int), ("threshold", _is_number),
                     ("min_area_fraction", _is_number)):
@@ -67,6 +73,9 @@ def check_entry(e, lo: int, hi: int) -> dict:
         raise ValueError(f"frame index {index!r} does not belong to this chunk")
     if not _is_number(e["frame_prob"]):
         raise ValueError(f"frame {index} has frame_prob {e['frame_prob']!r}")
+    t = e.get("time_s")
+    if t is not None and not (_is_number(t) and t >= 0):
+        raise ValueError(f"frame {index} has time_s {t!r}")
     box = e["letterbox"]
     if not isinstance(box, list) or len(box) != 6 or not all(_is_int(v) for v in box):
         raise ValueError(f"frame {index} has letterbox {box!r}")

@@ -454,7 +454,7 @@ class Sink(Protocol):
 
 
 class StoreSink:
-    """Model-size maps into an ``AnalysisStore`` (``put(index, prob, frame_prob, box, cadx=)``).
+    """Model-size maps and frame times into an ``AnalysisStore`` (``AnalysisStore.put``).
 
     A sink with ``put_model`` skips full-resolution post-processing altogether: the store
     keeps model-size maps (and the neoplastic map of models with that channel) and finishes
@@ -466,7 +466,7 @@ class StoreSink:
 
     def put_model(self, frame: Frame, prob: np.ndarray, frame_prob: float, box: Letterbox,
                   cadx: np.ndarray | None = None) -> None:
-        self.store.put(frame.index, prob, frame_prob, box, cadx=cadx)
+        self.store.put(frame.index, prob, frame_prob, box, cadx=cadx, time_s=frame.time_s)
 
     def flush(self) -> None:
         self.store.flush()

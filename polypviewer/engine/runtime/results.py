@@ -6,7 +6,9 @@ One folder per (source identity, model weights sha256, preprocessing) under
 * ``meta.json``: what the key was made of, threshold of the stored instances, ``complete``;
 * ``chunk_NNNNNN.zip``: up to 256 consecutive frames, each the model-size probability map as
   a PNG (uint8, compresses the mostly-zero maps to a few kB: an hour at 25 fps stays well under
-  a GB) plus one ``frames.json`` with frame probability, letterbox and instances.
+  a GB) plus one ``frames.json`` with frame probability, presentation time, letterbox and
+  instances. The times are kept because ``index / fps`` is wrong for variable-frame-rate
+  videos, and findings read from the cache must give the times the video shows.
 
 PNGs are encoded in ``put`` (the worker thread), kept in memory until their chunk is full or
 ``flush`` is called, then the chunk is rewritten atomically: a crash loses only unflushed
@@ -16,7 +18,6 @@ opens its chunk and decodes one PNG, so scrubbing is instant and nothing big sta
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -35,6 +36,7 @@ from ..models.operating_point import DEFAULT_FRAME_THRESHOLD, resolve_frame_thre
 from .cache_format import (
     CHUNK,
     FORMAT,
+    OLDER,
     VERSION,
     box_list,
     cadx_name,
@@ -42,6 +44,7 @@ from .cache_format import (
     inst_from_dict,
     meta_problem,
 )
+from .cache_key import source_identity, store_key, weights_sha256
 from .inference import FramePrediction, from_probability
 from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance
 from .preprocess import Letterbox, unletterbox
@@ -49,44 +52,11 @@ from .preprocess import Letterbox, unletterbox
 log = logging.getLogger(__name__)
 
 
-
-def _stat_identity(path: Path) -> dict:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def source_identity(source) -> dict:
-    """Absolute path + size + mtime; for folders every file's, plus the frame order."""
-    path = Path(getattr(source, "path", source)).resolve()
-    ident: dict = {"path": str(path), "kind": getattr(source, "kind", "")}
-    if path.is_dir():
-        h = hashlib.sha256()
-        for sub in (path, path / "images"):
-            if sub.is_dir():
-                for p in sorted(sub.iterdir()):
-                    if p.is_file():
-                        st = p.stat()
-                        h.update(f"{p.relative_to(path)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-        ident["listing_sha256"] = h.hexdigest()
-    else:
-        ident.update(_stat_identity(path))
-    if hasattr(source, "name") and callable(source.name) and ident["kind"] in ("folder", "dataset"):
-        order = "\n".join(source.name(i) for i in range(len(source)))
-        ident["order_sha256"] = hashlib.sha256(order.encode()).hexdigest()
-    return ident
-
-
 def _model_parts(model) -> tuple[object, bool, float | None, float | None]:
     """LoadedModel or Predictor -> (loaded, tta, threshold, min_area_fraction)."""
     if hasattr(model, "loaded"):  # a Predictor
         return model.loaded, bool(model.tta), model.threshold, model.min_area_fraction
     return model, False, None, None
-
-
-def store_key(identity: dict, weights_sha256: str, preprocessing: dict) -> str:
-    blob = json.dumps({"source": identity, "model": weights_sha256, "pre": preprocessing},
-                      sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:32]
 
 
 def _to_u8(prob: np.ndarray) -> np.ndarray:
@@ -118,6 +88,7 @@ class AnalysisStore:
         self._lock = threading.RLock()
         n = int(meta.get("n_frames") or 0)
         self._probs = np.full(n, np.nan, np.float32)
+        self._times = np.full(n, np.nan, np.float64)  # seconds; NaN: not analysed or untimed
         self._counts = np.full(n, -1, np.int32)
         self._boxes: dict[int, Letterbox] = {}
         self._box_pool: dict[tuple, Letterbox] = {}
@@ -142,7 +113,7 @@ class AnalysisStore:
 
         loaded, tta, p_thr, p_frac = _model_parts(model)
         cfg = loaded.config
-        sha = loaded.metadata.get("weights_sha256") or _file_sha(loaded.path)
+        sha = loaded.metadata.get("weights_sha256") or weights_sha256(loaded.path)
         pre = {"input_size": cfg.input_size, "clahe": cfg.clahe, "mean": list(cfg.mean),
                "std": list(cfg.std), "tta": tta}
         ident = source_identity(source)
@@ -159,7 +130,10 @@ class AnalysisStore:
                 problem = meta_problem(meta)
             except (OSError, ValueError) as e:
                 problem = f"meta.json is unreadable ({e})"
-            if problem:
+            if problem == OLDER:
+                meta = None
+                log.info("analysis cache %s: %s; it will be analysed again", folder, problem)
+            elif problem:
                 meta = None
                 log.warning("analysis cache %s: %s; discarded, it will be analysed again",
                             folder, problem)
@@ -231,6 +205,7 @@ class AnalysisStore:
         for i in range(k * self.chunk, min((k + 1) * self.chunk, len(self._probs))):
             if i not in keep:
                 self._probs[i] = np.nan
+                self._times[i] = np.nan
                 self._counts[i] = -1
                 self._boxes.pop(i, None)
                 self._instances.pop(i, None)
@@ -244,11 +219,14 @@ class AnalysisStore:
         if n > len(self._probs):
             extra = max(n, len(self._probs) * 3 // 2) - len(self._probs)
             self._probs = np.concatenate([self._probs, np.full(extra, np.nan, np.float32)])
+            self._times = np.concatenate([self._times, np.full(extra, np.nan, np.float64)])
             self._counts = np.concatenate([self._counts, np.full(extra, -1, np.int32)])
 
     def _record(self, index: int, e: dict) -> None:
         self._grow(index + 1)
         self._probs[index] = e["frame_prob"]
+        t = e.get("time_s")
+        self._times[index] = np.nan if t is None else t
         insts = [inst_from_dict(d) for d in e["instances"]]
         self._counts[index] = len(insts)
         key = tuple(e["letterbox"])  # a video's frames share one Letterbox object
@@ -260,10 +238,12 @@ class AnalysisStore:
 
     # ----------------------------------------------------------------- writing
     def put(self, index: int, prob_model: np.ndarray, frame_prob: float, letterbox: Letterbox,
-            instances: list[Instance] | None = None, cadx: np.ndarray | None = None) -> None:
+            instances: list[Instance] | None = None, cadx: np.ndarray | None = None,
+            time_s: float | None = None) -> None:
         """Store one frame (float [0, 1] or uint8 map of model size); in memory until flushed.
 
         ``cadx``: the neoplastic map of the same size, for models with that channel.
+        ``time_s``: the frame's presentation time (``Frame.time_s``; None for stills).
         Without ``instances`` they are computed from the stored (quantised) maps at
         ``self.threshold``, so ``get(index)`` and ``instances(index)`` agree exactly.
         """
@@ -278,6 +258,7 @@ class AnalysisStore:
             instances = self._finish(u8, float(frame_prob), letterbox, self.threshold,
                                      self.min_area_fraction, cadx_u8).instances
         entry = {"index": int(index), "frame_prob": float(frame_prob),
+                 "time_s": None if time_s is None else float(time_s),
                  "letterbox": box_list(letterbox), "instances": [i.to_dict() for i in instances]}
         if cadx_png is not None:
             entry["cadx"] = True
@@ -389,6 +370,12 @@ class AnalysisStore:
             return self._probs[:self.n_frames].copy()
 
     @property
+    def frame_times(self) -> np.ndarray:
+        """Presentation time per index in seconds (NaN where not analysed or untimed); a copy."""
+        with self._lock:
+            return self._times[:self.n_frames].copy()
+
+    @property
     def counts(self) -> np.ndarray:
         """Polyp regions per frame at ``self.threshold`` (-1 where not analysed); a copy."""
         with self._lock:
@@ -476,6 +463,7 @@ class AnalysisStore:
             self._pending.clear()
             shutil.rmtree(self.folder, ignore_errors=True)
             self._probs[:] = np.nan
+            self._times[:] = np.nan
             self._counts[:] = -1
             self._instances.clear()
             self._boxes.clear()
@@ -483,14 +471,3 @@ class AnalysisStore:
 
 class _Damaged(Exception):
     """A chunk that cannot be used; the message says why."""
-
-
-def _file_sha(path: Path | None) -> str:
-    if path is None or not Path(path).is_file():
-        raise PolypViewerError("the model has no recorded weights sha256 and no file to hash")
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
