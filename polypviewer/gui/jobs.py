@@ -121,18 +121,29 @@ def predict_into_store(predictor: Predictor, store: AnalysisStore, frame: Frame)
 
 
 def load_frame(req: FrameRequest) -> FrameResult:
-    """Decode frame ``index`` exactly; its prediction from the store, or live if allowed."""
+    """Decode frame ``index`` exactly; its prediction from the store, or live if allowed.
+
+    A cached entry found damaged on reading is discarded by the store (``get`` raises
+    ``KeyError`` and ``has`` turns False); the frame is then analysed again in this request,
+    so the viewer shows it analysed, never a failure.
+    """
     frame = req.source[req.index]
-    pred = None
     store = req.store
-    if store is not None:
+    if store is None:
+        return FrameResult(frame, None)
+    for _ in range(2):  # the second round only after a damaged entry was discarded
         if not store.has(req.index) and req.predict and req.predictor is not None:
             with PREDICT_LOCK, req.predictor.lock:
                 if not store.has(req.index):
                     predict_into_store(req.predictor.get(), store, frame)
-        if store.has(req.index):
-            pred = store.get(req.index, req.threshold, req.min_area)
-    return FrameResult(frame, pred)
+        if not store.has(req.index):
+            break
+        try:
+            return FrameResult(frame, store.get(req.index, req.threshold, req.min_area))
+        except KeyError:
+            if store.has(req.index):
+                raise  # not a discarded entry: a real fault, reported as one
+    return FrameResult(frame, None)
 
 
 @dataclass

@@ -149,6 +149,40 @@ def test_chunk_with_bad_crc_is_discarded_once_and_reanalysed(source, loaded, cap
     assert len(again) == len(source) and again.get(2).frame_prob == pytest.approx(0.4)
 
 
+def _break_crc(chunk, name: str) -> None:
+    with zipfile.ZipFile(chunk) as z:
+        info = z.getinfo(name)
+    data = bytearray(chunk.read_bytes())
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("live", [True, False], ids=["live-prediction", "no-live-prediction"])
+def test_viewer_frame_from_a_damaged_chunk_is_analysed_in_the_same_request(source, loaded, caplog,
+                                                                          tiny_model_path, live):
+    """The viewer's frame job never reports a damaged cache entry as a failed frame: the entry
+    is discarded and the frame analysed again at once (or shown as not analysed when live
+    prediction is off)."""
+    from polypviewer.engine.runtime.inference import Predictor
+    from polypviewer.gui import jobs
+
+    chunk = next(_analysed(source, loaded).folder.glob("chunk_*.zip"))
+    _break_crc(chunk, "2.png")
+    store = AnalysisStore.open(source, loaded)
+    net = jobs.NetCopy(Predictor(tiny_model_path, device="cpu"))
+    req = jobs.FrameRequest(0, 2, source, store, net, 0.5, 0.001, predict=live)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        result = jobs.load_frame(req)
+    assert result.frame.index == 2
+    assert len(_warnings(caplog)) == 1 and str(chunk) in _warnings(caplog)[0]
+    if live:
+        assert result.prediction is not None and store.has(2)
+        assert result.prediction.frame_prob != pytest.approx(0.4)  # the model's, not the cache's
+    else:
+        assert result.prediction is None and not store.has(2)
+
+
 def test_bad_crc_in_a_chunk_being_extended_keeps_the_new_frames(source, loaded, caplog):
     store = AnalysisStore.open(source, loaded)
     _fill(store, source, [0, 1])
