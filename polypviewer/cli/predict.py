@@ -1,37 +1,30 @@
-"""``polypviewer predict``: masks, overlays, optional Grad-CAM and one CSV for any inputs.
+"""``polypviewer predict``: masks, overlays, optional Grad-CAM, one CSV and the findings for any inputs.
 
-Every file is written atomically and each frame's CSV row is appended (and flushed) only
-after its files exist; a frame whose files or row cannot be written is removed again. So
-Ctrl-C, SIGTERM or a full disk leave the frames finished so far and a CSV listing exactly
-them, and even kill -9 leaves a CSV (at most the frame in flight is unlisted). Temporaries
-of a killed run are removed by the next run into the same folder.
+Stills stream through the engine pipeline into the writer. A video is analysed into the
+viewer's analysis cache first and tracked by ``findings_for_store``, so its rows carry the
+finding numbers the viewer, the exports and the report give; an interrupted video resumes
+from the cache. How the files stay consistent through Ctrl-C, SIGTERM, a full disk or kill -9:
+``predict_output``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import signal
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..engine.errors import WriteError
+from ..engine.errors import PolypViewerError
 from .common import (
     PROG,
-    CommandUnavailable,
     add_model_arguments,
     describe_predictor,
-    has_finding,
     positive_int,
     report_problems,
     unit_float,
 )
-
-CSV_COLUMNS = ("source", "frame", "time_s", "polyp_probability", "polyp_count", "boxes", "name")
-CADX_COLUMN = "neoplastic_probability"  # models with the CADx channel only; research output
+from .predict_output import FINDINGS, Writer, recover
 
 EPILOG = """\
 outputs (in --out DIR):
@@ -40,15 +33,25 @@ outputs (in --out DIR):
                        (datasets: the ground-truth contour too, in blue)
   gradcam/NAME.jpg     Grad-CAM heatmap over the frame (with --gradcam)
   predictions.csv      one row per analysed frame: source, frame, time_s, polyp_probability,
-                       polyp_count, boxes (JSON [[x0, y0, x1, y1, confidence], ...]), name;
-                       models with a neoplastic channel add neoplastic_probability (JSON
-                       list, one per box): RESEARCH ONLY, NOT A DIAGNOSIS
+                       polyp_count, boxes (JSON [[x0, y0, x1, y1, confidence], ...]),
+                       finding_ids (JSON list, one per box: the finding it belongs to, 1..K,
+                       0 = none), name; models with a neoplastic channel add
+                       neoplastic_probability (JSON list, one per box): RESEARCH ONLY, NOT A
+                       DIAGNOSIS
+  findings.json        per input: coverage, findings (first/last frame and time, key frame,
+                       confidence, size, reviewer verdict) and, for videos, the tracking
+                       settings
 
 NAME is the image's file stem; for videos it is VIDEOSTEM_FRAME (frame number, 6 digits).
 Videos: by default only frames with findings (at least one polyp region) get a mask and an
 overlay, since a procedure has tens of thousands of frames; every frame still gets a CSV row.
 Use --video-frames all to write every frame. Images always get a mask and an overlay.
-Ctrl-C or SIGTERM stops cleanly: finished files stay, the CSV lists them, exit status 130.
+Videos are analysed into the viewer's analysis cache first and tracked as the viewer tracks
+them: finding numbers are the ones the viewer, export and report give (stills: one finding
+per region, numbered per input). A frame is finished when predictions.csv lists it.
+Ctrl-C or SIGTERM stops cleanly: finished files stay, the CSV lists them, exit status 130;
+after kill -9 the next predict into the same folder first removes the files of the one frame
+that was being written.
 An unreadable image is skipped and a damaged video analysed as far as it can be read; they are
 listed at the end and the exit status is 3."""
 
@@ -80,6 +83,8 @@ class Item:
     name: str
     is_video: bool
     gt_mask: object = None
+    input: int = 0  # which input it came from (stills are numbered per input)
+    finding_ids: list[int] | None = None  # videos: per region, from the track
 
 
 def _frame_path(src, i: int) -> str:
@@ -91,136 +96,56 @@ def _frame_path(src, i: int) -> str:
     return str(src.path)
 
 
-OUTPUT_DIRS = ("masks", "overlays", "gradcam")
-
-
-def remove_stale_temporaries(out: Path) -> None:
-    """Half-written files (``.NAME.*.part*``) that a killed run left in the output folders."""
-    for folder in (out, *(out / d for d in OUTPUT_DIRS)):
-        if folder.is_dir():
-            for p in folder.glob(".*.part*"):
-                if p.is_file():
-                    p.unlink(missing_ok=True)
-
-
-class Writer:
-    """Writes one frame's files, then its CSV row; names are made unique across inputs."""
-
-    def __init__(self, out: Path, args: argparse.Namespace, predictor) -> None:
-        self.out, self.args, self.predictor = out, args, predictor
-        self.n_rows = 0
-        self.used: set[str] = set()
-        self.n_files = 0
-        self.n_findings = 0
-        self.gradcam = None
-        if args.gradcam:
-            try:
-                from ..engine.analysis.gradcam import gradcam
-            except ImportError as e:
-                raise CommandUnavailable(f"--gradcam is not available: {e}") from e
-            self.gradcam = gradcam
-        self.csv_path = out / "predictions.csv"
-        try:
-            self.csv = self.csv_path.open("w", newline="", encoding="utf-8")
-            cols = CSV_COLUMNS + ((CADX_COLUMN,) if self.has_cadx else ())
-            self.table = csv.DictWriter(self.csv, fieldnames=cols, lineterminator="\n")
-            self.table.writeheader()
-            self.csv.flush()
-        except OSError as e:
-            raise WriteError(self.csv_path, e) from e
-
-    def unique(self, name: str) -> str:
-        base, k = name, 2
-        while name in self.used:
-            name, k = f"{base}_{k}", k + 1
-        self.used.add(name)
-        return name
-
-    @property
-    def has_cadx(self) -> bool:
-        return bool(getattr(self.predictor, "has_cadx", False))
-
-    def put(self, item: Item, pred) -> None:
-        """The pipeline's sink (``analyse_into`` calls it on this thread, in order)."""
-        self.frame(item, pred)
-
-    def frame(self, item: Item, pred) -> None:
-        """All of the frame's files and its row, or none of them (also on Ctrl-C)."""
-        finding = has_finding(pred)
-        write = finding or not item.is_video or self.args.video_frames == "all"
-        name = self.unique(item.name)
-        written: list[Path] = []
-        pos = self.csv.tell()
-        try:
-            if write:
-                self._files(item, pred, name, written)
-            boxes = [[*inst.bbox, round(float(inst.confidence), 4)] for inst in pred.instances]
-            row = {
-                "source": item.source, "frame": item.index,
-                "time_s": "" if item.time_s is None else f"{item.time_s:.3f}",
-                "polyp_probability": f"{pred.frame_prob:.4f}", "polyp_count": pred.count,
-                "boxes": json.dumps(boxes), "name": name if write else "",
-            }
-            if self.has_cadx:
-                row[CADX_COLUMN] = json.dumps([round(float(i.neoplastic_probability), 4)
-                                               for i in pred.instances])
-            self._row(row)
-        except BaseException:
-            self._undo(pos, written)
-            raise
-        self.n_rows += 1
-        self.n_findings += finding
-        self.n_files += bool(write)
-
-    def _files(self, item: Item, pred, name: str, written: list[Path]) -> None:
-        from ..engine.export.overlay import blend_heatmap, draw_overlay
-        from ..engine.media.imageio import write_png
-        from .render import write_jpg
-
-        path = self.out / "masks" / f"{name}.png"
-        write_png(path, pred.mask)
-        written.append(path)
-        path = self.out / "overlays" / f"{name}.jpg"
-        write_jpg(path, draw_overlay(item.rgb, pred, gt_mask=item.gt_mask))
-        written.append(path)
-        if self.gradcam is not None:
-            heat = self.gradcam(self.predictor, item.rgb, target="segmentation")
-            path = self.out / "gradcam" / f"{name}.jpg"
-            write_jpg(path, blend_heatmap(item.rgb, heat))
-            written.append(path)
-
-    def _row(self, row: dict) -> None:
-        try:
-            self.table.writerow(row)
-            self.csv.flush()  # on disk for any later crash, even kill -9
-        except OSError as e:
-            raise WriteError(self.csv_path, e) from e
-
-    def _undo(self, pos: int, written: list[Path]) -> None:
-        for p in written:
-            p.unlink(missing_ok=True)
-        try:
-            self.csv.seek(pos)
-            self.csv.truncate()
-            self.csv.flush()
-        except (OSError, ValueError):
-            pass  # the row never reached the disk
-
-    def close(self) -> Path:
-        try:
-            self.csv.close()
-        except OSError as e:
-            raise WriteError(self.csv_path, e) from e
-        return self.csv_path
-
-
-def _items(sources):
-    """Every frame of every input in order; the sources record what they had to skip."""
-    for label, src in sources:
-        video = src.kind == "video"
+def _items(stills):
+    """Every image of a run of still inputs in order; the sources record what they skipped."""
+    for k, _, src in stills:
         for f in src.frames():
-            yield Item(label if video else _frame_path(src, f.index), f.index, f.time_s, f.rgb,
-                       f.name, video, f.gt_mask)
+            yield Item(_frame_path(src, f.index), f.index, f.time_s, f.rgb, f.name, False,
+                       f.gt_mask, k)
+
+
+def _runs(sources):
+    """Consecutive still inputs in one pipeline run; each video on its own."""
+    run: list = []
+    for k, (label, src) in enumerate(sources):
+        if src.kind == "video":
+            if run:
+                yield run
+                run = []
+            yield [(k, label, src)]
+        else:
+            run.append((k, label, src))
+    if run:
+        yield run
+
+
+def _video(k: int, label: str, src, predictor, writer: Writer, args, bar) -> int:
+    """Analyse into the cache, track (the one tracking path), then write frame by frame."""
+    from ..engine.analysis.procedure import analyse_store, video_findings
+    from ..engine.runtime.results import AnalysisStore
+
+    store = AnalysisStore.open(src, predictor, n_frames=len(src))
+    start = bar.n
+    analyse_store(store, src, predictor, batch_size=args.batch_size,
+                  progress=lambda done, n: bar.update(start + done - bar.n))
+    bar.update(start + len(src) - bar.n)
+    thr, frac = predictor.threshold, predictor.min_area_fraction
+    track = video_findings(store, src, thr, frac)
+    writer.add_findings(label, "video", track.findings, track.n_analysed, len(src),
+                        track.settings.to_dict())  # known now: an interrupted run keeps them
+    for f in src.frames():
+        if not store.has(f.index):
+            continue  # a frame the analysis could not read (a damaged stretch)
+        try:
+            pred = store.get(f.index, thr, frac)
+        except KeyError as e:  # a cache entry damaged on disk: discarded, analysed next run
+            raise PolypViewerError(f"{label}: {e.args[0]}; run predict again") from None
+        ids = track.ids_per_frame.get(f.index, [])
+        if len(ids) != pred.count:
+            raise PolypViewerError(f"{label}: the findings do not match frame {f.index + 1}'s "
+                                   "regions; run predict again")
+        writer.frame(Item(label, f.index, f.time_s, f.rgb, f.name, True, f.gt_mask, k, ids), pred)
+    return len(track.counted)
 
 
 def open_sources(paths: list[str]) -> list:
@@ -245,25 +170,36 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.runtime.pipeline import AnalysisOptions, analyse_into
 
     sources = open_sources(args.inputs)
+    inputs = {k: (label, len(src)) for k, (label, src) in enumerate(sources)}
     writer = None
     previous_term = _sigterm_as_interrupt()
     try:
         out = check_writable_dir(args.out)
-        remove_stale_temporaries(out)
+        recover(out)  # what a killed run into this folder left half done
         predictor = _predictor(args)
         writer = Writer(out, args, predictor)
         total = sum(len(s) for _, s in sources)
         print(f"{describe_predictor(predictor)}; {total} frame(s) from {len(sources)} input(s)")
         t0 = time.perf_counter()
         options = AnalysisOptions(batch_size=args.batch_size, keep_prob=False)
+        found = 0
         with tqdm(total=total, unit="frame", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
-            # frames are decoded in the pipeline's thread; files are written here, in order
-            for _ in analyse_into(writer, _items(sources), predictor, options):
-                bar.update(1)
+            for group in _runs(sources):
+                if group[0][2].kind == "video":
+                    found += _video(*group[0], predictor, writer, args, bar)
+                    continue
+                # frames are decoded in the pipeline's thread; files are written here, in order
+                for _ in analyse_into(writer, _items(group), predictor, options):
+                    bar.update(1)
+                writer.finish_stills(inputs)
         dt = time.perf_counter() - t0
         path = writer.close()
     except KeyboardInterrupt:
         if writer is not None:
+            try:
+                writer.finish_stills(inputs)  # findings.json covers the images written
+            except OSError:
+                pass
             path = writer.close()
             print(f"{PROG}: interrupted after {writer.n_rows} frame(s); "
                   f"finished files and {path} kept", file=sys.stderr)
@@ -284,9 +220,11 @@ def run(args: argparse.Namespace) -> int:
         for _, s in sources:
             s.close()
     n = writer.n_rows
+    tracked = f"; {found} finding(s) in the video(s), {FINDINGS}" if any(
+        s.kind == "video" for _, s in sources) else ""
     print(f"{n} frame(s) in {dt:.1f} s ({1000 * dt / max(n, 1):.0f} ms/frame), "
           f"{writer.n_findings} with polyps; {writer.n_files} mask/overlay file(s) in {out}; "
-          f"table {path}")
+          f"table {path}{tracked}")
     return report_problems(problems)
 
 

@@ -12,7 +12,7 @@ from pipeline_helpers import pipeline_threads, wait_no_threads
 from synthetic import write_dataset
 
 from polypviewer.cli.main import main
-from polypviewer.cli.predict import CSV_COLUMNS, Writer
+from polypviewer.cli.predict_output import CSV_COLUMNS, Writer
 
 
 def _predict(tiny_model_path, out, *inputs, extra=()):

@@ -14,7 +14,7 @@ import torch
 from synthetic import TINY, synthetic_frame
 
 from polypviewer.cli.main import main
-from polypviewer.cli.predict import CADX_COLUMN, CSV_COLUMNS
+from polypviewer.cli.predict_output import CADX_COLUMN, CSV_COLUMNS
 from polypviewer.engine.media.sources import Frame
 from polypviewer.engine.models.factory import create_model
 from polypviewer.engine.models.modelfile import load_model, save_model

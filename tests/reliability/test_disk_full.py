@@ -77,7 +77,8 @@ def test_predict_full_disk_on_an_overlay_removes_its_mask(tmp_path, tiny_model_p
                                                           capsys):
     images = _images(tmp_path / "in", 4)
     out = tmp_path / "out"
-    _full_after(monkeypatch, 3)  # frame 0: mask + overlay; frame 1: mask, then its overlay fails
+    # frame 0: pending note, mask, overlay; frame 1: note, mask, then its overlay fails
+    _full_after(monkeypatch, 5)
     assert _predict(images, out, tiny_model_path) == 1
     line = _one_error_line(capsys)
     assert ENOSPC in line and str(out / "overlays" / "f01.jpg") in line

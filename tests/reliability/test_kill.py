@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 from synthetic import synthetic_frame
 
 from polypviewer.cli.main import main
-from polypviewer.cli.predict import remove_stale_temporaries
+from polypviewer.cli.predict_output import PENDING, recover
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
 N_IMAGES = 150
@@ -76,10 +77,15 @@ def test_killed_predict_leaves_a_csv_listing_its_masks(images, tmp_path, tiny_mo
     if sig == signal.SIGTERM:  # handled like Ctrl-C: the frame in flight finishes, all listed
         assert proc.returncode == 130, err
         assert masks == listed and "interrupted" in err
-    else:  # only the frame being written when the process died can be unlisted
-        assert len(masks - listed) <= 1
+    else:  # only the frame being written when the process died can be unlisted ...
+        unlisted = masks - listed
+        assert len(unlisted) <= 1
+        if unlisted:  # ... and the pending note names it
+            assert unlisted == {json.loads((out / PENDING).read_text())["name"]}
         (out / "masks" / ".f000.png.abc123.part.png").write_bytes(b"half")  # as kill -9 can leave
-        remove_stale_temporaries(out)  # what the next predict into this folder does first
+        recover(out)  # what the next predict into this folder does first
+        assert {p.stem for p in (out / "masks").glob("*.png")} == listed
+        assert {p.stem for p in (out / "overlays").glob("*.jpg")} == listed
     assert not [p for p in out.rglob(".*") if p.is_file()]  # no half-written temporaries
 
 

@@ -19,14 +19,16 @@ from .tracking import DEFAULT_SETTINGS, TrackingSettings, TrackResult
 
 def analyse_store(store: AnalysisStore, source: Source, predictor, *,
                   progress: Callable[[int, int], None] | None = None,
-                  cancel: threading.Event | None = None) -> bool:
+                  cancel: threading.Event | None = None, batch_size: int | None = None) -> bool:
     """Analyse the frames of ``source`` not yet in ``store`` (the one pipeline path, into the
-    store's sink); True when every frame is there."""
+    store's sink); True when every frame is there. ``batch_size``: frames per model call
+    (None: the pipeline's choice)."""
     n = len(source)
     todo = [i for i in range(n) if not store.has(i)]
     done = n - len(todo)
     if todo:
-        for _ in analyse_into(StoreSink(store), source, predictor, AnalysisOptions(indices=todo), cancel):
+        options = AnalysisOptions(indices=tuple(todo), batch_size=batch_size)
+        for _ in analyse_into(StoreSink(store), source, predictor, options, cancel):
             done += 1
             if progress is not None:
                 progress(done, n)
