@@ -1,8 +1,8 @@
 """The neoplastic channel: P(neoplastic | polyp) as a linear read-out of the encoder.
 
-It is linear in the encoder's last three feature maps (1x1 convolutions, upsampled to the
+It is linear in the encoder's feature maps (1x1 convolutions, upsampled to the
 input and summed), so its mean over a polyp's region is a linear function of that region's
-pooled features: a per-polyp classifier that costs three tiny convolutions per frame and can
+pooled features: a per-polyp classifier that costs five tiny convolutions per frame and can
 be fitted in closed form (``training.cadx``) or by gradient with the rest of the network. The
 features are detached: training the channel never changes the segmentation.
 """
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-STAGES = 3  # the encoder's deepest three feature maps (/8, /16, /32)
+STAGES = 5  # every encoder stage (/2 to /32): the shallow ones carry the surface texture
 
 
 class NeoplasticHead(nn.Module):
