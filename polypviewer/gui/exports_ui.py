@@ -98,7 +98,7 @@ class Exporter(QObject):
         heat = layer.item.image if layer.visible and layer.has_data else None
         img = overlay.draw_overlay(review.frame.rgb, review.prediction, style=frame_style(view),
                                    gt_mask=review.frame.gt_mask, heatmap=heat,
-                                   track_ids=review._ids())
+                                   track_ids=review.findings.ids())
         write_png(path, img)
         self.win.show_message(f"Saved {Path(path).name}", False)
         self.finished.emit(path)
@@ -177,7 +177,7 @@ class Exporter(QObject):
         style = replace(frame_style(self.win.view), heatmap=False)  # no Grad-CAM per frame
         settings = {"threshold": thr, "min_area_fraction": frac}
         model_name, fps = review.predictor.name if review.predictor else "", review.media.fps
-        tracking, n_frames = review.tracking, review.n
+        tracking, n_frames = review.findings.tracking, review.n
         convert = None
         if kind == "report" and target.lower().endswith(".pdf"):
             from .report_pdf import default_paper, write_pdf

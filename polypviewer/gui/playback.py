@@ -56,7 +56,7 @@ class Playback(QObject):
 
     def jump_finding(self, direction: int) -> None:
         r = self.review
-        targets = sorted(f.best_index for f in r.track.findings) if r.track else []
+        targets = sorted(f.best_index for f in r.findings.track.findings) if r.findings.track else []
         if not targets:
             targets = [a for a, _ in self.timeline.segments]
         cur = r.shown

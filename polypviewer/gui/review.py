@@ -1,9 +1,9 @@
 """The review state machine: which source, model and frame are shown, and who works on them.
 
-It owns the worker threads (decoder, analysis, tracking; Grad-CAM and feature maps through
-``explain.Explainer``) and updates the widgets from their results on the UI thread. Every
-request carries a generation number (sources) or the predictor it was made for (models), so
-results for a source or model that was since replaced are dropped. The UI thread never waits
+It owns the worker threads (decoder, analysis; findings through ``review_findings``, Grad-CAM
+and feature maps through ``explain.Explainer``) and updates the widgets from their results on
+the UI thread. Every request carries a generation number (sources) or the predictor it was
+made for (models), so results for a source or model that was since replaced are dropped. The UI thread never waits
 for a worker: replaced work is cancelled and let go, and what it held (the source it read,
 the cache it wrote) is closed by ``workers.after`` once it has ended.
 """
@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
-from ..engine.analysis.tracking import DEFAULT_SETTINGS
 from ..engine.runtime.postprocess import DEFAULT_MIN_AREA_FRACTION
 from . import jobs
 from .explain import Explainer
 from .findings import NOT_ANALYSED
 from .playback import Playback
+from .review_findings import ReviewFindings
 from .workers import LatestWorker, Task, after
 
 
@@ -37,7 +37,6 @@ class Review(QObject):
     def __init__(self, win):
         super().__init__(win)
         self.view, self.transport, self.timeline = win.view, win.transport, win.timeline
-        self.findings_panel = win.findings
         self.generation = 0  # of the source: bumped on every open
         self.model_generation = 0  # of load_model requests: only the latest one is kept
         self.media: jobs.Opened | None = None
@@ -60,21 +59,11 @@ class Review(QObject):
         self.prediction = None
         self.shown = -1
         self.requested = -1
-        self.track = None  # TrackResult of the current analysis: every view's finding IDs
-        self._track_counts = None
-        self.tracking = DEFAULT_SETTINGS
-        self._findings_view: tuple[dict, dict] = ({}, {})  # thumbnails, still names
         self.start_frame = 0
         self.playback = Playback(self, win.transport, win.timeline)
-        self.findings_timer = QTimer(self, singleShot=True, interval=250)
-        self.findings_timer.timeout.connect(self._submit_findings)
-        self.findings_worker = LatestWorker(jobs.compute_findings, "findings", self)
-        self.findings_worker.done.connect(self._on_findings)
-        self.findings_worker.failed.connect(self._on_worker_failed)
+        self.findings = ReviewFindings(self, win.findings, win.timeline, win.view)
         self.explainer = Explainer(win.view, win.features, win.feature_dock, self)
         self.explainer.failed.connect(lambda text: self.message.emit(text, True))
-        win.findings.verdict_changed.connect(self.set_verdict)
-        win.findings.set_settings(self.tracking.short(), self.tracking.describe())
 
     # ------------------------------------------------------------------ tasks
     def _start(self, task: Task) -> Task:
@@ -146,7 +135,7 @@ class Review(QObject):
 
     def _set_store(self, store) -> None:
         self.store = store
-        self.track = None
+        self.findings.track = None
         self._after_store_changed()
 
     def _on_model_failed(self, _task, message: str) -> None:
@@ -185,10 +174,10 @@ class Review(QObject):
         self.transport.set_length(media.n)
         self.timeline.set_length(media.n)
         self.timeline.setVisible(media.n > 1)
-        self.findings_panel.set_findings([], {}, "")
+        self.findings.panel.set_findings([], {}, "")
         if media.kind == "video":
-            self.findings_panel.set_note(NOT_ANALYSED)
-        self.track = None
+            self.findings.panel.set_note(NOT_ANALYSED)
+        self.findings.track = None
         self.view.clear()
         self.view.set_message("")
         self.requested = min(max(0, self.start_frame), media.n - 1)
@@ -213,12 +202,12 @@ class Review(QObject):
         """New store (new source or model): refresh, then analyse where it is automatic."""
         if self.media is None or self.store is None:
             return
-        self.refresh_timeline()
+        self.findings.refresh_timeline()
         auto = self.media.kind != "video" or self.analysis_requested
         if auto and not self.store.complete:
             self.start_analysis()
         elif len(self.store):
-            self.schedule_findings()
+            self.findings.schedule()
         if self.requested >= 0:
             self.seek(self.requested)
 
@@ -234,7 +223,8 @@ class Review(QObject):
         if self.media is not None or self.store is not None:
             media, store = self.media, self.store
             after(busy, lambda: _close(media.source if media else None, store), "close-media")
-        self.media, self.store, self.frame, self.prediction, self.track = None, None, None, None, None
+        self.media, self.store, self.frame, self.prediction = None, None, None, None
+        self.findings.track = None
         self.shown = self.requested = -1
 
     # ------------------------------------------------------------------ frames
@@ -285,7 +275,7 @@ class Review(QObject):
         self.prediction = pred
         self.shown = result.frame.index
         self.view.set_frame(result.frame.rgb, result.frame.gt_mask)
-        self.view.set_prediction(pred, self._ids())
+        self.view.set_prediction(pred, self.findings.ids())
         self.view.set_heatmap(None)
         self._update_info()
         self.transport.set_position(self.shown, self.n, result.frame.time_s)
@@ -307,12 +297,6 @@ class Review(QObject):
         note = "" if self.prediction is not None or self.predictor is None else "  ·  not analysed yet"
         self.view.set_info(f"{f.name}  ·  {kind} frame {f.index + 1}/{self.n}{note}")
 
-    def _ids(self) -> list[int] | None:
-        if self.track is None or self.prediction is None:
-            return None
-        ids = self.track.ids_per_frame.get(self.shown)
-        return ids if ids is not None and len(ids) == self.prediction.count else None
-
     # ------------------------------------------------------------------ threshold
     def set_threshold(self, value: float) -> None:
         """Re-threshold the cached probabilities of the shown frame: no model run."""
@@ -326,9 +310,9 @@ class Review(QObject):
     def _rethreshold(self) -> None:
         if self.prediction is not None:
             self.prediction = self.prediction.rethreshold(self.threshold, self.min_area)
-            self.view.set_prediction(self.prediction, self._ids())
-        self.refresh_timeline()
-        self.schedule_findings()
+            self.view.set_prediction(self.prediction, self.findings.ids())
+        self.findings.refresh_timeline()
+        self.findings.schedule()
 
     # ------------------------------------------------------------------ analysis
     def start_analysis(self, stop: int | None = None) -> bool:
@@ -373,10 +357,10 @@ class Review(QObject):
             return
         running = self.stop_analysis()
         old, media, pred, gen = self.store, self.media, self.predictor, self.generation
-        self.store, self.track = None, None
+        self.store, self.findings.track = None, None
         self.timeline.set_length(media.n)
-        self.findings_timer.stop()  # no new findings on the old store; the one running ends
-        idle = self.findings_worker.idle
+        self.findings.timer.stop()  # no new findings on the old store; the one running ends
+        idle = self.findings.worker.idle
         task = Task.call(lambda: jobs.fresh_store(old, media.source, pred, media.n, running, idle),
                          "reanalyse", self)
         task.key = (gen, pred)
@@ -388,7 +372,7 @@ class Review(QObject):
         if task.key != (self.generation, self.predictor):
             return
         self.store = store
-        self.refresh_timeline()
+        self.findings.refresh_timeline()
         self.start_analysis()
 
     def analysing(self) -> bool:
@@ -400,7 +384,7 @@ class Review(QObject):
         self.analysis_progress.emit(p)
         if p.problems:
             self.message.emit("; ".join(p.problems), True)
-        self.refresh_timeline()
+        self.findings.refresh_timeline()
         if self.prediction is None and self.store is not None and self.store.has(self.shown):
             self.refresh()
 
@@ -415,8 +399,8 @@ class Review(QObject):
             store.complete = True
         # a partial run (up to a frame) must not read as "Analysis complete"
         self.analysis_finished.emit(("done" if whole else "partial") if ok else "cancelled")
-        self.refresh_timeline()
-        self.schedule_findings()
+        self.findings.refresh_timeline()
+        self.findings.schedule()
         self.refresh()
 
     def _on_analysis_failed(self, task, message: str) -> None:
@@ -424,65 +408,6 @@ class Review(QObject):
             return
         self.analysis_finished.emit(message)
         self.message.emit(f"Analysis stopped: {message}", True)
-
-    # ------------------------------------------------------------------ timeline & findings
-    def refresh_timeline(self) -> None:
-        if self.store is None or self.media is None:
-            return
-        from ..engine.analysis.tracking import segments
-
-        probs = self.store.frame_probs
-        counts = self.store.counts.astype(float)
-        counts[counts < 0] = float("nan")
-        if self.track is not None and self._track_counts is not None:
-            counts = self._track_counts
-        self.timeline.set_data(probs, counts, self.threshold,
-                               segments(probs, self.threshold, min_len=1, gap=2))
-
-    def schedule_findings(self) -> None:
-        self.findings_timer.start()
-
-    def _submit_findings(self) -> None:
-        if self.store is None or self.media is None or not len(self.store):
-            return
-        self.findings_worker.submit(jobs.FindingsRequest(
-            self.path, self.store, self.threshold, self.min_area, self.media.fps, self.generation,
-            self.tracking))
-
-    def _on_findings(self, req: jobs.FindingsRequest, res: jobs.FindingsResult) -> None:
-        if req.store is not self.store:
-            return
-        self.track = res.track
-        self._track_counts = res.counts
-        self._findings_view = (res.thumbs, res.names)
-        self._show_findings()
-        self.timeline.set_data(res.frame_probs, res.counts, self.threshold, res.segments)
-        if self.prediction is not None:
-            self.view.set_prediction(self.prediction, self._ids())
-        self.findings_ready.emit()
-
-    def _show_findings(self) -> None:
-        t = self.track
-        note = "" if t.complete else (f"{t.n_analysed} of {t.n_frames} frames analysed — "
-                                      "Analysis → Analyse procedure (Ctrl+R)")
-        self.findings_panel.set_findings(t.findings, *self._findings_view[:1], note,
-                                       self._findings_view[1])
-
-    def set_verdict(self, finding, verdict: str, note: str) -> None:
-        """Save the reviewer's verdict beside the analysis; counts and views follow at once."""
-        from ..engine.analysis import verdicts
-        from ..engine.errors import PolypViewerError
-
-        if self.store is None or self.track is None:
-            return
-        try:
-            entries = verdicts.set_verdict(self.store.folder, finding, verdict, note)
-        except PolypViewerError as e:
-            self.message.emit(str(e), True)
-            return
-        self.track = verdicts.apply(self.track, entries)
-        self._show_findings()
-        self.findings_ready.emit()
 
     # ------------------------------------------------------------------ Grad-CAM & features
     def request_extras(self) -> None:
@@ -493,15 +418,11 @@ class Review(QObject):
         self.explainer.target = target
         self.request_extras()
 
-    def _on_worker_failed(self, req, message: str) -> None:
-        if getattr(req, "store", self.store) is self.store:  # not a replaced source or model
-            self.message.emit(message, True)
-
     def settled(self) -> bool:
         """Nothing in flight: no model, source or cache opening, no analysis, findings up to
         date, the requested frame shown and its Grad-CAM / feature maps computed."""
-        return (not any(t.running() for t in self.tasks) and not self.findings_timer.isActive()
-                and self.findings_worker.idle() and self.explainer.idle()
+        return (not any(t.running() for t in self.tasks) and self.findings.idle()
+                and self.explainer.idle()
                 and (self.loader is None or self.loader.idle()) and self.requested == self.shown)
 
     # ------------------------------------------------------------------ shutdown
@@ -509,11 +430,11 @@ class Review(QObject):
         """Cancel every worker and let go (the window closes once ``workers.running_threads``
         is empty; see MainWindow.closeEvent)."""
         self.playback.pause()
-        self.findings_timer.stop()
+        self.findings.timer.stop()
         for t in self.tasks:
             t.cancel()
         self.close_media()
-        self.findings_worker.detach()
+        self.findings.detach()
         self.explainer.detach()
         self.tasks = []
 

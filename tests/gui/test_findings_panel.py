@@ -33,12 +33,12 @@ def test_panel_count_equals_the_report_and_ids_agree_with_the_json(qtbot, make_w
     assert "of 8 frames" in win.findings.settings_label.text()
     assert "consecutive frames" in win.findings.settings_label.toolTip()
     # the tiny random model is never confident: make its frames positive and let them count
-    win.review.tracking = replace(win.review.tracking, enter_confidence=0.0)
+    win.review.findings.tracking = replace(win.review.findings.tracking, enter_confidence=0.0)
     win.review.set_threshold(0.01)
     win.review.start_analysis()  # Analysis > Analyse procedure
-    qtbot.waitUntil(lambda: win.review.store.complete and win.review.track is not None
-                    and win.review.track.complete, timeout=SLOW)
-    track = win.review.track
+    qtbot.waitUntil(lambda: win.review.store.complete and win.review.findings.track is not None
+                    and win.review.findings.track.complete, timeout=SLOW)
+    track = win.review.findings.track
     assert track.findings, "the random model at threshold 0.01 finds something"
     assert win.findings.list.count() == len(track.findings)
     _export(qtbot, win, "report", tmp_path / "r1.html")
@@ -49,8 +49,8 @@ def test_panel_count_equals_the_report_and_ids_agree_with_the_json(qtbot, make_w
     exported = {fr["index"]: [r["finding_id"] for r in fr["instances"]] for fr in doc["frames"]}
     assert exported == {i: v for i, v in track.ids_per_frame.items()}
     shown = win.review.shown
-    qtbot.waitUntil(lambda: win.review._ids() is not None, timeout=SLOW)
-    assert win.review._ids() == exported[shown]  # the viewer's boxes carry the same IDs
+    qtbot.waitUntil(lambda: win.review.findings.ids() is not None, timeout=SLOW)
+    assert win.review.findings.ids() == exported[shown]  # the viewer's boxes carry the same IDs
 
     # the reviewer dismisses the first finding: it leaves the panel's and the report's count
     win.findings.list.setCurrentRow(0)
@@ -72,12 +72,12 @@ def test_panel_times_of_a_vfr_video_are_the_reports(qtbot, make_window, tmp_path
     video = write_mkv(tmp_path / "vfr.mkv", times_ms)
     win = make_window()
     open_and_wait(qtbot, win, video)
-    win.review.tracking = replace(win.review.tracking, enter_confidence=0.0)
+    win.review.findings.tracking = replace(win.review.findings.tracking, enter_confidence=0.0)
     win.review.set_threshold(0.01)
     win.review.start_analysis()
-    qtbot.waitUntil(lambda: win.review.store.complete and win.review.track is not None
-                    and win.review.track.complete, timeout=SLOW)
-    (finding,) = win.review.track.findings
+    qtbot.waitUntil(lambda: win.review.store.complete and win.review.findings.track is not None
+                    and win.review.findings.track.complete, timeout=SLOW)
+    (finding,) = win.review.findings.track.findings
     assert (finding.first_index, finding.last_index) == (0, 59)
     shown = win.findings.list.item(0).text()
     assert "00:00.00 – 00:07.00  (7.0 s)" in shown, shown

@@ -138,7 +138,7 @@ def test_findings_list_click_jumps(qtbot, make_window, video):
     win = open_and_wait(qtbot, make_window(), video)
     win.controls.set_threshold(0.02)  # random tiny model: everything is "polyp" ...
     win.review.set_threshold(0.02)
-    win.review.tracking = replace(win.review.tracking, enter_confidence=0.0)  # ... and counts
+    win.review.findings.tracking = replace(win.review.findings.tracking, enter_confidence=0.0)  # ... and counts
     with qtbot.waitSignal(win.review.analysis_finished, timeout=SLOW):
         win.review.start_analysis()
     qtbot.waitUntil(lambda: win.findings.list.count() > 0, timeout=SLOW)

@@ -54,7 +54,7 @@ def test_review_never_blocks_the_ui_thread(qtbot, make_window, image_folder, tin
         with qtbot.waitSignal(r.analysis_finished, timeout=SLOW) as done:
             qtbot.keyClick(win, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
         assert done.args == ["done"]
-        qtbot.waitUntil(lambda: r.track is not None, timeout=SLOW)
+        qtbot.waitUntil(lambda: r.findings.track is not None, timeout=SLOW)
         for i in range(0, r.n, 23):  # scrub
             on_ui(qtbot, r.seek, i)
             qtbot.waitUntil(lambda i=i: r.shown == i, timeout=SLOW)
