@@ -54,6 +54,27 @@ def open_dataset(root: str | Path, model: LoadedModel | Predictor | str | Path |
     return Opened(source, predictor, store)
 
 
+def open_and_score(root: str | Path, model, split: str | Path | None, device: str,
+                   cancel: threading.Event) -> Iterator[tuple[str, object]]:
+    """Open the dataset, analyse what is not cached and score every image, as
+    ("opened", Opened), ("progress", Progress) and ("rows", [...]); True unless cancelled."""
+    opened = open_dataset(root, model, split, device)
+    yield ("opened", opened)
+    for p in analyse(opened, cancel):
+        yield ("progress", p)
+    if not cancel.is_set():
+        yield from rescore(opened, opened.predictor.threshold, cancel)
+    return not cancel.is_set()
+
+
+def rescore(opened: Opened, threshold: float,
+            cancel: threading.Event) -> Iterator[tuple[str, list[ImageRow] | Progress]]:
+    """``score_rows`` as ("rows", [...]) / ("progress", Progress), for one progress signal."""
+    for item in score_rows(opened, threshold, cancel):
+        yield ("rows", item) if isinstance(item, list) else ("progress", item)
+    return True
+
+
 def analyse(opened: Opened, cancel: threading.Event) -> Iterator[Progress]:
     """Run the model on every image not yet cached, through the engine's pipeline (ONNX lanes
     on CPU); the cache is flushed at the end, also when cancelled."""

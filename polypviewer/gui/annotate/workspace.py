@@ -1,10 +1,10 @@
 """The annotator workspace: review a whole dataset against the model and correct its masks.
 
 Left, the table of images (worst Dice first); right, three tabs for the selected image and the
-dataset: Compare, Correct, Summary. Analysis, scoring, the threshold sweep and exports run in
-worker threads (``gui.workers.Task``), and so does decoding the image shown
-(``image_loader``, latest request wins); the UI thread only shows results. Replaced work is
-cancelled and let go, never waited for.
+dataset: Compare, Correct, Summary (built by ``layout``). Analysis, scoring, the threshold
+sweep and exports run in worker threads (``gui.workers.Task``), and so does decoding the image
+shown (``image_loader``, latest request wins); the UI thread only shows results. Replaced work
+is cancelled and let go, never waited for.
 
 Unsaved mask edits are never lost silently: selecting another image, opening another dataset
 or closing asks Save / Discard / Cancel through ``ask_unsaved`` (replaceable, e.g. in tests).
@@ -16,39 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QMenuBar,
-    QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QSplitter,
-    QTableView,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from ...engine.analysis.compare import image_row
 from ...engine.media import annotations
 from ...engine.media.dataset import Pair
 from ...engine.models import model_settings
-from ...engine.runtime.postprocess import DEFAULT_MIN_AREA_FRACTION
 from ..workers import LatestWorker, Task, after
-from . import analysis
-from .compare_view import CompareView
-from .editor import MaskEditor
+from . import analysis, layout
 from .export_dialog import ExportDialog
 from .image_loader import ImageRequest, ImageResult, load_image
-from .summary import SummaryPanel
-from .table_model import COLUMNS, FILTERS, ImageTableModel, ReviewProxy
 
 
 def ask_with_message_box(parent: QWidget, text: str) -> str:
@@ -89,97 +66,27 @@ class AnnotateWorkspace(QWidget):
         self.image_worker = LatestWorker(load_image, "annotate-image", self)
         self.image_worker.done.connect(self._on_image)
         self.image_worker.failed.connect(self._on_image_failed)
-        self._build()
+        layout.build(self)
+        self._connect()
 
-    # ------------------------------------------------------------------ layout
-    def _build(self) -> None:
-        self.menu_bar = QMenuBar(self)
-        file_menu = self.menu_bar.addMenu("&File")
-        self.open_action = file_menu.addAction("Open dataset…", self.open_dataset_dialog)
-        self.export_action = file_menu.addAction("Export…", self.export_dialog)
-        self.export_action.setEnabled(False)
-
-        self.filter_box = QComboBox(self)
-        for key, label in FILTERS.items():
-            self.filter_box.addItem(label, key)
+    # ------------------------------------------------------------------ signals
+    def _connect(self) -> None:
+        self.open_action.triggered.connect(self.open_dataset_dialog)
+        self.save_action.triggered.connect(self.save)
+        self.export_action.triggered.connect(self.export_dialog)
         self.filter_box.currentIndexChanged.connect(
             lambda _i: self.set_filter(self.filter_box.currentData()))
-        self.search = QLineEdit(self, placeholderText="Filter by name")
         self.search.textChanged.connect(self._on_search)
-        self.progress = QProgressBar(self, maximumWidth=220, textVisible=True)
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel", self, clicked=self.cancel_work)
-        self.cancel_button.hide()
-        self.status = QLabel("Open a dataset (a folder with images/ and masks/).", self)
-        self.min_area = QDoubleSpinBox(self, minimum=0.0, maximum=5.0, singleStep=0.05, decimals=2,
-                                       suffix=" % of image")
-        self.min_area.setToolTip("Regions smaller than this are specks, not polyps, in the "
-                                 "prediction and in the ground truth alike")
-        self.min_area.setValue(DEFAULT_MIN_AREA_FRACTION * 100)
+        self.cancel_button.clicked.connect(self.cancel_work)
         self._min_area_timer = QTimer(self, singleShot=True, interval=300)
         self._min_area_timer.timeout.connect(lambda: self.set_min_area(self.min_area.value() / 100))
         self.min_area.valueChanged.connect(lambda _v: self._min_area_timer.start())
-        top = QHBoxLayout()
-        top.addWidget(self.menu_bar)
-        top.addWidget(QLabel("Show:"))
-        top.addWidget(self.filter_box)
-        top.addWidget(self.search)
-        top.addWidget(QLabel("Minimum polyp area:"))
-        top.addWidget(self.min_area)
-        top.addWidget(self.progress)
-        top.addWidget(self.cancel_button)
-        top.addStretch(1)
-
-        self.table_model = ImageTableModel(self)
-        self.proxy = ReviewProxy(self)
-        self.proxy.setSourceModel(self.table_model)
-        self.table = QTableView(self)
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(COLUMNS.index("dice"), Qt.SortOrder.AscendingOrder)  # worst first
-        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # long file names are elided in the middle so the metric columns stay in view
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(0, 150)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
-
-        self.compare = CompareView(self)
-        self.editor = MaskEditor(self)
         self.editor.save_requested.connect(self.save)
         self.editor.canvas.undo_stack.cleanChanged.connect(self._update_title)
-        self.summary = SummaryPanel(self)
         self.summary.threshold_chosen.connect(self.use_threshold)
         self.summary.image_clicked.connect(self.select_index)
-        self.tabs = QTabWidget(self)
-        self.tabs.addTab(self.compare, "Compare")
-        self.tabs.addTab(self.editor, "Correct")
-        self.tabs.addTab(self.summary, "Summary")
-        split = QSplitter(Qt.Orientation.Horizontal, self)
-        split.addWidget(self.table)
-        split.addWidget(self.tabs)
-        split.setStretchFactor(1, 2)
-        # the table is the annotator's work list: name, Dice and IoU must stay readable
-        self.table.setMinimumWidth(260)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        split.setCollapsible(0, False)
-        split.setSizes([560, 800])
-        lay = QVBoxLayout(self)
-        lay.addLayout(top)
-        lay.addWidget(split, 1)
-        lay.addWidget(self.status)
-        save = QAction("Save mask", self, shortcut=QKeySequence("Ctrl+S"), triggered=self.save)
-        save.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.addAction(save)
-        file_menu.insertAction(self.export_action, save)
         self.export_progress.connect(self._on_export_progress)
-        # B blinks GT/prediction also while the table has focus (arrow keys walk, B compares)
-        blink = QShortcut(QKeySequence("B"), self.table, self.compare.blink,
-                          whatsThis="Blink between ground truth and prediction")
-        blink.setContext(Qt.ShortcutContext.WidgetShortcut)  # a context= keyword is ignored
 
     # ------------------------------------------------------------------ opening
     def open_dataset_dialog(self) -> None:
@@ -199,18 +106,10 @@ class AnnotateWorkspace(QWidget):
         self.opened, self.current_index, self.frame, self.prediction = None, None, None, None
         self.requested_index = None
         model, device = self.model, self.device
-
-        def work(cancel):
-            opened = analysis.open_dataset(path, model, split, device)
-            yield ("opened", opened)
-            for p in analysis.analyse(opened, cancel):
-                yield ("progress", p)
-            if not cancel.is_set():
-                yield from _tagged(analysis.score_rows(opened, opened.predictor.threshold, cancel))
-            return not cancel.is_set()
-
         self.status.setText(f"Opening {Path(path).name}…")
-        self.main_task = self._start(Task(work, "annotate-open", self), self._on_open_finished)
+        task = Task(lambda cancel: analysis.open_and_score(path, model, split, device, cancel),
+                    "annotate-open", self)
+        self.main_task = self._start(task, self._on_open_finished)
         return True
 
     def _start(self, task: Task, on_finished) -> Task:
@@ -446,14 +345,7 @@ class AnnotateWorkspace(QWidget):
         o.predictor.threshold = float(t)
         self.status.setText(f"Threshold {t:.2f} saved for {o.predictor.name} in {path.name} "
                             "(your settings; the model file is unchanged)")
-
-        def work(cancel):
-            yield from _tagged(analysis.score_rows(o, float(t), cancel))
-            return True
-
-        self.main_task = self._start(Task(work, "annotate-rescore", self), self._on_open_finished)
-        if self.requested_index is not None:
-            self.show_image(self.requested_index)
+        self._rescore(o, float(t))
 
     def set_min_area(self, fraction: float) -> None:
         """One minimum area for predicted and true polyps: re-score, re-sweep, redraw."""
@@ -466,14 +358,13 @@ class AnnotateWorkspace(QWidget):
         o.predictor.min_area_fraction = float(fraction)
         self.status.setText(f"Regions under {fraction * 100:.2f} % of the image are not counted "
                             "as polyps (prediction and ground truth)")
-        t = self.threshold
-
-        def work(cancel):
-            yield from _tagged(analysis.score_rows(o, t, cancel))
-            return True
-
         self.summary.set_sweep(None)
-        self.main_task = self._start(Task(work, "annotate-rescore", self), self._on_open_finished)
+        self._rescore(o, self.threshold)
+
+    def _rescore(self, opened: analysis.Opened, threshold: float) -> None:
+        """Score the table again (the shown image too) at ``threshold``."""
+        task = Task(lambda cancel: analysis.rescore(opened, threshold, cancel), "annotate-rescore", self)
+        self.main_task = self._start(task, self._on_open_finished)
         if self.requested_index is not None:
             self.show_image(self.requested_index)
 
@@ -531,8 +422,3 @@ class AnnotateWorkspace(QWidget):
         self.image_worker.detach()
         return True
 
-
-def _tagged(gen):
-    """score_rows items -> ("rows", [...]) / ("progress", Progress) for one progress signal."""
-    for item in gen:
-        yield ("rows", item) if isinstance(item, list) else ("progress", item)
