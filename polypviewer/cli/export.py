@@ -98,12 +98,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..engine.errors import PolypViewerError
-    from ..engine.export.writers import (
-        ExportOptions,
-        check_export_target,
-        export,
-        source_file_names,
-    )
+    from ..engine.export.atomic_folder import check_export_target
+    from ..engine.export.writers import ExportOptions, export, source_file_names
     from ..engine.media.sources import open_source
     from ..engine.runtime.pipeline import AnalysisOptions, analyse
     from .common import make_predictor

@@ -12,10 +12,10 @@ from synthetic import write_dataset
 
 from polypviewer.engine.analysis.tracking import track
 from polypviewer.engine.errors import PolypViewerError
+from polypviewer.engine.export.coco import coco_annotations
 from polypviewer.engine.export.writers import (
     ExportCancelled,
     ExportOptions,
-    coco_annotations,
     export,
     source_file_names,
 )

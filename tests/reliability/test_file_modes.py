@@ -14,7 +14,7 @@ import torch
 from synthetic import TINY
 
 from polypviewer.engine import fsutil
-from polypviewer.engine.export.writers import atomic_dir
+from polypviewer.engine.export.atomic_folder import atomic_dir
 from polypviewer.engine.media.annotations import save_mask
 from polypviewer.engine.models.factory import create_model
 from polypviewer.engine.models.modelfile import save_model

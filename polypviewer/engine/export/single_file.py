@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
 from .. import fsutil
 from ..errors import PolypViewerError
+from .atomic_folder import temporary_beside
 from .writers import ExportOptions, ExportResult, export
 
 # format -> the file writers.export makes for it
@@ -47,11 +47,7 @@ def export_file(items: Iterable[tuple], path: str | Path, options: ExportOptions
         raise PolypViewerError(f"{fmt} exports are not a single file; choose from {', '.join(FILE_OF)}")
     if path.is_dir():
         raise PolypViewerError(f"{path} is a folder; choose a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
-    except OSError as e:
-        raise PolypViewerError(f"cannot write to {path.parent}: {e.strerror or e}") from e
+    work = temporary_beside(path)
     try:
         res = export(items, work / "out", replace(options, formats=formats, overwrite=False),
                      total=total, cancel=cancel, progress=progress, input_notes=input_notes,
