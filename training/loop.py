@@ -2,8 +2,9 @@
 
 ``run_training`` drives everything as events (see ``events.py``); it is resumable because a
 checkpoint (model, optimiser, scheduler, history) is written after every epoch (``checkpoint.py``
-keeps the one before it too) and
-each epoch re-seeds from ``seed + epoch``, so a resumed run continues as the original would.
+keeps the one before it too) and each epoch re-seeds from ``seed + epoch``, so a resumed run
+continues as the original would. What it trains on comes from ``run_sources``, the holdout's
+probabilities from ``predict``.
 """
 
 from __future__ import annotations
@@ -22,13 +23,11 @@ from torch.utils.data import DataLoader
 
 from polypviewer.engine import fsutil
 from polypviewer.engine.errors import DatasetError, PolypViewerError
-from polypviewer.engine.media.dataset import Pair, find_pairs
-from polypviewer.engine.metrics import frame_auc, group_mean, stack_metrics
+from polypviewer.engine.metrics import frame_auc, group_mean
 from polypviewer.engine.models.device import resolve_device
 from polypviewer.engine.models.factory import count_parameters, create_model
 from polypviewer.engine.models.modelfile import load_model, save_model
 from polypviewer.engine.models.operating_point import choose_frame_threshold
-from polypviewer.engine.models.outputs import channel_probabilities
 
 from . import checkpoint, report
 from .augment import AugmentBySize
@@ -37,9 +36,10 @@ from .config import TrainConfig
 from .data import LABEL_NEOPLASTIC, ArraySet, MultiSourceSet, load_labelled, resize_labels
 from .events import Cancelled, CancelToken, Event, Listener
 from .losses import build_loss, cadx_loss
+from .optim import make_optimizer, make_scheduler
+from .predict import dice_iou, forward, predict_probs
+from .run_sources import split_stems, training_sources
 from .sampling import SourceBatchSampler
-from .sources import SourceSplit, gather_sources
-from .splits import kfold, random_split
 from .validate import emit_report, validate_datasets, validate_pairs
 from .warmstart import init_config, init_model
 
@@ -48,112 +48,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def gather_pairs(cfg: TrainConfig) -> tuple[list[Pair], list[Pair]]:
-    """Training and validation pairs over all datasets (merged, seed 001).
-
-    With ``cv_fold`` set, all training-split pairs of all datasets are pooled and the fold's
-    validation part comes from ``splits.kfold(pairs, cv_folds, seed)``.
-    """
-    train, val = [], []
-    try:
-        if cfg.cv_fold is not None:
-            pool = [p for root in cfg.datasets
-                    for p in find_pairs(root, cfg.train_split, require_masks=True)]
-            train, val = kfold(pool, cfg.cv_folds, cfg.seed)[cfg.cv_fold]
-        else:
-            for root in cfg.datasets:
-                tr = find_pairs(root, cfg.train_split, require_masks=True)
-                if cfg.val_split:
-                    va = find_pairs(root, cfg.val_split, require_masks=True)
-                    if not cfg.train_split:  # train on everything that is not validation
-                        held = {p.stem for p in va}
-                        tr = [p for p in tr if p.stem not in held]
-                else:
-                    tr, va = random_split(tr, cfg.val_fraction, cfg.seed)
-                train += tr
-                val += va
-    except ValueError as e:  # too few images for the split / fold
-        raise DatasetError(str(e)) from e
-    overlap = {p.image for p in train} & {p.image for p in val}
-    if overlap:
-        raise DatasetError(f"{len(overlap)} image(s) are in both training and validation, "
-                           f"e.g. {sorted(overlap)[0].name}")
-    if cfg.max_train_images:
-        train = train[: cfg.max_train_images]
-    return train, val
-
-
-def training_sources(cfg: TrainConfig) -> list[SourceSplit]:
-    """The run's sources: ``cfg.sources``, or all ``datasets`` pooled as one (the older form)."""
-    if cfg.sources:
-        if cfg.cv_fold is not None:
-            raise DatasetError("cross-validation pools 'datasets'; it does not take sources")
-        return gather_sources(cfg.sources, cfg.data_root, cfg.val_fraction, cfg.seed)
-    train, val = gather_pairs(cfg)
-    name = "+".join(Path(d).name for d in cfg.datasets) or "data"
-    return [SourceSplit(name, Path(cfg.datasets[0]) if cfg.datasets else Path("."),
-                        float(len(train)), train, val, negative=False)]
-
-
-def _split_stems(cfg: TrainConfig) -> list[str] | None:
-    """Split files the run reads, for the dataset check (None = the whole dataset)."""
-    files = [f for f in (cfg.train_split, cfg.val_split) if f]
-    if not files or (cfg.val_split and not cfg.train_split):
-        return None
-    return files
-
-
-def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    raise ValueError(f"unknown optimizer '{cfg.optimizer}' (adam, adamw)")
-
-
-def _scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
-    total = max(1, cfg.epochs * steps_per_epoch)
-    if cfg.scheduler == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total,
-                                                   pct_start=0.15)
-    if cfg.scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
-    if cfg.scheduler == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3)
-    if cfg.scheduler == "none":
-        return None
-    raise ValueError(f"unknown scheduler '{cfg.scheduler}' (onecycle, cosine, plateau, none)")
-
-
-def _forward(model, x):
-    out = model(x)
-    return out if isinstance(out, tuple) else (out, None)
-
-
-@torch.inference_mode()
-def predict_probs(model, loader, device, amp: bool):
-    """Mask and frame probabilities at model size for a validation loader, and the
-    neoplastic channel (float16) when the model has one, else None."""
-    model.eval()
-    masks, frames, cadx = [], [], []
-    for batch in loader:
-        x = batch[0].to(device, non_blocking=True)
-        with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
-            m, c = _forward(model, x)
-        probs, fr, neo = channel_probabilities(m, c)
-        masks.append(probs.cpu().numpy())
-        if neo is not None:
-            cadx.append(neo.cpu().numpy().astype(np.float16))
-        frames.append(fr.cpu().numpy())
-    return np.concatenate(masks), np.concatenate(frames), (np.concatenate(cadx) if cadx else None)
-
-
-def dice_iou(prob: np.ndarray, gt: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-image Dice and IoU at ``thr``, by ``engine.metrics``' rules (both empty: 1.0)."""
-    m = stack_metrics(prob >= thr, gt)
-    return m["dice"], m["iou"]
 
 
 class Trainer:
@@ -185,7 +79,7 @@ class Trainer:
         self.amp = cfg.amp and self.device.type == "cuda"
         seed_everything(cfg.seed)
         if cfg.validate and not cfg.sources:  # every rank checks, so all stop alike
-            emit_report(validate_datasets(cfg.datasets, _split_stems(cfg), task="segment"),
+            emit_report(validate_datasets(cfg.datasets, split_stems(cfg), task="segment"),
                         self.emit)
         self.sources = training_sources(cfg)
         if cfg.validate and cfg.sources:
@@ -229,8 +123,8 @@ class Trainer:
                                        num_workers=cfg.workers, pin_memory=pin)
         self.val_loader = DataLoader(val_set, batch_size=cfg.batch_size * 2, num_workers=0,
                                      pin_memory=pin)
-        self.opt = _optimizer(cfg, model)
-        self.sched = _scheduler(cfg, self.opt, len(self.train_loader))
+        self.opt = make_optimizer(cfg, model)
+        self.sched = make_scheduler(cfg, self.opt, len(self.train_loader))
         self.loss_fn = build_loss(cfg.loss, cfg.pos_weight).to(self.device)
         self.cls_loss = torch.nn.BCEWithLogitsLoss()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
@@ -342,7 +236,7 @@ class Trainer:
             m = m.to(self.device, non_blocking=True)
             lab = lab.to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, enabled=self.amp):
-                logits, cls = _forward(self.net, x)
+                logits, cls = forward(self.net, x)
                 loss = self.loss_fn(logits[:, :1].float(), m)
                 if cls is not None and cfg.cls_weight > 0:
                     loss = loss + cfg.cls_weight * self.cls_loss(cls.float(), lab)

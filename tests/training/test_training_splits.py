@@ -8,7 +8,7 @@ from training_helpers import tiny_config
 
 from polypviewer.engine.errors import DatasetError
 from polypviewer.engine.media.dataset import Pair
-from training.loop import gather_pairs
+from training.run_sources import gather_pairs
 from training.splits import kfold, random_split
 
 
