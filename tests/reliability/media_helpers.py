@@ -1,4 +1,4 @@
-"""Videos the tests make themselves: numbered frames, variable frame rate, damaged files.
+"""Videos the tests make themselves beyond ``coded_video``'s: variable frame rate, damaged files.
 
 The variable-frame-rate file is a minimal Matroska file written here (EBML by hand, MJPEG
 frames from OpenCV) because OpenCV's writer only makes constant-rate files; Matroska stores
@@ -11,37 +11,7 @@ import struct
 from pathlib import Path
 
 import cv2
-import numpy as np
-
-W, H, BITS = 160, 96, 7
-CELL = W // 8
-
-
-def code_frame(i: int) -> np.ndarray:
-    """BGR frame whose index is written as 7 big black/white squares (survives compression)."""
-    img = np.full((H, W, 3), (40, 90, 160), np.uint8)
-    for b in range(BITS):
-        v = 255 if (i >> b) & 1 else 0
-        img[8:8 + CELL, b * CELL + 2:(b + 1) * CELL - 2] = v
-    cv2.circle(img, (10 + (i * 3) % (W - 20), 70), 8, (200, 200, 255), -1)
-    return img
-
-
-def decode_index(rgb: np.ndarray) -> int:
-    i = 0
-    for b in range(BITS):
-        if rgb[8 + 4:8 + CELL - 4, b * CELL + 6:(b + 1) * CELL - 6].mean() > 128:
-            i |= 1 << b
-    return i
-
-
-def make_video(path: Path, n: int, fourcc: str = "mp4v", fps: float = 25.0) -> Path:
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (W, H))
-    assert w.isOpened(), f"cannot write {fourcc} in this OpenCV"
-    for i in range(n):
-        w.write(code_frame(i))
-    w.release()
-    return path
+from coded_video import H, W, code_frame
 
 
 # -- Matroska --------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from media_helpers import decode_index, make_video, write_mkv
+from coded_video import decode_index, make_video
+from media_helpers import write_mkv
 
 from polypviewer.cli.common import EXIT_INCOMPLETE
 from polypviewer.cli.main import main
