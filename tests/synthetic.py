@@ -38,3 +38,16 @@ def write_dataset(root: Path, n: int = 6, seed: int = 0, ext: str = ".png") -> P
         cv2.imwrite(str(root / "images" / f"img{i:02d}{ext}"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         cv2.imwrite(str(root / "masks" / f"img{i:02d}.png"), mask)
     return root
+
+
+def write_video(path: Path, n: int = 6, seed: int = 0, fps: float = 10.0) -> Path:
+    """A short mp4v video of ``synthetic_frame``s (its folder made where missing)."""
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (128, 96))
+    assert w.isOpened()
+    for _ in range(n):
+        rgb, _ = synthetic_frame(rng)
+        w.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    w.release()
+    return path

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import shutil
 
-from archive_helpers import write_archive, write_video
+from archive_helpers import write_archive
+from synthetic import write_video
 
 from polypviewer.archive.discover import content_hash, discover
 

@@ -1,4 +1,4 @@
-"""Small synthetic inputs shared by the CLI tests (images, folders, a short video)."""
+"""Small synthetic inputs shared by the CLI tests (images, folders; videos: ``synthetic``)."""
 
 from __future__ import annotations
 
@@ -20,17 +20,6 @@ def write_images(folder: Path, n: int = 3, seed: int = 0, size: tuple[int, int] 
         cv2.imwrite(str(p), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         out.append(p)
     return out
-
-
-def write_video(path: Path, n: int = 6, fps: float = 10.0, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (128, 96))
-    assert w.isOpened()
-    for _ in range(n):
-        img, _ = synthetic_frame(rng)
-        w.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    w.release()
-    return path
 
 
 def read_csv(path: Path) -> list[dict]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cli_helpers import write_video
-from synthetic import write_dataset
+from synthetic import write_dataset, write_video
 
 from polypviewer.cli.main import main
 

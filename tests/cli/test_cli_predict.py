@@ -7,9 +7,9 @@ import json
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import read_csv, write_images, write_video
+from cli_helpers import read_csv, write_images
 from pipeline_helpers import pipeline_threads, wait_no_threads
-from synthetic import write_dataset
+from synthetic import write_dataset, write_video
 
 from polypviewer.cli.main import main
 from polypviewer.cli.predict_output import CSV_COLUMNS, Writer
