@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from analysis_job import run_analysis_job
 
 from polypviewer.engine.errors import MediaError
 from polypviewer.engine.media import imageio
@@ -237,25 +238,7 @@ def test_export_skips_the_bad_image_instead_of_aborting(folder_with_bad, tmp_pat
 
 
 def test_gui_analysis_job_skips_and_reports_the_bad_image(folder_with_bad, tiny_model_path):
-    import threading
-
-    from polypviewer.engine.runtime.inference import Predictor
-    from polypviewer.engine.runtime.results import AnalysisStore
-    from polypviewer.gui import jobs
-
-    pred = Predictor(tiny_model_path, device="cpu")
-    opened = jobs.open_media(str(folder_with_bad), pred)
-    try:
-        store = opened.store or AnalysisStore.open(opened.source, pred, n_frames=opened.n)
-        gen = jobs.analyse_source(str(folder_with_bad), pred, store, opened.n, threading.Event())
-        progress = []
-        try:
-            while True:
-                progress.append(next(gen))
-        except StopIteration as stop:
-            ok = stop.value
-    finally:
-        opened.source.close()
+    ok, progress, store = run_analysis_job(folder_with_bad, tiny_model_path)
     assert ok is True and [store.has(i) for i in range(3)] == [True, False, True]
     assert any("frame1.png" in line for p in progress for line in p.problems)
 

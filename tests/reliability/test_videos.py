@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from analysis_job import run_analysis_job
 from coded_video import decode_index, make_video
 from media_helpers import write_mkv
 
@@ -134,24 +135,6 @@ def test_export_on_damaged_video_puts_it_in_report_and_json(damaged, tmp_path, t
 
 def test_gui_analysis_job_reports_the_damage(damaged, tiny_model_path):
     """The viewer's analysis job (run in its worker thread) hands the problem to the window."""
-    import threading
-
-    from polypviewer.engine.runtime.inference import Predictor
-    from polypviewer.engine.runtime.results import AnalysisStore
-    from polypviewer.gui import jobs
-
-    pred = Predictor(tiny_model_path, device="cpu")
-    opened = jobs.open_media(str(damaged), pred)
-    try:
-        store = opened.store or AnalysisStore.open(opened.source, pred, n_frames=opened.n)
-        gen = jobs.analyse_source(str(damaged), pred, store, opened.n, threading.Event())
-        progress = []
-        try:
-            while True:
-                progress.append(next(gen))
-        except StopIteration as stop:
-            ok = stop.value
-    finally:
-        opened.source.close()
+    ok, progress, _store = run_analysis_job(damaged, tiny_model_path)
     assert ok is True  # done as far as the file can be read, not "cancelled"
     assert any("of the 60 frames" in line for p in progress for line in p.problems)
