@@ -20,21 +20,16 @@ class Filters:
     status: str | None = None  # done / partial / failed
 
 
+# Filters field -> its condition on procedures; a field left empty adds none
+_CONDITIONS = (("model", "p.model_name = ?"),
+               ("since", "p.finished_at >= ?"),
+               ("until", "p.finished_at < date(?, '+1 day')"),
+               ("status", "p.status = ?"))
+
+
 def _where(f: Filters) -> tuple[str, list]:
-    parts, params = [], []
-    if f.model:
-        parts.append("p.model_name = ?")
-        params.append(f.model)
-    if f.since:
-        parts.append("p.finished_at >= ?")
-        params.append(f.since)
-    if f.until:
-        parts.append("p.finished_at < date(?, '+1 day')")
-        params.append(f.until)
-    if f.status:
-        parts.append("p.status = ?")
-        params.append(f.status)
-    return " AND ".join(parts), params
+    used = [(sql, getattr(f, name)) for name, sql in _CONDITIONS if getattr(f, name)]
+    return " AND ".join(sql for sql, _ in used), [value for _, value in used]
 
 
 COLUMNS = ("id", "path", "status", "duration_s", "n_frames", "frames_read", "findings",

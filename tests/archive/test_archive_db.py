@@ -68,3 +68,22 @@ def test_newer_or_damaged_database_gives_one_clear_error(tmp_path):
         db.connect(junk)
     with pytest.raises(PolypViewerError, match="no results database"):
         db.connect(tmp_path / "missing.sqlite", readonly=True)
+
+
+def test_rows_keep_only_the_procedures_the_filters_name(tmp_path):
+    from polypviewer.archive.query import Filters, rows
+
+    c = db.connect(tmp_path / "r.sqlite")
+    db.record(c, _rec("h1", path="/a/one.mp4", finished_at="2024-03-01T10:00:00"))
+    db.record(c, _rec("h2", path="/a/two.mp4", model_name="other", finished_at="2024-03-02T23:59:00"))
+    db.record(c, _rec("h3", path="/a/three.mp4", status="failed", finished_at="2024-03-03T08:00:00"))
+
+    def paths(**kw) -> list[str]:
+        return [r["path"] for r in rows(c, Filters(**kw))]
+
+    assert paths() == ["/a/one.mp4", "/a/three.mp4", "/a/two.mp4"]
+    assert paths(model="other") == ["/a/two.mp4"]
+    assert paths(model="m", status="done") == ["/a/one.mp4"]
+    assert paths(since="2024-03-02") == ["/a/three.mp4", "/a/two.mp4"]
+    assert paths(until="2024-03-02") == ["/a/one.mp4", "/a/two.mp4"]  # the whole last day
+    assert paths(since="2024-03-02", until="2024-03-02", status="failed") == []
