@@ -9,6 +9,7 @@ reported, not limited). Run with ``-s`` to see the longest ones.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import pytest
 from conftest import pv_threads
@@ -42,13 +43,24 @@ def _check(name: str, slots) -> None:
         str(s) for s in slow[:5])
 
 
+@contextmanager
+def ui_events_checked(name: str):
+    """Time every UI-thread event of the block; printed always, checked if the block passed."""
+    timer = slot_timer()
+    timer.start()
+    try:
+        yield
+    finally:
+        slots = timer.stop()
+        _print(slots)
+    _check(name, slots)
+
+
 @pytest.mark.skipif(not DEMO.is_file(), reason="the demo clip is not bundled in this checkout")
 def test_review_never_blocks_the_ui_thread(qtbot, make_window, image_folder, tiny_model_path):
     win = make_window()
     r = win.review
-    timer = slot_timer()
-    timer.start()
-    try:
+    with ui_events_checked("review"):
         on_ui(qtbot, win.open_path, str(DEMO))
         qtbot.waitUntil(lambda: r.media is not None and r.shown == 0, timeout=SLOW)
         with qtbot.waitSignal(r.analysis_finished, timeout=SLOW) as done:
@@ -81,10 +93,6 @@ def test_review_never_blocks_the_ui_thread(qtbot, make_window, image_folder, tin
                         and r.store is not None and r.store.complete, timeout=SLOW)
         on_ui(qtbot, win.close)
         qtbot.waitUntil(lambda: not pv_threads(), timeout=SLOW)
-    finally:
-        slots = timer.stop()
-        _print(slots)
-    _check("review", slots)
 
 
 def test_dataset_review_never_blocks_the_ui_thread(qtbot, tmp_path, tiny_model_path):
@@ -95,9 +103,7 @@ def test_dataset_review_never_blocks_the_ui_thread(qtbot, tmp_path, tiny_model_p
     qtbot.addWidget(ws)
     ws.resize(1200, 800)
     ws.show()
-    timer = slot_timer()
-    timer.start()
-    try:
+    with ui_events_checked("dataset review"):
         on_ui(qtbot, ws.open_dataset, root)
         qtbot.waitUntil(lambda: not ws.busy and ws.table_model.rowCount() == 12, timeout=SLOW)
         on_ui(qtbot, ws.table.setFocus)
@@ -114,10 +120,6 @@ def test_dataset_review_never_blocks_the_ui_thread(qtbot, tmp_path, tiny_model_p
         qtbot.waitUntil(lambda: not ws.busy and ws.table_model.rowCount() == 12, timeout=SLOW)
         on_ui(qtbot, ws.close)
         qtbot.waitUntil(lambda: not pv_threads(), timeout=SLOW)
-    finally:
-        slots = timer.stop()
-        _print(slots)
-    _check("dataset review", slots)
 
 
 def _old_runs(root, n: int) -> None:
@@ -146,9 +148,7 @@ def test_wizard_never_blocks_the_ui_thread(qtbot, tmp_path):
     from polypviewer.engine.models.pretrained import available_pretrained
 
     available_pretrained()
-    timer = slot_timer()
-    timer.start()
-    try:
+    with ui_events_checked("wizard"):
         qtbot.addWidget(tools.panel)
         on_ui(qtbot, tools.panel.show)
         wiz = on_ui(qtbot, tools.open_wizard)
@@ -170,7 +170,3 @@ def test_wizard_never_blocks_the_ui_thread(qtbot, tmp_path):
         on_ui(qtbot, tools.panel.windows[-1].close)
         on_ui(qtbot, wiz.close)
         on_ui(qtbot, tools.shutdown)
-    finally:
-        slots = timer.stop()
-        _print(slots)
-    _check("wizard", slots)
