@@ -7,7 +7,8 @@
 
 The frame probabilities come from ``polypviewer evaluate`` (the app's analysis); images whose
 dataset has masks are positives, the others negatives. The rule is
-``engine.models.operating_point.choose_frame_threshold`` (specificity >= 97 % on negatives).
+``engine.models.operating_point.choose_frame_threshold`` (specificity >= 97 % on negatives,
+then the logit midpoint to sensitivity >= 98 % on positives).
 ``--write`` rewrites the model's JSON with ``frame_threshold`` and the figures (the weights are
 untouched); without it the choice is only printed.
 """

@@ -35,6 +35,15 @@ def test_rule_keeps_the_specificity_floor_on_negatives():
         choose_frame_threshold([], pos)
 
 
+def test_separable_scores_get_a_point_with_margin_to_both_floors():
+    neg = np.r_[np.linspace(0.001, 0.03, 99), 0.5]  # crops: nearly all far below
+    pos = np.r_[0.6, np.linspace(0.95, 0.999, 99)]
+    op = choose_frame_threshold(neg, pos)
+    t = op["frame_threshold"]
+    assert op["lowest"] < 0.03 < t < 0.95 <= op["highest"]  # inside the gap, not at its edge
+    assert op["specificity"] >= 0.97 and op["sensitivity"] >= 0.98
+
+
 def test_resolution_prefers_the_stored_point():
     assert resolve_frame_threshold({"frame_threshold": 0.83}, 0.4) == 0.83
     assert resolve_frame_threshold({}, 0.4) == DEFAULT_FRAME_THRESHOLD

@@ -1,8 +1,9 @@
 """The frame verdict's operating point: how it is chosen and the one place it is read.
 
 A frame head's 0.5 is not calibrated: on real no-polyp frames it fires far too often. The
-point is chosen on holdout negatives (a specificity floor, because false alarms are what
-users stop trusting a tool for) and stored as ``frame_threshold`` in the model metadata.
+point is chosen on holdout frames (a specificity floor first, because false alarms are what
+users stop trusting a tool for, then a sensitivity floor) and stored as ``frame_threshold`` in
+the model metadata.
 """
 
 from __future__ import annotations
@@ -14,24 +15,39 @@ import numpy as np
 from ..errors import ModelFileError
 
 DEFAULT_FRAME_THRESHOLD = 0.5  # a frame head without a stored operating point
-MIN_SPECIFICITY = 0.97  # the rule: lowest threshold keeping this share of negatives negative
+MIN_SPECIFICITY = 0.97  # the floor: at most 3 % of negatives may be called "polyp"
+MIN_SENSITIVITY = 0.98  # the other floor: at most 2 % of polyp frames may be missed
 
 
-def choose_frame_threshold(negatives, positives, min_specificity: float = MIN_SPECIFICITY) -> dict:
-    """Lowest threshold with specificity >= ``min_specificity`` on the negative scores.
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
 
-    Returns the threshold with the specificity reached and the sensitivity it gives on the
-    positive scores (the figures to report with it).
+
+def choose_frame_threshold(negatives, positives, min_specificity: float = MIN_SPECIFICITY,
+                           min_sensitivity: float = MIN_SENSITIVITY) -> dict:
+    """The frame threshold, from holdout scores of negative and positive frames.
+
+    The specificity floor gives the lowest admissible threshold and the sensitivity floor the
+    highest. When both can be met, the point is their midpoint in logit space: equal margin
+    against both errors, so frames unlike the holdout's (whole frames where the negatives were
+    crops) do not fall straight over an edge. When they cannot, specificity wins. Returns the
+    threshold with the specificity and sensitivity it reaches.
     """
     neg = np.sort(np.asarray(negatives, np.float64))[::-1]
-    pos = np.asarray(positives, np.float64)
+    pos = np.sort(np.asarray(positives, np.float64))
     if not len(neg) or not len(pos):
         raise ValueError("choosing a frame threshold needs negative and positive holdout frames")
     allowed = math.floor((1.0 - min_specificity) * len(neg) + 1e-9)  # false alarms permitted
     # just above the (allowed + 1)-th highest negative score: that one and all below are negative
-    t = float(np.nextafter(neg[allowed], np.inf)) if allowed < len(neg) else 0.0
-    t = min(max(t, 0.0), 1.0)
-    return {"frame_threshold": t, "rule": f"specificity >= {min_specificity:g} on negatives",
+    lo = float(np.nextafter(neg[allowed], np.inf)) if allowed < len(neg) else 0.0
+    missed = math.floor((1.0 - min_sensitivity) * len(pos) + 1e-9)  # misses permitted
+    hi = float(pos[missed]) if missed < len(pos) else 1.0  # that positive is still found
+    t = lo if hi <= lo else 1.0 / (1.0 + math.exp(-(_logit(lo) + _logit(hi)) / 2))
+    t = min(max(t, lo), 1.0)
+    rule = (f"specificity >= {min_specificity:g} on negatives, then the logit midpoint to "
+            f"sensitivity >= {min_sensitivity:g} on positives")
+    return {"frame_threshold": t, "rule": rule, "lowest": lo, "highest": hi,
             "specificity": float((neg < t).mean()), "sensitivity": float((pos >= t).mean()),
             "n_negative": int(len(neg)), "n_positive": int(len(pos))}
 
