@@ -104,6 +104,8 @@ class ScreenshotRunner:
         self.win, self.out, self.frame, self.app = win, out, frame, app
         self.started = time.monotonic()
         self.analysis_started = False
+        self.analysing = False  # until the window has taken the run's end (findings, status)
+        win.review.analysis_finished.connect(self._analysis_finished)
         self.code = 1
         self.timer = QTimer(win, interval=100)
         self.timer.timeout.connect(self.poll)
@@ -135,9 +137,10 @@ class ScreenshotRunner:
         target = min(self.frame, r.n - 1)
         if r.predictor is not None and r.store is not None and not self.analysis_started:
             if not all(r.store.has(i) for i in range(target + 1)):
-                r.start_analysis(stop=target + 1 if r.media.kind == "video" else None)
+                self.analysing = r.start_analysis(stop=target + 1 if r.media.kind == "video"
+                                                  else None)
             self.analysis_started = True
-        if not r.settled():
+        if self.analysing or not r.settled():
             return
         if r.shown != target or (r.predictor is not None and r.prediction is None):
             r.seek(target)
@@ -150,6 +153,11 @@ class ScreenshotRunner:
             return self.fail(f"saved {self.out} without analysis: no model loaded ({why})")
         print(f"screenshot saved: {self.out}")
         self.finish(0)
+
+    def _analysis_finished(self, _outcome: str) -> None:
+        # a worker thread can end before its "finished" reaches the window: until then the
+        # status bar and the Findings list still show the run in progress
+        self.analysing = False
 
     def save(self) -> None:
         save_screenshot(self.win, self.out)

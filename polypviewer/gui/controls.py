@@ -77,6 +77,7 @@ class ControlPanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         inner = QWidget(scroll)
         scroll.setWidget(inner)
+        self._inner = inner
         wrap = QVBoxLayout(self)
         wrap.setContentsMargins(0, 0, 0, 0)
         wrap.addWidget(scroll)
@@ -139,6 +140,11 @@ class ControlPanel(QWidget):
         self.set_threshold(0.5)
 
     # threshold: slider is in hundredths
+
+    def content_hint(self):
+        """The groups' full size: the dock's height at first start (the scroll area's own hint
+        is a fixed small box)."""
+        return self._inner.sizeHint()
     def _threshold_moved(self, value: int) -> None:
         self.threshold_label.setText(f"Threshold {value / 100:.2f}")
         self._emit_threshold(value / 100)

@@ -209,8 +209,10 @@ class MainWindow(QMainWindow):
         restored = isinstance(geo, QByteArray) and self.restoreGeometry(geo)
         screen_fit.fit_to_screen(self, restored=restored)
         state = s.get("window_state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
+        if not (isinstance(state, QByteArray) and self.restoreState(state)):
+            # the dock layout takes sizes once the window is laid out
+            QTimer.singleShot(0, lambda: screen_fit.give_rest_to(self, self.control_dock,
+                                                                 self.findings_dock))
         for name, layer in self.view.layers.items():
             on = s.get(f"overlay/{name}", layer.visible, bool)
             opacity = s.get(f"overlay/{name}_opacity", layer.opacity, float)

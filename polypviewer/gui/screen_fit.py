@@ -7,8 +7,8 @@ whichever is smaller; a restored geometry from a larger monitor is shrunk the sa
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 PREFERRED = QSize(1400, 900)  # first-start size on a big screen
 MARGIN = 0.96  # of the available area: leave room for a window frame drawn by the desktop
@@ -53,3 +53,14 @@ def set_dock_minimums(*docks) -> None:
     for dock in docks:
         dock.setMinimumWidth(DOCK_MIN_WIDTH)
         dock.setMinimumHeight(DOCK_MIN_HEIGHT)
+
+
+def give_rest_to(win: QMainWindow, top: QDockWidget, bottom: QDockWidget) -> None:
+    """First start: ``top`` (the controls) gets the height its content asks for and ``bottom``
+    (the Findings list) the rest; an even split left ~1.5 finding rows at 768 px."""
+    title = top.style().pixelMetric(top.style().PixelMetric.PM_TitleBarHeight)
+    content = top.widget()
+    inner = getattr(content, "content_hint", None)  # a scrolling panel's full height
+    want = (inner() if inner else content.sizeHint()).height() + title + 16
+    rest = max(DOCK_MIN_HEIGHT, win.height() - want)
+    win.resizeDocks([top, bottom], [want, rest], Qt.Orientation.Vertical)

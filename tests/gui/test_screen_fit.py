@@ -73,3 +73,15 @@ def test_dataset_review_table_shows_its_key_columns_without_scrolling(qtbot, mak
         right = ws.table.columnViewportPosition(c) + ws.table.columnWidth(c)
         assert 0 <= ws.table.columnViewportPosition(c) and right <= view.width(), key
     assert not win.findings_dock.isVisible()  # the video's docks leave the width to the table
+
+
+def test_first_start_gives_the_findings_list_what_the_controls_do_not_need(qtbot, make_window):
+    win = make_window()
+    win.resize(1366, 736)
+    screen_fit.give_rest_to(win, win.control_dock, win.findings_dock)
+    qtbot.wait(50)
+    # the controls get their full height (no scrolling), the Findings list all the rest
+    assert win.control_dock.height() >= win.controls.content_hint().height()
+    assert win.findings_dock.height() > win.control_dock.height() * 0.5
+    right = win.control_dock.height() + win.findings_dock.height()
+    assert win.findings_dock.height() >= right - win.controls.content_hint().height() - 80
