@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from cli_helpers import read_csv, write_images
+from findings_fixtures import BG, FPS, H, W, plan
 
 from polypviewer.cli.main import main
 from polypviewer.engine.media.sources import open_source
@@ -16,19 +17,7 @@ from polypviewer.engine.runtime.inference import Predictor
 from polypviewer.engine.runtime.preprocess import letterbox
 from polypviewer.engine.runtime.results import AnalysisStore
 
-H, W, FPS, N = 96, 128, 25.0, 64
-BG, PINK, PALE = (150, 70, 60), (235, 175, 150), (200, 200, 90)
-
-
-def _plan(i: int) -> list[tuple[int, int, int, tuple]]:
-    """Two polyps one after the other and a one-frame flicker between them (ID 0)."""
-    if i < 25:
-        return [(30 + 2 * i, 50, 14, PINK)]
-    if i == 27:
-        return [(8, 88, 5, PINK)]
-    if 35 <= i < 60:
-        return [(105 - i, 60, 12, PALE)]
-    return []
+N = 64
 
 
 def _analysed_video(root: Path, model: Path) -> Path:
@@ -41,7 +30,7 @@ def _analysed_video(root: Path, model: Path) -> Path:
     for i in range(N):
         rgb = np.full((H, W, 3), BG, np.uint8)
         prob = np.zeros((H, W), np.float32)
-        for x, y, r, colour in _plan(i):
+        for x, y, r, colour in plan(i):
             cv2.circle(rgb, (x, y), r, colour, -1)
             cv2.circle(prob, (x, y), r, 0.99, -1)
         writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
