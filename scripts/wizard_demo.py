@@ -19,6 +19,7 @@ folder as ~) show no path of this machine. The script prints where that home is.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -176,7 +177,12 @@ def main() -> int:
     spec = wiz.spec()
     print(f"preset {PRESET!r}: {spec.epochs} epochs, {spec.size} px, batch {spec.batch_size}, "
           f"max {spec.max_train_images} training images, device {spec.device}")
+    st.estimate_btn.click()  # the page's own estimate, to set against the real run below
+    _pump(lambda: not st.busy(), what="the run-time estimate")
+    estimate = st.last_estimate
+    print(st.estimate_label.text())
     _click(wiz, B.CommitButton)
+    run_started = time.monotonic()
 
     run = wiz.run_page
     proc, mon = run.proc, run.monitor
@@ -197,6 +203,13 @@ def main() -> int:
         print("\n".join(proc.log_lines[-30:]), file=sys.stderr)
         raise SystemExit(f"the run {proc.status}: {proc.message}")
     _pump(run.isComplete, 10, "the Run page to complete")
+    run_s = time.monotonic() - run_started
+    if estimate is not None:
+        summary = Path(proc.run_dir) / "summary.json"
+        train_s = json.loads(summary.read_text())["train_time_s"] if summary.is_file() else None
+        print(f"estimate {estimate.total_s:.0f} s; the run took {run_s:.0f} s from Start to the "
+              f"end (training epochs {train_s if train_s is None else round(train_s)} s); "
+              f"estimate / run = {estimate.total_s / run_s:.2f}")
     _click(wiz, B.NextButton)
 
     # Results: metrics and plots; "Compare with the current model"; screenshot; Register

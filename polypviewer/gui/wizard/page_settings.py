@@ -51,6 +51,7 @@ class SettingsPage(QWizardPage):
         self.setButtonText(QWizard.WizardButton.CommitButton, "Start training")
         self.preview_task: Task | None = None
         self.estimate_task: Task | None = None
+        self.last_estimate = None
         self.preset = QComboBox()
         self.preset.addItems([*PRESETS, "Custom"])
         self.preset_size: int | None = None
@@ -245,6 +246,7 @@ class SettingsPage(QWizardPage):
 
     def _estimated(self, _task, est) -> None:
         self.estimate_task = None
+        self.last_estimate = est  # scripts/wizard_demo.py sets it against the real run
         self.estimate_btn.setEnabled(True)
         self.estimate_label.setText("Estimated run time: " + est.text())
 
