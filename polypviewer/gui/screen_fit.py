@@ -61,6 +61,6 @@ def give_rest_to(win: QMainWindow, top: QDockWidget, bottom: QDockWidget) -> Non
     title = top.style().pixelMetric(top.style().PixelMetric.PM_TitleBarHeight)
     content = top.widget()
     inner = getattr(content, "content_hint", None)  # a scrolling panel's full height
-    want = (inner() if inner else content.sizeHint()).height() + title + 16
+    want = (inner() if inner else content.sizeHint()).height() + title + 30
     rest = max(DOCK_MIN_HEIGHT, win.height() - want)
     win.resizeDocks([top, bottom], [want, rest], Qt.Orientation.Vertical)
