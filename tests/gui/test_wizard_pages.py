@@ -324,3 +324,16 @@ def test_runs_panel_rereads_only_changed_runs(qtbot, tools, dataset):
     assert {r.name: r.status for r in runs}["r-other"] == "cancelled"
     runs, changed = scanner.scan(root, {str(other)})  # started by this app: read again
     assert changed and {r.name: r.status for r in runs}["r-other"] == "running"
+
+
+def test_the_estimate_counts_the_split_files_images_not_everything_left_over(tmp_path):
+    from polypviewer.gui.wizard.compute import split_sizes
+    from polypviewer.gui.wizard.spec import RunSpec
+
+    (tmp_path / "train.txt").write_text("\n".join(f"t{i}" for i in range(880)))
+    (tmp_path / "val.txt").write_text("\n".join(f"v{i}" for i in range(120)))
+    files = RunSpec(split="files", train_split=str(tmp_path / "train.txt"),
+                    val_split=str(tmp_path / "val.txt"), max_train_images=200)
+    assert split_sizes(files, 1000) == (200, 120)  # Kvasir-SEG's quick check: 120, not 800
+    assert split_sizes(RunSpec(split="random", val_fraction=0.2), 1000) == (800, 200)
+    assert split_sizes(RunSpec(split="kfold", folds=5), 1000) == (800, 200)

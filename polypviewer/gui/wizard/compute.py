@@ -56,6 +56,24 @@ def format_duration(s: float) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
+def split_sizes(spec: RunSpec, n_images: int) -> tuple[int, int]:
+    """(training, validation) images the run will use: from the split files when the run
+    takes them (a dataset's val.txt is often far smaller than "everything not trained on"),
+    else from the fraction or the folds."""
+    from polypviewer.engine.media.dataset import read_split
+
+    if spec.split == "files" and spec.val_split:
+        n_val = len(read_split(spec.val_split))
+        n_train = len(read_split(spec.train_split)) if spec.train_split else n_images - n_val
+    else:
+        share = spec.val_fraction if spec.split != "kfold" else 1 / max(spec.folds, 2)
+        n_train = round(n_images * (1 - share))
+        n_val = n_images - n_train
+    if spec.max_train_images:
+        n_train = min(n_train, spec.max_train_images)
+    return max(1, n_train), max(1, n_val)
+
+
 def estimate_run(spec: RunSpec, n_images: int, batches: int = 3) -> Estimate:
     """Time ``batches`` training steps of the chosen model on the chosen device, extrapolated.
 
@@ -95,12 +113,9 @@ def estimate_run(spec: RunSpec, n_images: int, batches: int = 3) -> Estimate:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     per_batch = (time.perf_counter() - t0) / batches
-    val_share = spec.val_fraction if spec.split != "kfold" else 1 / max(spec.folds, 2)
-    n_train = max(1, round(n_images * (1 - val_share)))
-    if spec.max_train_images:
-        n_train = min(n_train, spec.max_train_images)
+    n_train, n_val = split_sizes(spec, n_images)
     per_epoch = max(1, math.ceil(n_train / spec.batch_size))
-    val_batches = math.ceil(max(1, n_images - n_train) / spec.batch_size) / 3
+    val_batches = math.ceil(max(1, n_val) / spec.batch_size) / 3
     total = (per_epoch + val_batches) * per_batch * spec.epochs
     if spec.split == "kfold" and not spec.tune:
         total *= spec.folds
