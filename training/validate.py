@@ -175,6 +175,36 @@ def is_classification_dataset(root: str | Path) -> bool:
     return sum(1 for files in _class_folders(root).values() if files) >= 1
 
 
+def is_negative_source(root: str | Path) -> bool:
+    """A folder training takes as negatives ("no polyp"): ``images/`` without ``masks/``, or a
+    plain folder of images; mirrors ``sources._source_pairs`` so the check agrees with training."""
+    root = Path(root)
+    if not root.is_dir():
+        return False
+    if (root / "images").is_dir():
+        return not (root / "masks").is_dir()
+    return bool(_by_stem(root)) and not is_classification_dataset(root)
+
+
+def _validate_negatives(root: Path, rep: Report, hashes: dict[str, list[str]],
+                        workers: int) -> None:
+    """Images only: a negative source has no masks to match, only files that must decode."""
+    folder = root / "images" if (root / "images").is_dir() else root
+    images = _by_stem(folder)
+    rep.counts[str(root)] = {"images": len(images), "negatives": len(images)}
+    jobs = [(s, images[s], None) for s in sorted(images)]
+    with ThreadPoolExecutor(max(1, workers)) as ex:
+        results = list(ex.map(lambda j: _check_pair(*j), jobs))
+        digests = list(ex.map(lambda j: _sha1(j[1]), jobs))
+    for probs in results:
+        for sev, f, msg, kind in probs:
+            rep.add(sev, f, msg, kind)
+    for (_, img, _), d in zip(jobs, digests):
+        hashes.setdefault(d, []).append(str(img))
+    if not images:
+        rep.add(FATAL, folder, "no images found", "no images")
+
+
 def _validate_segmentation(root: Path, stems: set[str] | None, rep: Report,
                            hashes: dict[str, list[str]], workers: int) -> None:
     images = _by_stem(root / "images")
@@ -237,11 +267,12 @@ def _validate_classification(root: Path, rep: Report, hashes: dict[str, list[str
 
 
 def validate_datasets(roots: Sequence[str | Path] | str | Path, split=None,
-                      task: str = "auto", workers: int = 2) -> Report:
+                      task: str = "auto", workers: int = 2, negatives: bool = False) -> Report:
     """Check every dataset; duplicates are found by sha1 of file bytes across all of them.
 
     ``split``: a split file, a list of split files, or a list of stems (segmentation only);
-    ``task``: ``segment``, ``classify`` or ``auto`` (by layout).
+    ``task``: ``segment``, ``classify`` or ``auto`` (by layout); ``negatives``: a segmentation
+    folder without ``masks/`` is a negative source (as ``--source`` trains it), not a fault.
     """
     roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
     rep = Report()
@@ -255,7 +286,9 @@ def validate_datasets(roots: Sequence[str | Path] | str | Path, split=None,
         kind = task
         if kind == "auto":
             kind = "classify" if is_classification_dataset(root) else "segment"
-        if kind == "segment":
+        if kind == "segment" and negatives and is_negative_source(root):
+            _validate_negatives(root, rep, hashes, workers)
+        elif kind == "segment":
             if not (root / "images").is_dir():
                 rep.add(FATAL, root, "not a segmentation dataset: no images/ folder", "layout")
                 continue
