@@ -1,5 +1,9 @@
 """Wizard page 1: pick dataset folders; they are checked (training.validate) in a worker and the
 report is shown inline. A fatal problem keeps Next disabled and says why.
+
+A segmentation folder without ``masks/`` (or a plain image folder) is a negatives source, as
+``polypviewer train --source`` trains it; with several datasets or any negatives the page asks
+how they mix, and offers the neoplastic channel when a dataset has ``classes/``.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -28,12 +34,29 @@ from .widgets import home_short
 PATH_ROLE = Qt.ItemDataRole.UserRole  # the real folder; the item text shows it with ~
 
 
-def _validate(roots: list[str]):
-    from training.validate import is_classification_dataset, validate_datasets
+MIXES = (("pooled", "pooled by image count"), ("balanced", "each dataset an equal share"))
 
-    layouts = ["classify" if is_classification_dataset(r) else "segment" for r in roots]
+
+def _validate(roots: list[str]):
+    """(report, layout, negatives, datasets with classes/); runs in a worker thread."""
+    from training.validate import (
+        FATAL,
+        is_classification_dataset,
+        is_negative_source,
+        validate_datasets,
+    )
+
+    # images/ without masks/ would read as one class folder; training takes it as negatives
+    layouts = ["classify" if not is_negative_source(r) and is_classification_dataset(r)
+               else "segment" for r in roots]
     task = layouts[0] if len(set(layouts)) == 1 else "segment"
-    return validate_datasets(roots, task=task), task
+    rep = validate_datasets(roots, task=task, negatives=task == "segment")
+    negatives = [r for r in roots if task == "segment" and is_negative_source(r)]
+    if negatives and len(negatives) == len(roots):
+        rep.add(FATAL, roots[0], "only negatives: add a dataset with masks/", "only negatives")
+    classes = [r for r in roots if task == "segment" and r not in negatives
+               and (Path(r) / "classes").is_dir()]
+    return rep, task, negatives, classes
 
 
 def _eda(root: str, out: Path) -> Path:
@@ -50,9 +73,12 @@ class DataPage(QWizardPage):
         super().__init__(parent)
         self.setTitle("Data")
         self.setSubTitle("Dataset folders: images/ + masks/ for segmentation, or one folder per "
-                         "class for frame classification. Several folders are merged.")
+                         "class for frame classification. A folder without masks/ is negatives "
+                         "(no polyp). Several folders are pooled or each given an equal share.")
         self.report = None
         self.layout_kind = "segment"
+        self.negatives: list[str] = []  # datasets trained as "no polyp" images
+        self.with_classes: list[str] = []  # datasets whose classes/ can train --cadx
         self.task: Task | None = None
         self.eda_task: Task | None = None
         self.open_url = QDesktopServices.openUrl  # replaced in tests
@@ -72,6 +98,21 @@ class DataPage(QWizardPage):
         self.problems = QTreeWidget()
         self.problems.setHeaderLabels(["severity", "problem", "file", "details"])
         self.problems.setRootIsDecorated(False)
+        self.mix_label = QLabel("Datasets:")
+        self.mix = QComboBox()
+        for value, text in MIXES:
+            self.mix.addItem(text, value)
+        self.mix.setToolTip("Pooled: every image is drawn equally, so a large dataset dominates. "
+                            "Equal share: each dataset is drawn as often (weight 1 each); "
+                            "required when a dataset is negatives.")
+        self.cadx = QCheckBox("Neoplastic channel (research)")
+        self.cadx.setToolTip("Also train the neoplastic-probability channel on the classes/ "
+                             "maps of the datasets that have them (--cadx)")
+        mix_row = QHBoxLayout()
+        for w in (self.mix_label, self.mix, self.cadx):
+            mix_row.addWidget(w)
+        mix_row.addStretch(1)
+        self._show_mix_choices()
         buttons = QHBoxLayout()
         for b in (add, remove, self.eda_btn):
             buttons.addWidget(b)
@@ -79,6 +120,7 @@ class DataPage(QWizardPage):
         lay = QVBoxLayout(self)
         lay.addWidget(self.list, 1)
         lay.addLayout(buttons)
+        lay.addLayout(mix_row)
         lay.addWidget(self.summary)
         lay.addWidget(self.reason)
         lay.addWidget(self.problems, 2)
@@ -109,8 +151,33 @@ class DataPage(QWizardPage):
     def busy(self) -> bool:
         return self.task is not None
 
+    def _show_mix_choices(self) -> None:
+        """The mix combo only where there is a choice; negatives force an equal share, since
+        a pooled run reads masks for every image."""
+        segment = self.report is not None and self.layout_kind == "segment"
+        many = len(self.datasets()) > 1 or bool(self.negatives)
+        for w in (self.mix_label, self.mix):
+            w.setVisible(segment and many)
+        pooled = self.mix.model().item(0)
+        pooled.setEnabled(not self.negatives)
+        if self.negatives:
+            self.mix.setCurrentIndex(1)
+        self.cadx.setVisible(segment)
+        self.cadx.setEnabled(segment and bool(self.with_classes))
+        if not self.cadx.isEnabled():
+            self.cadx.setChecked(False)
+
+    def apply(self, spec) -> None:
+        spec.negatives = list(self.negatives)
+        spec.mix = self.mix.currentData() if self.mix.isVisibleTo(self) else "pooled"
+        if spec.negatives:
+            spec.mix = "balanced"
+        spec.cadx = self.cadx.isEnabled() and self.cadx.isChecked()
+
     def revalidate(self) -> None:
         self.report = None
+        self.negatives, self.with_classes = [], []
+        self._show_mix_choices()
         self.problems.clear()
         roots = self.datasets()
         self.summary.setText("checking the dataset…" if roots else "")
@@ -129,15 +196,19 @@ class DataPage(QWizardPage):
         if task is not self.task:
             return  # a newer check replaced this one
         self.task = None
-        self.report, self.layout_kind = result
+        self.report, self.layout_kind, self.negatives, self.with_classes = result
         rep = self.report
-        lines = [f"{Path(root).name}: " + ", ".join(f"{v} {k}" for k, v in c.items())
+        lines = [f"{Path(root).name}: " + ("negatives (no masks), " if root in self.negatives
+                                           else "")
+                 + ", ".join(f"{v} {k}" for k, v in c.items() if k != "negatives")
+                 + (", classes/ (neoplastic maps)" if root in self.with_classes else "")
                  for root, c in rep.counts.items()]
         kind = "frame classification (class folders)" if self.layout_kind == "classify" \
             else "segmentation (images + masks)"
         lines.append(f"Layout: {kind}. {len(rep.fatal)} fatal problem(s), "
                      f"{len(rep.warnings)} warning(s).")
         self.summary.setText("\n".join(lines))
+        self._show_mix_choices()
         for p in rep.fatal + rep.warnings:
             item = QTreeWidgetItem([p.severity, p.kind, home_short(p.file), home_short(p.message)])
             if p.severity == "fatal":

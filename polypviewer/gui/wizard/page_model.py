@@ -243,7 +243,8 @@ class SplitPage(QWizardPage):
                 combo.addItem(f.name, str(f))
         segment = self.wizard().model_page.task() != "classify"
         self.btn["files"].setEnabled(bool(files) and segment)
-        self.btn["kfold"].setEnabled(segment)
+        # cross-validation pools datasets; it cannot take sources (negatives, shares, classes/)
+        self.btn["kfold"].setEnabled(segment and not self.wizard().spec().uses_sources)
         for key in ("files", "kfold"):
             if self.btn[key].isChecked() and not self.btn[key].isEnabled():
                 self.btn["random"].setChecked(True)

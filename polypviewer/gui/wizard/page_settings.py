@@ -172,7 +172,8 @@ class SettingsPage(QWizardPage):
     def initializePage(self) -> None:
         wiz = self.wizard()
         segment = wiz.model_page.task() != "classify"
-        self.tune.setEnabled(segment)
+        # tune pools datasets: no sources (negatives, equal shares, the neoplastic channel)
+        self.tune.setEnabled(segment and not wiz.spec().uses_sources)
         if not self.name.text():
             roots = wiz.data_page.datasets()
             target = wiz.model_page.target.text() if wiz.model_page.task() == "other" else ""

@@ -9,7 +9,9 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # name -> settings; "Quick check on CPU" trades quality for a result within minutes
 PRESETS: dict[str, dict] = {
@@ -27,6 +29,11 @@ class RunSpec:
     """Every choice of the wizard; ``train_args`` maps it onto CLI options."""
 
     datasets: list[str] = field(default_factory=list)
+    negatives: list[str] = field(default_factory=list)  # datasets without masks/ ("no polyp")
+    # pooled: all images in one pool (draws follow image counts); balanced: one --source per
+    # dataset with weight 1, so a small dataset is drawn as often as a large one
+    mix: str = "pooled"
+    cadx: bool = False  # train the neoplastic channel on the datasets' classes/ maps
     task: str = "segment"  # segment | classify
     target: str = "polyp"  # what is segmented: polyp, instrument, ...
     cls_head: bool = True
@@ -63,6 +70,13 @@ class RunSpec:
     description: str = ""
 
     @property
+    def uses_sources(self) -> bool:
+        """Sources mode (``--source`` per dataset): the only form that takes negatives, weights
+        and classes/; k-fold and tune pool datasets, so they are off in this mode."""
+        return self.task == "segment" and (self.mix == "balanced" or self.cadx
+                                           or bool(self.negatives))
+
+    @property
     def command_name(self) -> str:
         return "tune" if self.tune and self.task == "segment" else "train"
 
@@ -72,9 +86,34 @@ def _opt(args: list[str], flag: str, value, default=None) -> None:
         args += [flag, str(value)]
 
 
+def source_args(spec: RunSpec) -> list[str]:
+    """One ``--source PATH:...`` per dataset; the chosen split file only where that dataset has
+    it (a negatives folder usually has none: all its images train)."""
+    names = Counter(Path(d).name for d in spec.datasets)
+    seen: Counter = Counter()
+    train_name = Path(spec.train_split).name if spec.split == "files" and spec.train_split else None
+    args: list[str] = []
+    for root in spec.datasets:
+        src = root
+        if train_name and (Path(root) / "splits" / train_name).is_file():
+            src += f":train=splits/{train_name}"
+        if spec.mix == "balanced" or spec.negatives:
+            src += ":weight=1"
+        src += f":holdout={spec.val_fraction:g}"
+        name = Path(root).name
+        seen[name] += 1
+        if names[name] > 1:  # training refuses two sources of one name
+            src += f":name={name}-{seen[name]}"
+        args += ["--source", src]
+    return args
+
+
 def train_args(spec: RunSpec, out: str) -> list[str]:
     """Options after ``polypviewer train`` (or ``tune``), without ``--events``."""
-    args = [*spec.datasets, "--out", out]
+    if spec.uses_sources and (spec.tune or spec.split == "kfold"):
+        raise ValueError("k-fold and Optuna pool the datasets; choose 'pooled' without negatives "
+                         "or the neoplastic channel")
+    args = [*(source_args(spec) if spec.uses_sources else spec.datasets), "--out", out]
     if spec.task == "classify":
         args += ["--task", "classify"]
     else:
@@ -90,11 +129,13 @@ def train_args(spec: RunSpec, out: str) -> list[str]:
         if not spec.init_from:
             raise ValueError("choose the model to fine-tune")
         args += ["--init-from", spec.init_from]
-    if spec.task == "segment" and spec.split == "files":
+    if spec.task == "segment" and spec.split == "files" and not spec.uses_sources:
         _opt(args, "--train-split", spec.train_split)
         _opt(args, "--val-split", spec.val_split)
-    if spec.split != "files" or not spec.val_split:
+    if spec.split != "files" or not spec.val_split or spec.uses_sources:
         args += ["--val-fraction", f"{spec.val_fraction:g}"]
+    if spec.cadx and spec.uses_sources:
+        args.append("--cadx")
     if spec.task == "segment" and spec.split == "kfold" and not spec.tune:
         args += ["--cv", str(spec.folds)]
     args += ["--seed", str(spec.seed), "--epochs", str(spec.epochs),

@@ -69,6 +69,7 @@ class TrainWizard(QWizard):
     def spec(self) -> RunSpec:
         """Every choice made so far (pages not yet shown contribute their defaults)."""
         spec = RunSpec(datasets=self.data_page.datasets())
+        self.data_page.apply(spec)
         self.model_page.apply(spec)
         self.split_page.apply(spec)
         self.settings_page.apply(spec)
