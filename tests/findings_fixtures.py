@@ -29,6 +29,16 @@ def plan(i: int) -> list[tuple[int, int, int, tuple]]:
     return []
 
 
+def draw(i: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame ``i`` of the plan (RGB) and its hand-drawn polyp probability map."""
+    rgb = np.full((H, W, 3), BG, np.uint8)
+    prob = np.zeros((H, W), np.float32)
+    for x, y, r, colour in plan(i):
+        cv2.circle(rgb, (x, y), r, colour, -1)
+        cv2.circle(prob, (x, y), r, 0.99, -1)
+    return rgb, prob
+
+
 def write_procedure(root: Path, n: int = 64) -> tuple[Path, AnalysisStore]:
     root.mkdir(parents=True, exist_ok=True)
     video = root / "procedure.mp4"
@@ -37,11 +47,7 @@ def write_procedure(root: Path, n: int = 64) -> tuple[Path, AnalysisStore]:
     store = AnalysisStore(root / "analysis", {"size": SIZE, "threshold": 0.5,
                                               "min_area_fraction": 0.001, "n_frames": n})
     for i in range(n):
-        rgb = np.full((H, W, 3), BG, np.uint8)
-        prob = np.zeros((H, W), np.float32)
-        for x, y, r, colour in plan(i):
-            cv2.circle(rgb, (x, y), r, colour, -1)
-            cv2.circle(prob, (x, y), r, 0.99, -1)
+        rgb, prob = draw(i)
         writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         small, box = letterbox(prob, SIZE, cv2.INTER_LINEAR)
         store.put(i, small, float(prob.max()), box)

@@ -186,13 +186,10 @@ def is_negative_source(root: str | Path) -> bool:
     return bool(_by_stem(root)) and not is_classification_dataset(root)
 
 
-def _validate_negatives(root: Path, rep: Report, hashes: dict[str, list[str]],
-                        workers: int) -> None:
-    """Images only: a negative source has no masks to match, only files that must decode."""
-    folder = root / "images" if (root / "images").is_dir() else root
-    images = _by_stem(folder)
-    rep.counts[str(root)] = {"images": len(images), "negatives": len(images)}
-    jobs = [(s, images[s], None) for s in sorted(images)]
+def _check_files(jobs: list[tuple], rep: Report, hashes: dict[str, list[str]],
+                 workers: int) -> None:
+    """Decode-check each (stem, image, mask or None) and note each image's digest for the
+    duplicate check."""
     with ThreadPoolExecutor(max(1, workers)) as ex:
         results = list(ex.map(lambda j: _check_pair(*j), jobs))
         digests = list(ex.map(lambda j: _sha1(j[1]), jobs))
@@ -201,6 +198,15 @@ def _validate_negatives(root: Path, rep: Report, hashes: dict[str, list[str]],
             rep.add(sev, f, msg, kind)
     for (_, img, _), d in zip(jobs, digests):
         hashes.setdefault(d, []).append(str(img))
+
+
+def _validate_negatives(root: Path, rep: Report, hashes: dict[str, list[str]],
+                        workers: int) -> None:
+    """Images only: a negative source has no masks to match, only files that must decode."""
+    folder = root / "images" if (root / "images").is_dir() else root
+    images = _by_stem(folder)
+    rep.counts[str(root)] = {"images": len(images), "negatives": len(images)}
+    _check_files([(s, images[s], None) for s in sorted(images)], rep, hashes, workers)
     if not images:
         rep.add(FATAL, folder, "no images found", "no images")
 
@@ -224,15 +230,7 @@ def _validate_segmentation(root: Path, stems: set[str] | None, rep: Report,
         rep.add(FATAL, images[s], "image has no mask in masks/", "image without mask")
     for s in sorted(set(masks) - set(images)):
         rep.add(WARNING, masks[s], "mask has no image in images/ (ignored)", "mask without image")
-    jobs = [(s, images[s], masks.get(s)) for s in sorted(images)]
-    with ThreadPoolExecutor(max(1, workers)) as ex:
-        results = list(ex.map(lambda j: _check_pair(*j), jobs))
-        digests = list(ex.map(lambda j: _sha1(j[1]), jobs))
-    for probs in results:
-        for sev, f, msg, kind in probs:
-            rep.add(sev, f, msg, kind)
-    for (_, img, _), d in zip(jobs, digests):
-        hashes.setdefault(d, []).append(str(img))
+    _check_files([(s, images[s], masks.get(s)) for s in sorted(images)], rep, hashes, workers)
     kinds = Counter(p.kind for p in rep.problems if Path(p.file).is_relative_to(root))
     counts.update({"empty masks": kinds["empty mask"], "non-binary masks": kinds["non-binary mask"],
                    "unreadable": kinds["unreadable image"] + kinds["unreadable mask"]})

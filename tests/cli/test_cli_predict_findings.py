@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 from cli_helpers import read_csv, write_images
-from findings_fixtures import BG, FPS, H, W, plan
+from findings_fixtures import FPS, H, W, draw
 
 from polypviewer.cli.main import main
 from polypviewer.engine.media.sources import open_source
@@ -28,11 +27,7 @@ def _analysed_video(root: Path, model: Path) -> Path:
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (W, H))
     probs = []
     for i in range(N):
-        rgb = np.full((H, W, 3), BG, np.uint8)
-        prob = np.zeros((H, W), np.float32)
-        for x, y, r, colour in plan(i):
-            cv2.circle(rgb, (x, y), r, colour, -1)
-            cv2.circle(prob, (x, y), r, 0.99, -1)
+        rgb, prob = draw(i)
         writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         probs.append(prob)
     writer.release()
