@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import stat
 import sys
 import tempfile
@@ -53,13 +54,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix,
-                                   dir=path.parent)
-        os.close(fd)
     except OSError as e:
         raise PolypViewerError(f"cannot write to {path.parent}: {e.strerror or e}") from e
-    tmp_path = Path(tmp)
+    # the name is chosen before the file exists and the file is made inside the try below, so
+    # an interrupt (Ctrl-C, SIGTERM raised as KeyboardInterrupt) at any point leaves nothing
+    tmp_path = path.parent / f".{path.name}.{secrets.token_hex(6)}.part{path.suffix}"
     try:
+        try:
+            os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError as e:
+            raise PolypViewerError(f"cannot write to {path.parent}: {e.strerror or e}") from e
         yield tmp_path
         publish_mode(tmp_path, path)
         os.replace(tmp_path, path)
