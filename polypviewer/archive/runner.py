@@ -30,7 +30,7 @@ class BatchOptions:
     database: str
     model: str | None = None
     device: str = "auto"
-    input_size: int | None = None
+    input_size: int | str | None = None  # pixels or a profile name (engine/models/profiles.py)
     threshold: float | None = None
     workers: int | None = None  # Ray actors; None = as many as the cluster's CPUs allow; 0 = no Ray
     cpus_per_worker: float = 2.0
@@ -44,7 +44,7 @@ class BatchOptions:
 class Worker:
     """Loads the model once and analyses procedures one after another (the body of a Ray actor)."""
 
-    def __init__(self, model: str | None, device: str, input_size: int | None,
+    def __init__(self, model: str | None, device: str, input_size: int | str | None,
                  threshold: float | None, cache_dir: str | None, keep_maps: bool,
                  threads: int | None = None) -> None:
         import torch

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import PROG
+from .common import PROG, analysis_size
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,7 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="results database (SQLite; created if missing, resumed if it exists)")
     p.add_argument("--model", help="model name or .safetensors path (default: the bundled default)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (per worker)")
-    p.add_argument("--size", type=int, dest="input_size", help="analysis size in pixels")
+    p.add_argument("--size", type=analysis_size, dest="input_size", metavar="PX|PROFILE",
+                   help="analysis size in pixels, or 'accurate' / 'fast' (default: the model's own)")
     p.add_argument("--threshold", type=float, help="mask threshold (default: the model's)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="Ray workers, one model each (default: cluster CPUs / --cpus-per-worker); "

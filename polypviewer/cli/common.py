@@ -80,13 +80,18 @@ def positive_int(value: str) -> int:
     return v
 
 
-def analysis_size(value: str) -> int:
+def analysis_size(value: str) -> int | str:
+    """Pixels, or a profile name that the model resolves once it is loaded (profiles.py)."""
     from ..engine.models.config import check_input_size
+    from ..engine.models.profiles import PROFILE_NAMES
 
+    if value.strip().lower() in PROFILE_NAMES:
+        return value.strip().lower()
     try:
         size = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a number of pixels") from None
+        raise argparse.ArgumentTypeError(f"'{value}' is neither a number of pixels nor a profile "
+                                         f"({', '.join(PROFILE_NAMES)})") from None
     try:
         return check_input_size(size)
     except ValueError as e:
@@ -99,9 +104,9 @@ def add_model_arguments(p: argparse.ArgumentParser, threshold: bool = True, tta:
                         "default: the bundled model")
     p.add_argument("--device", type=device_arg, default="auto",
                    help="auto (GPU if usable), cpu, cuda, cuda:N or mps (default %(default)s)")
-    p.add_argument("--size", type=analysis_size, metavar="PX",
-                   help="analysis size in pixels, a multiple of 32 (default: the model's own); "
-                        "smaller is faster and a little less accurate")
+    p.add_argument("--size", type=analysis_size, metavar="PX|PROFILE",
+                   help="analysis size: pixels (a multiple of 32), 'accurate' (the model's own, "
+                        "the default) or 'fast' (the model's real-time profile, if it has one)")
     if threshold:
         p.add_argument("--threshold", type=unit_float, metavar="T",
                        help="pixel probability threshold (default: the model's own)")

@@ -24,6 +24,7 @@ def describe(entry) -> dict:
         "arch": cfg.get("arch"),
         "encoder": cfg.get("encoder"),
         "input_size": cfg.get("input_size"),
+        "fast_size": meta.get("fast_size"),
         "threshold": meta.get("threshold"),
         "params": meta.get("n_parameters"),
         "description": meta.get("description", ""),
@@ -31,6 +32,11 @@ def describe(entry) -> dict:
         "weights_present": entry.path.is_file(),
         "problem": entry.problem,
     }
+
+
+def _fmt_size(r: dict) -> str:
+    """The accurate size, and the fast profile's after a slash when the model has one."""
+    return str(r["input_size"]) + (f"/{r['fast_size']} fast" if r.get("fast_size") else "")
 
 
 def _fmt_params(n) -> str:
@@ -69,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         name = r["name"] + (" (default)" if r["name"] == DEFAULT_MODEL else "")
         name += "" if r["weights_present"] else " [weights missing]"
         thr = f"{r['threshold']:.2f}" if isinstance(r["threshold"], (int, float)) else "?"
-        table.append((name, r["source"], str(r["arch"]), str(r["encoder"]), str(r["input_size"]),
+        table.append((name, r["source"], str(r["arch"]), str(r["encoder"]), _fmt_size(r),
                       thr, _fmt_params(r["params"]), _fmt_val(r["val_metrics"])))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     if rows:

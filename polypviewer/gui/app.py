@@ -47,7 +47,8 @@ def make_app():
     return app
 
 
-def create_window(model: str | None = None, device: str | None = None, size: int | None = None):
+def create_window(model: str | None = None, device: str | None = None,
+                  size: int | str | None = None):
     from . import annotate, wizard
     from .main_window import MainWindow
 

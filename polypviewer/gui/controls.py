@@ -27,8 +27,6 @@ from superqt.utils import qthrottled
 from .overlay_items import Layer
 
 DEVICES = (("Automatic", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"), ("Apple GPU (MPS)", "mps"))
-# analysis sizes (0 = the model's own); measured speed and Dice: docs/performance.md
-SIZES = (("Model's own (most accurate)", 0), ("224 px (faster)", 224), ("192 px (fastest)", 192))
 
 
 def swatch(colour: tuple[int, ...], dashed: bool = False) -> QLabel:
@@ -65,7 +63,7 @@ class ControlPanel(QWidget):
     min_area_changed = Signal(float)  # fraction of the frame
     model_chosen = Signal(str)  # model path
     device_chosen = Signal(str)
-    size_chosen = Signal(int)  # analysis size in pixels, 0 = the model's own
+    size_chosen = Signal(object)  # pixels, 0 = the model's own, or "fast" (its fast profile)
     gradcam_target_changed = Signal(str)
 
     def __init__(self, layers: dict[str, Layer], parent: QWidget | None = None):
@@ -125,11 +123,11 @@ class ControlPanel(QWidget):
         self.device.activated.connect(lambda i: self.device_chosen.emit(self.device.itemData(i)))
         form.addRow("Device", self.device)
         self.size = QComboBox()
-        for title, value in SIZES:
-            self.size.addItem(title, value)
-        self.size.setToolTip("Smaller analysis sizes run faster on a CPU and are a little less "
-                             "accurate (see docs/performance.md)")
-        self.size.activated.connect(lambda i: self.size_chosen.emit(int(self.size.itemData(i))))
+        self.set_size_choices([("Accurate (the model's own)", 0)])
+        self.size.setToolTip("Accurate: the size the model was made for, best on small polyps.\n"
+                             "Fast: the model's real-time profile for video on a CPU.\n"
+                             "Other sizes trade accuracy for speed (the model card measures each).")
+        self.size.activated.connect(lambda i: self.size_chosen.emit(self.size.itemData(i)))
         form.addRow("Analysis size", self.size)
         self.device_note = QLabel()
         self.device_note.setWordWrap(True)
@@ -175,8 +173,20 @@ class ControlPanel(QWidget):
                 i = self.model.count() - 1
             self.model.setCurrentIndex(i)
 
-    def set_size(self, value: int) -> None:
-        i = self.size.findData(int(value))
+    def set_size_choices(self, choices: list[tuple[str, int | str]]) -> None:
+        """(title, value) pairs from ``profiles.size_choices``; the current value is kept."""
+        current = self.size.currentData()
+        self.size.clear()
+        for title, value in choices:
+            self.size.addItem(title, value)
+        if current is not None:
+            self.set_size(current)
+
+    def set_size(self, value: int | str) -> None:
+        i = self.size.findData(value)
+        if i < 0 and isinstance(value, int) and value > 0:  # a size the menu does not list
+            self.size.addItem(f"{value} px", value)
+            i = self.size.count() - 1
         self.size.setCurrentIndex(max(0, i))
 
     def set_device(self, value: str, note: str) -> None:

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..engine.media.sources import Frame, Source, open_source
+from ..engine.models import profiles
+from ..engine.models.modelfile import load_model
+from ..engine.models.registry import resolve_model
 from ..engine.runtime.inference import FramePrediction, Predictor
 from ..engine.runtime.pipeline import AnalysisOptions, StoreSink, analyse_into
 from ..engine.runtime.results import AnalysisStore
@@ -90,8 +93,13 @@ class Loaded:
 
 
 def load_predictor(model_path: str | None, device: str, source: Source | None,
-                   n: int, input_size: int | None = None) -> Loaded:
-    pred = Predictor(model_path, device=device, input_size=input_size or None)
+                   n: int, input_size: int | str | None = None) -> Loaded:
+    """``input_size`` "fast" on a model without a fast profile runs at the model's own size:
+    the choice stays the user's and applies again to the next model that has one."""
+    loaded = load_model(resolve_model(model_path))
+    if input_size == profiles.FAST and profiles.fast_size(loaded.metadata) is None:
+        input_size = None
+    pred = Predictor(loaded, device=device, input_size=input_size or None)
     store = open_store(source, pred, n) if source is not None else None
     return Loaded(pred, store)
 

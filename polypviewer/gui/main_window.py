@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..engine.models import profiles
 from ..paths import resources_dir, user_log_dir
 from . import menus, screen_fit, shortcuts, workers
 from .controls import ControlPanel
@@ -51,7 +52,7 @@ class MainWindow(QMainWindow):
     closed = Signal()  # the window has really closed: every worker thread has ended
 
     def __init__(self, model: str | None = None, device: str | None = None,
-                 size: int | None = None):
+                 size: int | str | None = None):
         super().__init__()
         self.setWindowTitle("PolypViewer")
         self.setAcceptDrops(True)
@@ -203,7 +204,7 @@ class MainWindow(QMainWindow):
         r.analysis_finished.connect(self._analysis_finished)
 
     # ------------------------------------------------------------------ settings
-    def _restore_settings(self, device: str | None, size: int | None = None) -> None:
+    def _restore_settings(self, device: str | None, size: int | str | None = None) -> None:
         s = self.settings
         geo = s.get("geometry")
         restored = isinstance(geo, QByteArray) and self.restoreGeometry(geo)
@@ -226,7 +227,7 @@ class MainWindow(QMainWindow):
                                  else "auto")
         self.controls.set_device(self.review.device, note)
         self.device_label.setText(note)
-        self.review.input_size = s.get("analysis_size", 0, int) if size is None else int(size)
+        self.review.input_size = s.get("analysis_size", 0) if size is None else size
         self.controls.set_size(self.review.input_size)
         self.review.min_area = s.get("min_area", self.review.min_area, float)
         self.controls.set_min_area(self.review.min_area)
@@ -348,7 +349,10 @@ class MainWindow(QMainWindow):
     def _model_ready(self, name: str) -> None:
         r = self.review
         size, own = r.predictor.config.input_size, r.predictor.native_size
-        self.model_label.setText(f"Model: {name}" + (f" at {size} px" if size != own else ""))
+        fast = " (fast profile)" if r.input_size == profiles.FAST else ""
+        self.model_label.setText(f"Model: {name}" + (f" at {size} px{fast}" if size != own else ""))
+        self.controls.set_size_choices(profiles.size_choices(r.predictor.loaded.metadata, own))
+        self.controls.set_size(r.input_size)
         self.device_label.setText(r.predictor.device_note)
         self.controls.set_device(r.device, r.predictor.device_note)
         pending = self._pending_threshold
@@ -403,7 +407,18 @@ class MainWindow(QMainWindow):
         self.progress.setMaximum(max(1, p.total))
         self.progress.setValue(p.done)
         eta = f" · {format_time(p.eta_s)[:-3]} left" if p.eta_s is not None else ""
-        self.progress_label.setText(f"Analysing {p.done}/{p.total} · {p.fps:.1f} frames/s{eta}")
+        self.progress_label.setText(f"Analysing {p.done}/{p.total} · {p.fps:.1f} frames/s{eta}"
+                                    + self._slower_than_video(p.fps))
+
+    def _slower_than_video(self, fps: float) -> str:
+        """A hint when analysis falls behind the video and the model has a fast profile."""
+        r = self.review
+        video_fps = r.media.fps if r.media is not None else None
+        if not video_fps or fps <= 0 or fps >= video_fps or r.input_size == profiles.FAST:
+            return ""
+        if r.predictor is None or profiles.fast_size(r.predictor.loaded.metadata) is None:
+            return ""
+        return " · slower than the video: the Fast size keeps up"
 
     def _analysis_finished(self, state: str) -> None:
         for w in (self.progress_label, self.progress, self.cancel_button):

@@ -46,7 +46,7 @@ class Review(QObject):
         self.store = None
         self.model_path: str | None = None
         self.device = "auto"
-        self.input_size = 0  # analysis size; 0 = the model's own
+        self.input_size: int | str = 0  # pixels, 0 = the model's own, or "fast" (profiles.py)
         self.threshold = 0.5
         self.min_area = DEFAULT_MIN_AREA_FRACTION
         self.gradcam_target = "segmentation"
@@ -73,7 +73,7 @@ class Review(QObject):
 
     # ------------------------------------------------------------------ model
     def load_model(self, model: str | None, device: str | None = None,
-                   input_size: int | None = None) -> None:
+                   input_size: int | str | None = None) -> None:
         """Load a model in the background; analysis re-runs with it where it had run.
 
         The request is a snapshot (model, device, size, source) taken here; when several are
@@ -83,7 +83,7 @@ class Review(QObject):
         if device is not None:
             self.device = device
         if input_size is not None:
-            self.input_size = int(input_size)
+            self.input_size = input_size
         self.model_generation += 1
         gen, size, device, media = self.model_generation, self.input_size, self.device, self.media
         self.model_path = model

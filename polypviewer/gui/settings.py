@@ -20,6 +20,7 @@ from ..engine.errors import PolypViewerError
 from ..engine.models import model_settings
 from ..engine.models.config import check_input_size
 from ..engine.models.device import check_device
+from ..engine.models.profiles import FAST
 from ..paths import user_config_dir
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,13 @@ MAX_RECENT = 10
 MAX_MIN_AREA = 0.05  # the side panel offers 0-5 % of the frame
 
 
-def _analysis_size(v: int) -> int:
-    return 0 if v == 0 else check_input_size(v)  # 0: the model's own size
+def _analysis_size(v) -> int | str:
+    """0 (the model's own size), a size in pixels, or "fast" (the model's fast profile)."""
+    text = str(v).strip().lower()
+    if text == FAST:
+        return FAST
+    n = int(text)
+    return 0 if n == 0 else check_input_size(n)
 
 
 def _fraction(hi: float) -> Callable[[float], float]:

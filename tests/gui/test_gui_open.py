@@ -121,3 +121,33 @@ def test_current_model_for_the_tools(qtbot, make_window, tiny_model_path):
     assert win.current_model() == DEFAULT_MODEL
     win.review.model_path = "/models/mine.safetensors"
     assert win.current_model() == "/models/mine.safetensors"
+
+
+def test_fast_profile_follows_the_model(qtbot, make_window, video, tiny_model_path, tmp_path):
+    """The model's fast profile is offered, remembered as "fast", and a model without one
+    then runs at its own size instead of failing to load."""
+    import json
+    import shutil
+
+    folder = tmp_path / "fastmodel"
+    folder.mkdir()
+    weights = shutil.copy(tiny_model_path, folder / "tiny.safetensors")
+    meta = json.loads(tiny_model_path.with_suffix(".json").read_text())
+    meta["fast_size"] = 96
+    (folder / "tiny.json").write_text(json.dumps(meta))
+    win = open_and_wait(qtbot, make_window(weights), video)
+    combo = win.controls.size
+    i = combo.findData("fast")
+    assert i == 1 and combo.itemText(i).startswith("Fast: 96 px")
+    old = win.review.predictor
+    combo.setCurrentIndex(i)
+    combo.activated.emit(i)
+    qtbot.waitUntil(lambda: win.review.predictor is not old, timeout=SLOW)
+    assert win.review.predictor.config.input_size == 96
+    assert "fast profile" in win.model_label.text()
+    win.save_settings()
+    assert win.settings.get("analysis_size", 0) == "fast"
+    plain = make_window()  # the tiny model without a fast profile
+    assert plain.review.input_size == "fast"
+    assert plain.review.predictor.config.input_size == 64
+    assert plain.controls.size.currentData() == 0

@@ -59,7 +59,8 @@ def test_out_of_range_value_falls_back_with_a_log_line(key, raw, default, caplog
 
 
 @pytest.mark.parametrize(("key", "raw", "expected"), [
-    ("analysis_size", "320", 320), ("analysis_size", "0", 0), ("device", "cuda:1", "cuda:1"),
+    ("analysis_size", "320", 320), ("analysis_size", "0", 0), ("analysis_size", "fast", "fast"),
+    ("device", "cuda:1", "cuda:1"),
     ("min_area", "0.01", 0.01), ("overlay/mask_opacity", "0.25", 0.25)])
 def test_valid_values_are_kept(key, raw, expected, caplog):
     _ini(**{key: raw})

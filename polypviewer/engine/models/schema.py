@@ -131,6 +131,8 @@ def validate_metadata(meta, where: Path) -> dict:
         f.number("threshold", meta["threshold"], 0.0, 1.0, open_lo=True, open_hi=True)
     if "frame_threshold" in meta:  # the frame verdict's operating point (operating_point.py)
         f.number("frame_threshold", meta["frame_threshold"], 0.0, 1.0)
+    if "fast_size" in meta:  # the fast analysis profile (profiles.py)
+        f.input_size("fast_size", meta["fast_size"])
     if "weights_file" in meta:
         f.text("weights_file", meta["weights_file"], 1000, empty=False)
     if "weights_sha256" not in meta:

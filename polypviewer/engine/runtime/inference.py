@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.config import check_input_size
 from ..models.device import resolve_device
 from ..models.model_settings import effective_threshold
 from ..models.modelfile import LoadedModel, load_model
 from ..models.operating_point import DEFAULT_FRAME_THRESHOLD, resolve_frame_threshold
 from ..models.outputs import channel_probabilities
+from ..models.profiles import resolve_size
 from ..models.registry import resolve_model
 from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance, find_instances, min_area_pixels
 from .preprocess import Letterbox, normalise, prepare, unletterbox
@@ -66,16 +66,18 @@ class Predictor:
     def __init__(self, model: LoadedModel | str | Path | None = None, device: str = "auto",
                  threshold: float | None = None,
                  min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION, tta: bool = False,
-                 input_size: int | None = None) -> None:
+                 input_size: int | str | None = None) -> None:
+        """``input_size``: pixels, a profile name ("accurate", "fast": profiles.py) or None."""
         self.device, self.device_note = resolve_device(device)
         if not isinstance(model, LoadedModel):
             model = load_model(resolve_model(model))
         self.native_size = model.config.input_size
-        if input_size is not None and int(input_size) != self.native_size:
+        size = resolve_size(input_size, model.metadata, self.native_size)
+        if size != self.native_size:
             # the nets are fully convolutional: a smaller analysis size trades a little
             # accuracy for speed (docs/performance.md measures both)
             model = dataclasses.replace(
-                model, config=dataclasses.replace(model.config, input_size=check_input_size(input_size)))
+                model, config=dataclasses.replace(model.config, input_size=size))
         self.loaded = model
         self.config = model.config
         self.net = model.model.to(self.device).eval()
