@@ -64,6 +64,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="add the neoplastic-probability channel (trained on classes/ maps)")
     p.add_argument("--cadx-weight", type=float, default=d.cadx_weight,
                    help="loss weight of the neoplastic channel (default %(default)s)")
+    p.add_argument("--framed-negatives", type=_share, default=d.framed_negatives, metavar="P",
+                   help="share of negative draws shown as whole frames: black surround, text, "
+                        "position box (default %(default)s)")
     p.add_argument("--train-split", help="split file of training stems (per dataset)")
     p.add_argument("--val-split", help="split file of validation stems (per dataset)")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
@@ -93,6 +96,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="skip the dataset check (validate.py) before training")
     p.add_argument("--events", choices=["text", "jsonl"], default="text",
                    help="jsonl: one JSON event per line on stdout (for the GUI)")
+
+
+def _share(text: str) -> float:
+    v = float(text)
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return v
 
 
 def _int_list(text: str | None, what: str) -> list[int] | None:
@@ -154,7 +164,8 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         validate=not a.no_check, sources=sources, data_root=_data_root(a),
         scales=_int_list(getattr(a, "scales", None), "--scales"),
         epoch_samples=getattr(a, "epoch_samples", None),
-        cadx_weight=getattr(a, "cadx_weight", TrainConfig().cadx_weight))
+        cadx_weight=getattr(a, "cadx_weight", TrainConfig().cadx_weight),
+        framed_negatives=getattr(a, "framed_negatives", TrainConfig().framed_negatives))
 
 
 def classify_config_from_args(a: argparse.Namespace):

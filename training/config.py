@@ -50,6 +50,7 @@ class TrainConfig:
     scales: list[int] | None = None  # multi-scale: each batch at one of these sizes
     epoch_samples: int | None = None  # draws per epoch under source weights (None = all images)
     cadx_weight: float = 0.5  # loss weight of the neoplastic channel (seg_channels == 2)
+    framed_negatives: float = 0.0  # share of negative draws shown as whole frames (framing.py)
 
     def to_dict(self) -> dict:
         d = asdict(self)

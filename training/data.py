@@ -23,8 +23,11 @@ from polypviewer.engine.media.imageio import read_image, read_mask, read_raw
 from polypviewer.engine.models.config import ModelConfig
 from polypviewer.engine.runtime.preprocess import apply_clahe, letterbox, letterbox_mask, normalise, prepare
 
+from .framing import frame_like
+
 # a crop keeps "polyp" only if at least this share of its pixels is polyp
 MIN_POLYP_FRACTION = 0.002
+FRAMING_STREAM = 7  # the framing's random stream, apart from the augmentation's (same seed)
 
 
 def _key(pairs: list[Pair], size: int, clahe: bool) -> str:
@@ -173,8 +176,11 @@ class MultiSourceSet(Dataset):
     """
 
     def __init__(self, arrays: list[tuple[np.ndarray, np.ndarray]], config: ModelConfig,
-                 augment_for=None) -> None:
+                 augment_for=None, framed: list[float] | None = None) -> None:
+        """``framed[s]``: the share of source ``s``'s draws shown as whole frames
+        (``framing.frame_like``; only for negatives, whose masks stay empty)."""
         self.arrays, self.config, self.augment_for = arrays, config, augment_for
+        self.framed = list(framed) if framed is not None else [0.0] * len(arrays)
         self.offsets = np.cumsum([0] + [len(a) for a, _ in arrays])
 
     def __len__(self) -> int:
@@ -189,6 +195,10 @@ class MultiSourceSet(Dataset):
         s, j = self.locate(int(i))
         img, label = self.arrays[s][0][j], self.arrays[s][1][j]
         img, label = _resize_to(img, size), resize_labels(label, size)
+        if self.framed[s] > 0:
+            rng = np.random.default_rng([int(seed), FRAMING_STREAM])
+            if rng.random() < self.framed[s]:
+                img = frame_like(img, rng)
         if self.augment_for is not None:
             aug = self.augment_for(size)
             aug.set_random_seed(int(seed))

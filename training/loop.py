@@ -109,7 +109,9 @@ class Trainer:
         else:
             self.net = model
         train_set = MultiSourceSet(self.train_arrays, cfg.model,
-                                   AugmentBySize(cfg.augment, cfg.augment_strength))
+                                   AugmentBySize(cfg.augment, cfg.augment_strength),
+                                   framed=[cfg.framed_negatives if s.negative else 0.0
+                                           for s in self.sources])
         val_set = ArraySet(self.val_x, self.val_labels, cfg.model)
         n_train = len(train_set)
         self.sampler = SourceBatchSampler(
