@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..engine.analysis.cadx import neoplastic_text
 from ..engine.analysis.tracking import VERDICTS
 from ..engine.export.report import LEGEND, count_text
 from .pixmaps import rgb_pixmap
@@ -38,16 +39,17 @@ def to_pixmap(rgb: np.ndarray, size: int = THUMB) -> QPixmap:
 
 def describe(f, name: str | None = None) -> str:
     verdict = f" · {f.verdict}" if f.verdict else ""
+    cadx = neoplastic_text(f.neoplastic_probability, short=True)
+    cadx = f"\n{cadx}" if cadx else ""
     if name is not None:  # a still: one image, no time span
         return (f"Finding #{f.id}{verdict}\n{name}\n"
-                f"confidence {f.peak_confidence:.2f} · {_size(f)}")
+                f"confidence {f.peak_confidence:.2f} · {_size(f)}{cadx}")
     if f.first_time_s is not None:
         span = f"{format_time(f.first_time_s)} – {format_time(f.last_time_s)}  ({f.duration_s:.1f} s)"
     else:
         span = f"frames {f.first_index + 1} – {f.last_index + 1}"
-    cadx = "" if f.neoplastic_probability is None else f" · neoplastic {f.neoplastic_probability:.2f}"
-    return (f"Finding #{f.id}{verdict}\n{span}\npeak {f.peak_confidence:.2f} · {_size(f)}{cadx}\n"
-            f"key frame {f.best_index + 1} · seen in {f.n_frames} frames")
+    return (f"Finding #{f.id}{verdict}\n{span}\npeak {f.peak_confidence:.2f} · {_size(f)}\n"
+            f"key frame {f.best_index + 1} · seen in {f.n_frames} frames{cadx}")
 
 
 def _size(f) -> str:

@@ -148,3 +148,19 @@ def test_findings_come_in_page_blocks(tmp_path):
     # findings start on their own page; the heading counts them (false alarms apart)
     assert "page-break-before:always'>Findings: 9 findings" in html
     assert "@page" in html and "<script" not in html
+
+
+def test_neoplastic_probability_is_labelled_research_in_the_report(tmp_path):
+    items = []
+    for f, p in _video():
+        cadx = np.full((H, W), 0.8, np.float32)
+        items.append((f, from_probability(p.prob, p.frame_prob, 0.5, cadx=cadx)))
+    found = track(((f.index, f.time_s, p.instances) for f, p in items),
+                  TrackingSettings(min_duration_s=0.2, enter_confidence=0.5), frame_area=H * W,
+                  n_frames=len(items))
+    export(items, tmp_path / "out", ExportOptions(("report",), fps=25.0), track=found,
+           n_frames=len(items))
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "neoplastic probability 0.80 (research only, not a diagnosis)" in html
+    plain, _ = _report(tmp_path / "plain")
+    assert "neoplastic" not in (tmp_path / "plain" / "out" / "report.html").read_text()

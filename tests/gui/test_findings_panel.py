@@ -83,3 +83,14 @@ def test_panel_times_of_a_vfr_video_are_the_reports(qtbot, make_window, tmp_path
     assert "00:00.00 – 00:07.00  (7.0 s)" in shown, shown
     _export(qtbot, win, "report", tmp_path / "r.html")
     assert "00:00.0 to 00:07.0 (7.0 s)" in (tmp_path / "r.html").read_text()
+
+
+def test_cards_show_the_neoplastic_probability_for_stills_and_video_as_research():
+    from polypviewer.engine.analysis.tracking import Finding
+    from polypviewer.gui.findings import describe
+
+    f = Finding(3, 4, 9, 0.16, 0.36, 0.2, 6, 7, (1, 2, 30, 40), 0.9, 0.8, 500.0, 0.02, 0.73)
+    for text in (describe(f), describe(f, "img_07.png")):
+        assert "neoplastic 0.73 (research)" in text
+    plain = replace(f, neoplastic_probability=None)
+    assert "neoplastic" not in describe(plain) + describe(plain, "img_07.png")

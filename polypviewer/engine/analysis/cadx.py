@@ -19,6 +19,16 @@ from ..runtime.inference import FramePrediction
 from .compare import MATCH_IOU, match_instances, regions
 
 NEOPLASTIC, NON_NEOPLASTIC = 1, 2
+RESEARCH_NOTE = "research only, not a diagnosis"  # beside every neoplastic probability shown
+
+
+def neoplastic_text(probability: float | None, short: bool = False) -> str:
+    """How every view and export names a polyp's CADx output ("" for models without it)."""
+    if probability is None:
+        return ""
+    if short:
+        return f"neoplastic {probability:.2f} (research)"
+    return f"neoplastic probability {probability:.2f} ({RESEARCH_NOTE})"
 
 
 def read_class_map(path: str | Path, shape: tuple[int, int]) -> np.ndarray:

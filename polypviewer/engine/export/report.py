@@ -21,6 +21,7 @@ import io
 import cv2
 import numpy as np
 
+from ..analysis.cadx import neoplastic_text
 from ..analysis.tracking import Finding, TrackResult
 from .overlay import OverlayStyle, draw_overlay
 from .report_text import percent, procedure_rows, setting_rows
@@ -294,8 +295,8 @@ class ReportBuilder:
                    if thumb else "")
             dur = "-" if f.duration_s is None else f"{f.duration_s:.1f} s"
             verdict = f" <span class='verdict'>{esc(f.verdict)}</span>" if f.verdict else ""
-            cadx = ("" if f.neoplastic_probability is None else
-                    f"neoplastic probability {f.neoplastic_probability:.2f} (CADx)<br>")
+            cadx = (f"{esc(neoplastic_text(f.neoplastic_probability))}<br>"
+                    if f.neoplastic_probability is not None else "")
             note = f"<i>{esc(f.note)}</i><br>" if f.note else ""
             text = (f"<b>Finding #{f.id}</b>{verdict}<br>"
                     f"{_clock(f.first_time_s)} to {_clock(f.last_time_s)} ({dur})<br>"
