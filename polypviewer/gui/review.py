@@ -255,8 +255,13 @@ class Review(QObject):
         self.playback.pause()
 
     def step_seconds(self, seconds: float) -> None:
+        """By the frames' stored times (variable frame rates), else by the nominal rate."""
+        from ..engine.media.frame_times import frame_at_offset
+
         fps = self.media.fps if self.media else None
-        self.step(int(round(seconds * (fps or 1))))
+        base = self.requested if self.requested >= 0 else self.shown
+        times = self.store.frame_times if self.store is not None else None
+        self.seek(frame_at_offset(times, base, seconds, fps))
 
     def seek_last(self) -> None:
         self.seek(self.n - 1)

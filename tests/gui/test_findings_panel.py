@@ -83,6 +83,10 @@ def test_panel_times_of_a_vfr_video_are_the_reports(qtbot, make_window, tmp_path
     assert "00:00.00 – 00:07.00  (7.0 s)" in shown, shown
     _export(qtbot, win, "report", tmp_path / "r.html")
     assert "00:00.0 to 00:07.0 (7.0 s)" in (tmp_path / "r.html").read_text()
+    win.review.seek(59)
+    qtbot.waitUntil(lambda: win.review.shown == 59, timeout=SLOW)
+    win.review.step_seconds(-1)  # J: back to 6.0 s, which is frame 55 (1-based), not 59 - fps
+    qtbot.waitUntil(lambda: win.review.shown == 54, timeout=SLOW)
 
 
 def test_cards_show_the_neoplastic_probability_for_stills_and_video_as_research():
