@@ -125,10 +125,14 @@ def test_data_page_accepts_negatives_and_forces_equal_share(qtbot, wizard, tmp_p
     assert data.mix.isVisibleTo(data) and data.mix.currentData() == "balanced"
     assert not data.mix.model().item(0).isEnabled()  # pooled reads a mask for every image
     assert not data.cadx.isEnabled()
+    assert data.framed.isVisibleTo(data) and data.framed.isChecked()
     spec = wizard.spec()
     assert spec.negatives == [str(neg)] and spec.uses_sources and not spec.cadx
     args = train_args(spec, "OUT")
     assert len(_sources(args)) == 2 and str(neg) not in args
+    assert _parsed(args).framed_negatives == 0.5  # training reads the wizard's choice
+    data.framed.setChecked(False)
+    assert "--framed-negatives" not in train_args(wizard.spec(), "OUT")
     wizard.next()
     wizard.next()  # Split: k-fold pools datasets, so it is off with sources
     assert wizard.currentPage() is wizard.split_page and not wizard.split_page.btn["kfold"].isEnabled()

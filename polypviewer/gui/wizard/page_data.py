@@ -35,6 +35,7 @@ PATH_ROLE = Qt.ItemDataRole.UserRole  # the real folder; the item text shows it 
 
 
 MIXES = (("pooled", "pooled by image count"), ("balanced", "each dataset an equal share"))
+FRAMED_SHARE = 0.5  # of the negative draws, when "as whole frames" is ticked
 
 
 def _validate(roots: list[str]):
@@ -108,8 +109,13 @@ class DataPage(QWizardPage):
         self.cadx = QCheckBox("Neoplastic channel (research)")
         self.cadx.setToolTip("Also train the neoplastic-probability channel on the classes/ "
                              "maps of the datasets that have them (--cadx)")
+        self.framed = QCheckBox("Half the negatives as whole frames")
+        self.framed.setChecked(True)
+        self.framed.setToolTip("Shows half of the no-polyp draws with a scope's black surround, "
+                               "text and position box, so the frame verdict cannot learn 'border "
+                               "and text = polyp' from the positives (--framed-negatives 0.5)")
         mix_row = QHBoxLayout()
-        for w in (self.mix_label, self.mix, self.cadx):
+        for w in (self.mix_label, self.mix, self.cadx, self.framed):
             mix_row.addWidget(w)
         mix_row.addStretch(1)
         self._show_mix_choices()
@@ -162,6 +168,7 @@ class DataPage(QWizardPage):
         pooled.setEnabled(not self.negatives)
         if self.negatives:
             self.mix.setCurrentIndex(1)
+        self.framed.setVisible(segment and bool(self.negatives))
         self.cadx.setVisible(segment)
         self.cadx.setEnabled(segment and bool(self.with_classes))
         if not self.cadx.isEnabled():
@@ -173,6 +180,7 @@ class DataPage(QWizardPage):
         if spec.negatives:
             spec.mix = "balanced"
         spec.cadx = self.cadx.isEnabled() and self.cadx.isChecked()
+        spec.framed_negatives = FRAMED_SHARE if spec.negatives and self.framed.isChecked() else 0.0
 
     def revalidate(self) -> None:
         self.report = None

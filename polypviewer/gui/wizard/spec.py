@@ -34,6 +34,7 @@ class RunSpec:
     # dataset with weight 1, so a small dataset is drawn as often as a large one
     mix: str = "pooled"
     cadx: bool = False  # train the neoplastic channel on the datasets' classes/ maps
+    framed_negatives: float = 0.0  # share of negative draws shown as whole frames
     task: str = "segment"  # segment | classify
     target: str = "polyp"  # what is segmented: polyp, instrument, ...
     cls_head: bool = True
@@ -136,6 +137,8 @@ def train_args(spec: RunSpec, out: str) -> list[str]:
         args += ["--val-fraction", f"{spec.val_fraction:g}"]
     if spec.cadx and spec.uses_sources:
         args.append("--cadx")
+    if spec.negatives and spec.framed_negatives > 0:
+        args += ["--framed-negatives", f"{spec.framed_negatives:g}"]
     if spec.task == "segment" and spec.split == "kfold" and not spec.tune:
         args += ["--cv", str(spec.folds)]
     args += ["--seed", str(spec.seed), "--epochs", str(spec.epochs),
