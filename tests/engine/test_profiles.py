@@ -29,7 +29,6 @@ def with_fast_size(model_path, folder, fast):
 def test_resolve_size_reads_pixels_and_profile_names():
     meta = {"fast_size": 256}
     assert profiles.resolve_size(None, meta, 384) == 384
-    assert profiles.resolve_size(0, meta, 384) == 384
     assert profiles.resolve_size("accurate", meta, 384) == 384
     assert profiles.resolve_size("Fast", meta, 384) == 256
     assert profiles.resolve_size(320, meta, 384) == 320
@@ -38,8 +37,9 @@ def test_resolve_size_reads_pixels_and_profile_names():
         profiles.resolve_size("fast", {}, 384)
     with pytest.raises(ValueError, match="neither a size"):
         profiles.resolve_size("quick", meta, 384)
-    with pytest.raises(ValueError, match="multiple of 32"):
-        profiles.resolve_size(300, meta, 384)
+    for bad in (300, 0):
+        with pytest.raises(ValueError, match="multiple of 32"):
+            profiles.resolve_size(bad, meta, 384)
 
 
 def test_size_menu_lists_the_profiles_first_and_each_size_once():

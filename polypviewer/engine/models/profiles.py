@@ -49,8 +49,11 @@ def size_choices(metadata: dict, native: int) -> list[tuple[str, int | str]]:
 
 
 def resolve_size(value: int | str | None, metadata: dict, native: int) -> int:
-    """An analysis size from a number of pixels, a profile name or None (the model's own)."""
-    if value is None or value == 0:
+    """An analysis size from a number of pixels, a profile name or None (the model's own).
+
+    Menus use 0 for "the model's own"; they pass None here, so a 0 reaching this is an error.
+    """
+    if value is None:
         return native
     if isinstance(value, str) and not value.strip().isdigit():
         name = value.strip().lower()
