@@ -137,12 +137,12 @@ class ControlPanel(QWidget):
         outer.addStretch(1)
         self.set_threshold(0.5)
 
-    # threshold: slider is in hundredths
-
     def content_hint(self):
         """The groups' full size: the dock's height at first start (the scroll area's own hint
         is a fixed small box)."""
         return self._inner.sizeHint()
+
+    # threshold: slider is in hundredths
     def _threshold_moved(self, value: int) -> None:
         self.threshold_label.setText(f"Threshold {value / 100:.2f}")
         self._emit_threshold(value / 100)
