@@ -30,7 +30,7 @@ class ReviewFindings(QObject):
         self.worker.done.connect(self._on_findings)
         self.worker.failed.connect(self._on_failed)
         panel.verdict_changed.connect(self.set_verdict)
-        panel.set_settings(self.tracking.short(), self.tracking.describe())
+        self.show_rule()
 
     def ids(self) -> list[int] | None:
         """Finding IDs of the shown frame's regions, in their order; None where the track
@@ -51,6 +51,7 @@ class ReviewFindings(QObject):
         r = self.review
         if r.store is None or r.media is None:
             return
+        self.show_rule()
         from ..engine.analysis.tracking import segments
 
         probs = r.store.frame_probs
@@ -83,6 +84,16 @@ class ReviewFindings(QObject):
     def _on_failed(self, req, message: str) -> None:
         if req.store is self.review.store:  # not a replaced source or model
             self.review.message.emit(message, True)
+
+    def show_rule(self) -> None:
+        """How findings are counted: tracked through a video, one per region for stills."""
+        from ..engine.analysis.tracking import STILLS_DESCRIBE, STILLS_SHORT
+
+        media = self.review.media
+        if media is not None and media.kind != "video":
+            self.panel.set_settings(STILLS_SHORT, STILLS_DESCRIBE)
+        else:
+            self.panel.set_settings(self.tracking.short(), self.tracking.describe())
 
     def _show(self) -> None:
         t = self.track

@@ -98,3 +98,11 @@ def test_cards_show_the_neoplastic_probability_for_stills_and_video_as_research(
         assert "neoplastic 0.73 (research)" in text
     plain = replace(f, neoplastic_probability=None)
     assert "neoplastic" not in describe(plain) + describe(plain, "img_07.png")
+
+
+def test_stills_say_they_are_counted_per_region_not_tracked(qtbot, make_window, image_folder):
+    win = make_window()
+    open_and_wait(qtbot, win, image_folder)
+    assert "each region of each image is its own finding" in win.findings.settings_label.text()
+    assert "not tracked" in win.findings.settings_label.toolTip()
+    assert "of 8 frames" not in win.findings.settings_label.text()

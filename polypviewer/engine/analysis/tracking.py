@@ -283,6 +283,12 @@ def _finding(k: int, hits: list[tuple[int, int]], insts: dict[int, list[Instance
         float(np.mean(cadx)) if cadx else None)
 
 
+# how stills are counted, for the views that show the tracking settings beside video findings
+STILLS_SHORT = "Stills: each region of each image is its own finding"
+STILLS_DESCRIBE = ("Images are not tracked: neighbouring files are unrelated pictures, so every "
+                   "polyp region of every image is its own finding, numbered in file order.")
+
+
 def per_image(frames: Frames, n_frames: int | None = None,
               frame_areas: dict[int, float] | None = None) -> TrackResult:
     """Stills (a folder, a dataset): every region is its own finding, numbered 1..K in order.
