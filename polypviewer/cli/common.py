@@ -111,8 +111,11 @@ def add_model_arguments(p: argparse.ArgumentParser, threshold: bool = True, tta:
         p.add_argument("--threshold", type=unit_float, metavar="T",
                        help="pixel probability threshold (default: the model's own)")
     if tta:
-        p.add_argument("--tta", action="store_true",
-                       help="average with the horizontally flipped frame (slower, a bit steadier)")
+        p.add_argument("--tta", nargs="?", const="flips", default="auto",
+                       choices=("auto", "off", "hflip", "flips"), metavar="VIEWS",
+                       help="test-time views, their logits averaged: auto (the default: 4 flips "
+                            "for images, folders and datasets, one view for video), off, hflip "
+                            "(2 views) or flips (4); --tta alone means flips")
 
 
 def check_model_path(model: str | None) -> None:
@@ -135,7 +138,7 @@ def make_predictor(args: argparse.Namespace, min_area_fraction: float | None = N
     try:
         return Predictor(getattr(args, "model", None), device=getattr(args, "device", "auto"),
                          threshold=getattr(args, "threshold", None), min_area_fraction=frac,
-                         tta=bool(getattr(args, "tta", False)),
+                         tta=getattr(args, "tta", "off"),
                          input_size=getattr(args, "size", None))
     except ValueError as e:  # e.g. an unknown device string
         raise PolypViewerError(str(e)) from e
@@ -147,7 +150,9 @@ def has_finding(pred) -> bool:
 
 
 def describe_predictor(pred) -> str:
-    tta = ", TTA" if pred.tta else ""
+    from ..engine.runtime import views
+
+    tta = f", test-time {views.LABELS[pred.tta]}" if pred.tta != views.OFF else ""
     size = pred.config.input_size
     own = getattr(pred, "native_size", size)
     at = f" at {size}px (model's own {own}px)" if size != own else ""

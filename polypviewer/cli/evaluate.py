@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
 
     all_targets = targets(args)
     _check_outputs(args)
-    predictor = make_predictor(args)
+    predictor = make_predictor(args).for_media("dataset")
     for t in all_targets:
         how = f"split {t.split.name}" if t.split else "every image"
         truth = ", no masks: all negative" if t.negatives_only else ""

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     write_pdf = _pdf_writer(args, formats)
     source = open_source(args.source, args.split)
     try:
-        predictor = make_predictor(args)
+        predictor = make_predictor(args).for_media(source.kind)
         print(f"{describe_predictor(predictor)}; {len(source)} frame(s) from {source.path.name}")
         settings = {"threshold": round(predictor.threshold, 3),
                     "min_area_fraction": predictor.min_area_fraction,

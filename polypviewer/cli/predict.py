@@ -176,15 +176,20 @@ def run(args: argparse.Namespace) -> int:
     try:
         out = check_writable_dir(args.out)
         recover(out)  # what a killed run into this folder left half done
-        predictor = _predictor(args)
+        kinds = {s.kind == "video" for _, s in sources}
+        predictor = _predictor(args).for_media("video" if kinds == {True} else "image")
         writer = Writer(out, args, predictor)
         total = sum(len(s) for _, s in sources)
-        print(f"{describe_predictor(predictor)}; {total} frame(s) from {len(sources)} input(s)")
+        mixed = (", one view for video" if len(kinds) > 1 and predictor.tta_request == "auto"
+                 else "")
+        print(f"{describe_predictor(predictor)}{mixed}; {total} frame(s) from {len(sources)} "
+              "input(s)")
         t0 = time.perf_counter()
         options = AnalysisOptions(batch_size=args.batch_size, keep_prob=False)
         found = 0
         with tqdm(total=total, unit="frame", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
             for group in _runs(sources):
+                writer.predictor = predictor = predictor.for_media(group[0][2].kind)
                 if group[0][2].kind == "video":
                     found += _video(*group[0], predictor, writer, args, bar)
                     continue

@@ -194,7 +194,8 @@ class Writer:
         from ..engine.export.report import count_text, coverage
 
         entry = {"source": label, "kind": kind, "coverage": coverage(analysed, total),
-                 "summary": count_text(findings)}
+                 "summary": count_text(findings),
+                 "test_time_views": getattr(self.predictor, "tta", "off")}
         if tracking is not None:
             entry["tracking"] = tracking
         entry["findings"] = [f.to_dict() for f in findings]

@@ -37,6 +37,9 @@ def swatch(colour: tuple[int, ...], dashed: bool = False) -> QLabel:
     return label
 
 
+VIEW_TITLES = [("Auto: flips on stills", "auto"), ("Off: one view", "off"),
+               ("Flips everywhere", "flips")]
+
 class LayerRow:
     """One legend row: visibility checkbox with the layer's colour, and an opacity slider."""
 
@@ -64,6 +67,7 @@ class ControlPanel(QWidget):
     model_chosen = Signal(str)  # model path
     device_chosen = Signal(str)
     size_chosen = Signal(object)  # pixels, 0 = the model's own, or "fast" (its fast profile)
+    views_chosen = Signal(str)  # test-time views: auto, off, flips (engine.runtime.views)
     gradcam_target_changed = Signal(str)
 
     def __init__(self, layers: dict[str, Layer], parent: QWidget | None = None):
@@ -129,6 +133,16 @@ class ControlPanel(QWidget):
                              "Other sizes trade accuracy for speed (the model card measures each).")
         self.size.activated.connect(lambda i: self.size_chosen.emit(self.size.itemData(i)))
         form.addRow("Analysis size", self.size)
+        self.views = QComboBox()
+        for title, value in VIEW_TITLES:
+            self.views.addItem(title, value)
+        self.views.setToolTip(
+            "Test-time views: each frame is also analysed flipped and the results averaged.\n"
+            "Auto: 4 flips for images, folders and datasets (steadier masks, most on other\n"
+            "centres' images; 4x the work), one view for video so it keeps up.\n"
+            "Off: one view everywhere. Flips everywhere: video too, 4x slower.")
+        self.views.activated.connect(lambda i: self.views_chosen.emit(self.views.itemData(i)))
+        form.addRow("Test-time views", self.views)
         self.device_note = QLabel()
         self.device_note.setWordWrap(True)
         self.device_note.setObjectName("frameinfo")
@@ -188,6 +202,13 @@ class ControlPanel(QWidget):
             self.size.addItem(f"{value} px", value)
             i = self.size.count() - 1
         self.size.setCurrentIndex(max(0, i))
+
+    def set_views(self, value: str) -> None:
+        i = self.views.findData(value)
+        if i < 0:  # a choice the menu does not list (hflip, from the CLI's vocabulary)
+            self.views.addItem(value, value)
+            i = self.views.count() - 1
+        self.views.setCurrentIndex(i)
 
     def set_device(self, value: str, note: str) -> None:
         i = self.device.findData(value)

@@ -49,8 +49,11 @@ class NetCopy:
 
 
 def open_store(source: Source, predictor: Predictor, n: int) -> AnalysisStore:
-    """The cache of ``predictor`` on ``source`` (reads every chunk index: never on the UI thread)."""
-    return AnalysisStore.open(source, predictor, n_frames=n)
+    """The cache of ``predictor`` on ``source`` (reads every chunk index: never on the UI thread).
+
+    Here, in the analysis and in live prediction, the predictor takes the test-time views
+    of the source's kind (``Predictor.for_media``): the store's key names the views used."""
+    return AnalysisStore.open(source, predictor.for_media(source.kind), n_frames=n)
 
 
 def fresh_store(old: AnalysisStore, source: Source, predictor: Predictor, n: int,
@@ -93,13 +96,14 @@ class Loaded:
 
 
 def load_predictor(model_path: str | None, device: str, source: Source | None,
-                   n: int, input_size: int | str | None = None) -> Loaded:
+                   n: int, input_size: int | str | None = None, tta: str = "auto") -> Loaded:
     """``input_size`` "fast" on a model without a fast profile runs at the model's own size:
-    the choice stays the user's and applies again to the next model that has one."""
+    the choice stays the user's and applies again to the next model that has one.
+    ``tta``: the test-time views setting (engine.runtime.views), settled per source."""
     loaded = load_model(resolve_model(model_path))
     if input_size == profiles.FAST and profiles.fast_size(loaded.metadata) is None:
         input_size = None
-    pred = Predictor(loaded, device=device, input_size=input_size or None)
+    pred = Predictor(loaded, device=device, input_size=input_size or None, tta=tta)
     store = open_store(source, pred, n) if source is not None else None
     return Loaded(pred, store)
 
@@ -143,7 +147,8 @@ def load_frame(req: FrameRequest) -> FrameResult:
         if not store.has(req.index) and req.predict and req.predictor is not None:
             with PREDICT_LOCK, req.predictor.lock:
                 if not store.has(req.index):
-                    predict_into_store(req.predictor.get(), store, frame)
+                    predict_into_store(req.predictor.get().for_media(req.source.kind), store,
+                                       frame)
         if not store.has(req.index):
             break
         try:
@@ -183,7 +188,8 @@ def analyse_source(path: str, predictor: Predictor, store: AnalysisStore, n: int
     try:
         # the engine's pipeline overlaps decoding, batched inference and storing
         options = AnalysisOptions(batch_size=batch_size, indices=tuple(todo))
-        for _ in analyse_into(StoreSink(store), src, predictor, options, cancel):
+        for _ in analyse_into(StoreSink(store), src, predictor.for_media(src.kind), options,
+                              cancel):
             count += 1
             now = time.perf_counter()
             if now - last > 0.2 or count == len(todo):

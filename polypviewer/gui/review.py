@@ -47,6 +47,7 @@ class Review(QObject):
         self.model_path: str | None = None
         self.device = "auto"
         self.input_size: int | str = 0  # pixels, 0 = the model's own, or "fast" (profiles.py)
+        self.tta = "auto"  # test-time views (engine.runtime.views), settled per source
         self.threshold = 0.5
         self.min_area = DEFAULT_MIN_AREA_FRACTION
         self.gradcam_target = "segmentation"
@@ -73,7 +74,7 @@ class Review(QObject):
 
     # ------------------------------------------------------------------ model
     def load_model(self, model: str | None, device: str | None = None,
-                   input_size: int | str | None = None) -> None:
+                   input_size: int | str | None = None, tta: str | None = None) -> None:
         """Load a model in the background; analysis re-runs with it where it had run.
 
         The request is a snapshot (model, device, size, source) taken here; when several are
@@ -84,15 +85,19 @@ class Review(QObject):
             self.device = device
         if input_size is not None:
             self.input_size = input_size
+        if tta is not None:
+            self.tta = tta
         self.model_generation += 1
         gen, size, device, media = self.model_generation, self.input_size, self.device, self.media
+        views = self.tta
         self.model_path = model
 
         def work():
             from ..engine.models.registry import resolve_model
 
             source, n = (media.source, media.n) if media is not None else (None, 0)
-            return media, jobs.load_predictor(str(resolve_model(model)), device, source, n, size)
+            return media, jobs.load_predictor(str(resolve_model(model)), device, source, n, size,
+                                              views)
 
         task = Task.call(work, "model", self)
         task.generation = gen

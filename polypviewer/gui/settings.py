@@ -21,6 +21,7 @@ from ..engine.models import model_settings
 from ..engine.models.config import check_input_size
 from ..engine.models.device import check_device
 from ..engine.models.profiles import FAST
+from ..engine.runtime.views import CHOICES as VIEW_CHOICES
 from ..paths import user_config_dir
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,14 @@ def _analysis_size(v) -> int | str:
         return FAST
     n = int(text)
     return 0 if n == 0 else check_input_size(n)
+
+
+def _views(v) -> str:
+    """A test-time views choice (engine.runtime.views): auto, off, hflip or flips."""
+    text = str(v).strip().lower()
+    if text not in VIEW_CHOICES:
+        raise ValueError(f"must be one of {', '.join(VIEW_CHOICES)}")
+    return text
 
 
 def _fraction(hi: float) -> Callable[[float], float]:
@@ -56,6 +65,7 @@ def _pixel_limit(v: int) -> int:
 CHECKS: dict[str, Callable] = {
     "device": check_device,
     "analysis_size": _analysis_size,
+    "test_time_views": _views,
     "max_image_pixels": _pixel_limit,  # engine.media.imageio's limit; the CLI flag wins
     "min_area": _fraction(MAX_MIN_AREA),
     "overlay/*_opacity": _fraction(1.0),

@@ -111,16 +111,20 @@ def test_help_documents_video_frames(capsys):
 
 
 def test_same_masks_as_the_predictor_through_the_pipeline(tmp_path, tiny_model_path):
-    """predict runs the engine pipeline (ONNX on CPU): masks agree with eager PyTorch."""
+    """predict runs the engine pipeline (ONNX on CPU): masks agree with eager PyTorch, with
+    the stills' default four flips and with one view."""
     from polypviewer.engine.metrics import mask_dice
     from polypviewer.engine.runtime.inference import Predictor
 
     imgs = write_images(tmp_path / "in", n=4)
-    out = tmp_path / "out"
-    assert _predict(tiny_model_path, out, tmp_path / "in") == 0
-    predictor = Predictor(tiny_model_path, device="cpu")
-    for img in imgs:
-        rgb = cv2.cvtColor(cv2.imread(str(img)), cv2.COLOR_BGR2RGB)
-        want = predictor.predict(rgb).mask
-        got = cv2.imread(str(out / "masks" / f"{img.stem}.png"), cv2.IMREAD_UNCHANGED) > 0
-        assert got.shape == want.shape and mask_dice(got, want) > 0.99
+    for views, extra in (("flips", []), ("off", ["--tta", "off"])):
+        out = tmp_path / f"out-{views}"
+        assert _predict(tiny_model_path, out, tmp_path / "in", extra=extra) == 0
+        predictor = Predictor(tiny_model_path, device="cpu", tta=views)
+        for img in imgs:
+            rgb = cv2.cvtColor(cv2.imread(str(img)), cv2.COLOR_BGR2RGB)
+            want = predictor.predict(rgb).mask
+            got = cv2.imread(str(out / "masks" / f"{img.stem}.png"), cv2.IMREAD_UNCHANGED) > 0
+            assert got.shape == want.shape and mask_dice(got, want) > 0.99
+        doc = json.loads((out / "findings.json").read_text())
+        assert {s["test_time_views"] for s in doc["sources"]} == {views}

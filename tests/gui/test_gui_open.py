@@ -97,6 +97,29 @@ def test_analysis_size_setting(qtbot, make_window, video):
     assert again.review.predictor.config.input_size == 192
 
 
+def test_test_time_views_follow_the_media_and_the_choice_is_remembered(qtbot, make_window,
+                                                                       video, image_folder):
+    """Auto: four flips for a folder of stills, one view for video; Off is kept for both."""
+    win = open_and_wait(qtbot, make_window(), image_folder)
+    assert win.controls.views.currentData() == "auto"
+    qtbot.waitUntil(lambda: win.review.store is not None, timeout=SLOW)
+    assert win.review.store.meta["preprocessing"]["tta"] == "flips"
+    open_and_wait(qtbot, win, video)
+    qtbot.waitUntil(lambda: win.review.store is not None, timeout=SLOW)
+    assert win.review.store.meta["preprocessing"]["tta"] is False  # one view: the old key
+    combo = win.controls.views
+    i = combo.findData("off")
+    old = win.review.predictor
+    combo.setCurrentIndex(i)
+    combo.activated.emit(i)
+    qtbot.waitUntil(lambda: win.review.predictor is not old, timeout=SLOW)
+    open_and_wait(qtbot, win, image_folder)
+    qtbot.waitUntil(lambda: win.review.store is not None, timeout=SLOW)
+    assert win.review.store.meta["preprocessing"]["tta"] is False
+    win.save_settings()
+    assert make_window().controls.views.currentData() == "off"
+
+
 def test_folder_findings_are_per_image(qtbot, make_window, image_folder):
     """Stills are not tracked across files: each image's regions are listed with its name."""
     win = open_and_wait(qtbot, make_window(), image_folder, analysed=True)

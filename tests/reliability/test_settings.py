@@ -41,6 +41,7 @@ BAD_VALUES = [
     ("analysis_size", "999999", 0),
     ("analysis_size", "100", 0),
     ("analysis_size", "big", 0),
+    ("test_time_views", "rot90", "auto"),
     ("device", "banana", "auto"),
     ("min_area", "-3", 0.002),
     ("min_area", "nan", 0.002),
@@ -60,6 +61,7 @@ def test_out_of_range_value_falls_back_with_a_log_line(key, raw, default, caplog
 
 @pytest.mark.parametrize(("key", "raw", "expected"), [
     ("analysis_size", "320", 320), ("analysis_size", "0", 0), ("analysis_size", "fast", "fast"),
+    ("test_time_views", "off", "off"), ("test_time_views", "Flips", "flips"),
     ("device", "cuda:1", "cuda:1"),
     ("min_area", "0.01", 0.01), ("overlay/mask_opacity", "0.25", 0.25)])
 def test_valid_values_are_kept(key, raw, expected, caplog):

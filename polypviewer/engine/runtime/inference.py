@@ -16,9 +16,11 @@ from ..models.operating_point import DEFAULT_FRAME_THRESHOLD, resolve_frame_thre
 from ..models.outputs import channel_probabilities
 from ..models.profiles import resolve_size
 from ..models.registry import resolve_model
+from . import views
 from .postprocess import DEFAULT_MIN_AREA_FRACTION, Instance, find_instances, min_area_pixels
 from .preprocess import Letterbox, normalise, prepare, unletterbox
 
+NCHW = {"h": 2, "w": 3}  # where the test-time views flip a batch of normalised frames
 
 @dataclass
 class FramePrediction:
@@ -65,9 +67,10 @@ class Predictor:
 
     def __init__(self, model: LoadedModel | str | Path | None = None, device: str = "auto",
                  threshold: float | None = None,
-                 min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION, tta: bool = False,
-                 input_size: int | str | None = None) -> None:
-        """``input_size``: pixels, a profile name ("accurate", "fast": profiles.py) or None."""
+                 min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION,
+                 tta: str | bool | None = False, input_size: int | str | None = None) -> None:
+        """``input_size``: pixels, a profile name ("accurate", "fast": profiles.py) or None.
+        ``tta``: test-time views (views.py); "auto" is settled per media by ``for_media``."""
         self.device, self.device_note = resolve_device(device)
         if not isinstance(model, LoadedModel):
             model = load_model(resolve_model(model))
@@ -92,8 +95,21 @@ class Predictor:
         self.frame_threshold = resolve_frame_threshold(model.metadata, model.threshold,
                                                        model.config.classification_head)
         self.min_area_fraction = min_area_fraction
-        self.tta = tta
+        self.tta_request = tta
+        self.tta = views.resolve(tta)  # the views in use; "auto" is one view until for_media
         self.fp16 = self.device.type == "cuda"
+
+    def for_media(self, kind: str | None) -> "Predictor":
+        """This predictor with the test-time views for media of ``kind`` ("video", "image",
+        "folder", "dataset"): an explicit choice stays, "auto" follows the kind. A copy that
+        shares the network when the views differ, so a running analysis never sees a change."""
+        mode = views.resolve(self.tta_request, kind)
+        if mode == self.tta:
+            return self
+        other = object.__new__(Predictor)
+        other.__dict__.update(self.__dict__)
+        other.tta = mode
+        return other
 
     @property
     def name(self) -> str:
@@ -117,11 +133,7 @@ class Predictor:
         x = normalise(torch.from_numpy(np.ascontiguousarray(batch)).to(self.device), self.config)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.fp16):
-            m, c = self._run(x)
-            if self.tta:  # horizontal-flip test-time augmentation
-                m2, c2 = self._run(torch.flip(x, dims=[3]))
-                m = (m + torch.flip(m2, dims=[3])) / 2
-                c = None if c is None else (c + c2) / 2
+            m, c = views.averaged(self._run, x, self.tta, NCHW)
         probs, frame, cadx = channel_probabilities(m, c)
         return probs.cpu().numpy(), frame.cpu().numpy(), None if cadx is None else cadx.cpu().numpy()
 

@@ -33,6 +33,7 @@ import numpy as np
 from .. import fsutil
 from ..errors import PolypViewerError
 from ..models.operating_point import DEFAULT_FRAME_THRESHOLD, resolve_frame_threshold
+from . import views
 from .cache_format import (
     CHUNK,
     FORMAT,
@@ -52,10 +53,14 @@ from .preprocess import Letterbox, unletterbox
 log = logging.getLogger(__name__)
 
 
-def _model_parts(model) -> tuple[object, bool, float | None, float | None]:
-    """LoadedModel or Predictor -> (loaded, tta, threshold, min_area_fraction)."""
+def _model_parts(model) -> tuple[object, bool | str, float | None, float | None]:
+    """LoadedModel or Predictor -> (loaded, tta key, threshold, min_area_fraction).
+
+    The key of the test-time views is False for one view and True for the left-right flip,
+    as it was when that was the only option, so those caches stay valid; else its name."""
     if hasattr(model, "loaded"):  # a Predictor
-        return model.loaded, bool(model.tta), model.threshold, model.min_area_fraction
+        key = {views.OFF: False, views.HFLIP: True}.get(model.tta, model.tta)
+        return model.loaded, key, model.threshold, model.min_area_fraction
     return model, False, None, None
 
 

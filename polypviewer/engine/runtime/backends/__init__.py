@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from ...models.outputs import channel_probabilities
-from ..inference import FramePrediction, Predictor
+from .. import views
+from ..inference import NCHW, FramePrediction, Predictor
 from ..preprocess import Letterbox
 
 log = logging.getLogger(__name__)
@@ -107,11 +108,7 @@ class TorchBackend:
         x = ((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.predictor.fp16,
                             cache_enabled=autocast_cache):
-            m, c = self._run(x)
-            if self.predictor.tta:
-                m2, c2 = self._run(torch.flip(x, dims=[3]))
-                m = (m + torch.flip(m2, dims=[3])) / 2
-                c = None if c is None else (c + c2) / 2
+            m, c = views.averaged(self._run, x, self.predictor.tta, NCHW)
         return channel_probabilities(m, c)
 
     def _graph_for(self, n: int) -> _CudaGraph | None:

@@ -33,6 +33,7 @@ from ...metrics import mask_dice
 from ...models.device import physical_cores
 from ...models.modelfile import LoadedModel
 from ...models.outputs import neoplastic_probabilities, probabilities
+from .. import views
 from ..inference import FramePrediction, Predictor
 from ..preprocess import normalise
 from .onnx_graph import one_channel_convs_as_depthwise, static_resize_scales, upsampled_convs_as_phases
@@ -307,11 +308,8 @@ class OnnxBackend:
     def forward_all(self, batch: np.ndarray, lane: bool = False):
         """``forward`` plus the neoplastic map (N, S, S), None for one-channel models."""
         session = self._single_threaded() if lane and self.lanes > 1 else self.session
-        m, c, k = self._run(batch, session)
-        if self.predictor.tta:  # same averaging of logits as Predictor.forward
-            m2, c2, k2 = self._run(batch[:, :, ::-1], session)
-            m = (m + m2[:, :, ::-1]) / 2
-            c = None if c is None else (c + c2) / 2
-            k = None if k is None else (k + k2[:, :, ::-1]) / 2
+        # the same averaging of logits as Predictor.forward, on NHWC uint8 frames
+        m, c, k = views.averaged(lambda b: self._run(b, session), batch, self.predictor.tta,
+                                 {"h": 1, "w": 2})
         probs, frame = probabilities(m, c)
         return probs, frame, neoplastic_probabilities(k)
