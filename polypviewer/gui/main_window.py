@@ -418,9 +418,11 @@ class MainWindow(QMainWindow):
         """A hint when analysis falls behind the video and the model has a fast profile."""
         r = self.review
         video_fps = r.media.fps if r.media is not None else None
-        if not video_fps or fps <= 0 or fps >= video_fps or r.input_size == profiles.FAST:
+        if not video_fps or fps <= 0 or fps >= video_fps or r.predictor is None:
             return ""
-        if r.predictor is None or profiles.fast_size(r.predictor.loaded.metadata) is None:
+        if r.predictor.for_media(r.media.kind).tta != "off":
+            return " · slower than the video: Test-time views Auto runs video at one view"
+        if r.input_size == profiles.FAST or profiles.fast_size(r.predictor.loaded.metadata) is None:
             return ""
         return " · slower than the video: the Fast size keeps up"
 

@@ -49,3 +49,17 @@ def test_findings_list_follows_the_frame_without_horizontal_scrolling(qtbot):
     assert jumps == []  # following the frame never seeks
     assert not panel.list.horizontalScrollBar().isVisible()
     assert panel.list.wordWrap()
+
+
+def test_analysis_slower_than_the_video_names_what_would_keep_up(qtbot, make_window, video):
+    """The tiny model has no fast profile: with one view there is nothing to suggest; with
+    the flips on video the hint names the setting that runs video at one view."""
+    win = open_and_wait(qtbot, make_window(), video)
+    fps = win.review.media.fps
+    assert win._slower_than_video(fps / 2) == ""
+    assert win._slower_than_video(fps * 2) == ""
+    old = win.review.predictor
+    win.review.load_model(win.review.model_path, None, None, "flips")
+    qtbot.waitUntil(lambda: win.review.predictor is not old, timeout=SLOW)
+    assert "Test-time views Auto" in win._slower_than_video(fps / 2)
+    assert win._slower_than_video(fps * 2) == ""
