@@ -6,6 +6,11 @@ upsampled feature maps. Fitting it on those pooled vectors is a small convex pro
 runs in minutes on a CPU, where training the channel by SGD with the whole network takes
 many GPU hours (and, from a decoder row, learnt only the majority class). The segmentation
 is untouched: the polyp channel and frame head keep their weights bit for bit.
+
+The app reads the head over the regions the model itself predicts, at whichever analysis
+size is chosen: the fit pools the true polyps at several sizes (``sizes``), and chooses L2 by
+the holdout AUC over the predicted regions. Training on the predicted regions as well was
+measured and left out: it did not raise that AUC (model card, "Neoplastic head").
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from polypviewer.engine.errors import DatasetError
 from polypviewer.engine.metrics import frame_auc
 from polypviewer.engine.models.modelfile import load_model, save_model
 from polypviewer.engine.models.neoplastic_head import STAGES, add_neoplastic_head
+from polypviewer.engine.runtime.postprocess import min_area_pixels
 from polypviewer.engine.runtime.preprocess import normalise
 
 from .data import LABEL_NEOPLASTIC, LABEL_NON_NEOPLASTIC, _resize_to, load_labelled, resize_labels
@@ -54,20 +60,48 @@ def polyp_regions(label: np.ndarray) -> list[tuple[np.ndarray, bool]]:
     return out
 
 
+def predicted_regions(prob: np.ndarray, label: np.ndarray, threshold: float,
+                      min_px: int) -> list[tuple[np.ndarray, bool]]:
+    """(region mask, neoplastic?) for each region the model predicts that lies mostly on a
+    polyp of known class; its class is the majority of those pixels, as the evaluation's."""
+    n, comp = cv2.connectedComponents((prob >= threshold).astype(np.uint8), connectivity=8)
+    out = []
+    for k in range(1, n):
+        region = comp == k
+        area = int(region.sum())
+        if area < min_px:
+            continue
+        neo = int((label[region] == LABEL_NEOPLASTIC).sum())
+        non = int((label[region] == LABEL_NON_NEOPLASTIC).sum())
+        if 2 * (neo + non) >= area:
+            out.append((region, neo >= non))
+    return out
+
+
 @torch.inference_mode()
-def _features(model, batch: torch.Tensor) -> list[torch.Tensor]:
-    return [f.float() for f in model.encoder(batch)[-STAGES:]]
+def _features(model, batch: torch.Tensor, with_mask: bool):
+    feats = model.encoder(batch)
+    prob = None
+    if with_mask:  # the polyp channel, computed from the same features
+        prob = torch.sigmoid(model.segmentation_head(model.decoder(feats))[:, 0]).numpy()
+    return [f.float() for f in feats[-STAGES:]], prob
 
 
 def pooled_features(model, config, images: np.ndarray, labels: np.ndarray,
-                    batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """(K, D) pooled encoder features and (K,) neoplastic flags for every known polyp."""
+                    batch_size: int = 8, predicted: float | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(K, D) pooled encoder features and (K,) neoplastic flags for every known polyp, or,
+    with ``predicted`` = a pixel threshold, for every region the model predicts on one."""
     model.eval()
     xs, ys = [], []
+    side = images.shape[1] if len(images) else 0
+    min_px = max(MIN_REGION_PX, min_area_pixels((side, side)))
     for i in range(0, len(images), batch_size):
-        feats = _features(model, normalise(images[i:i + batch_size], config))
+        feats, prob = _features(model, normalise(images[i:i + batch_size], config),
+                                predicted is not None)
         for j in range(len(feats[0])):
-            regions = polyp_regions(labels[i + j])
+            regions = (polyp_regions(labels[i + j]) if predicted is None else
+                       predicted_regions(prob[j], labels[i + j], predicted, min_px))
             if not regions:
                 continue
             masks = torch.from_numpy(np.stack([r for r, _ in regions]).astype(np.float32))
@@ -108,10 +142,12 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, f
 
 
 def _scores(x, y, w, b) -> dict:
+    if not len(y):
+        return {"polyps": 0, "neoplastic": 0, "auc": float("nan"), "accuracy": float("nan")}
     p = 1 / (1 + np.exp(-(x @ w + b)))
     auc = frame_auc(y.astype(int), p) if 0 < y.sum() < len(y) else float("nan")
     return {"polyps": int(len(y)), "neoplastic": int(y.sum()), "auc": float(auc),
-            "accuracy": float(((p >= 0.5) == y).mean()) if len(y) else float("nan")}
+            "accuracy": float(((p >= 0.5) == y).mean())}
 
 
 def _arrays(sources: list[SourceSplit], part: str, size: int, clahe: bool, cache: Path | None):
@@ -128,37 +164,62 @@ def _arrays(sources: list[SourceSplit], part: str, size: int, clahe: bool, cache
     return np.stack(xs), np.stack(ls)
 
 
+def _mean_auc(holdout: dict, kind: str) -> float:
+    aucs = [v[kind]["auc"] for v in holdout.values() if not np.isnan(v[kind]["auc"])]
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
 def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | Path, *,
-                        size: int | None = None, cache_dir: str | None = None,
-                        name: str | None = None, emit=print) -> dict:
-    """Write ``out/model`` = ``init_from`` plus a fitted neoplastic head; returns the report."""
+                        size: int | None = None, sizes: list[int] | None = None,
+                        cache_dir: str | None = None, name: str | None = None,
+                        emit=print) -> dict:
+    """Write ``out/model`` = ``init_from`` plus a fitted neoplastic head; returns the report.
+
+    ``sizes``: analysis sizes to pool the training polyps at (default: ``size``, the model's
+    own). L2 is chosen by the holdout AUC over the predicted regions (what the app shows),
+    averaged over ``sizes``.
+    """
     sources = [s for s in sources if s.classes]
     if not sources:
         raise DatasetError("fitting the neoplastic head needs a source with a classes/ folder")
     loaded = load_model(init_from)
     size = int(size or loaded.config.input_size)
+    sizes = sorted({int(v) for v in (sizes or [size])})
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir) if cache_dir else out / "cache"
     model = loaded.model
     config = loaded.config
-    parts = {}
-    for part in ("train", "holdout"):
-        images, labels = _arrays(sources, part, size, config.clahe, cache)
-        parts[part] = pooled_features(model, config, images, labels)
-        emit(f"{part}: {len(parts[part][1])} polyps with a known class "
-             f"({int(parts[part][1].sum())} neoplastic) in {len(images)} images")
-    (xt, yt), (xh, yh) = parts["train"], parts["holdout"]
+    kinds = {"truth": None, "predicted": loaded.threshold}
+    train_x, train_y, held = [], [], {}
+    for at in sizes:
+        for part in ("train", "holdout"):
+            images, labels = _arrays(sources, part, at, config.clahe, cache)
+            for kind, thr in kinds.items():
+                if part == "train" and kind == "predicted":
+                    continue  # trained on the true polyps only
+                x, y = pooled_features(model, config, images, labels, predicted=thr)
+                emit(f"{part} at {at} px, {kind} regions: {len(y)} polyps with a known class "
+                     f"({int(y.sum())} neoplastic) in {len(images)} images")
+                if part == "train" and len(y):
+                    train_x.append(x)
+                    train_y.append(y)
+                elif part == "holdout":
+                    held.setdefault(at, {})[kind] = (x, y)
+    xt, yt = (np.concatenate(v) for v in (train_x, train_y)) if train_x else (None, np.zeros(0))
     if len(yt) < 2 or yt.all() or not yt.any():
         raise DatasetError("the training polyps need both classes to fit the neoplastic head")
     grid = []
     for l2 in L2_GRID:
         w, b = fit_logistic(xt, yt, l2)
-        grid.append({"l2": l2, "train": _scores(xt, yt, w, b),
-                     "holdout": _scores(xh, yh, w, b) if len(yh) else None})
-        emit(f"l2 {l2:g}: holdout {grid[-1]['holdout']}")
-    scored = [g for g in grid if g["holdout"] and not np.isnan(g["holdout"]["auc"])]
-    best = max(scored, key=lambda g: g["holdout"]["auc"]) if scored else grid[1]
+        holdout = {str(at): {k: _scores(x, y, w, b) for k, (x, y) in v.items()}
+                   for at, v in held.items() if any(len(y) for _, y in v.values())}
+        grid.append({"l2": l2, "train": _scores(xt, yt, w, b), "holdout": holdout or None,
+                     "holdout_auc": _mean_auc(holdout, "predicted") if holdout else None})
+        emit(f"l2 {l2:g}: holdout AUC over predicted regions {grid[-1]['holdout_auc']}, "
+             f"per size {holdout}")
+    scored = [g for g in grid if g["holdout_auc"] is not None and not np.isnan(g["holdout_auc"])]
+    best = max(scored, key=lambda g: g["holdout_auc"]) if scored else grid[1]
     w, b = fit_logistic(xt, yt, best["l2"])
     two = replace(config, seg_channels=2)
     if config.seg_channels < 2:
@@ -171,15 +232,16 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
             conv.weight.copy_(torch.from_numpy(w[start:start + c].astype(np.float32)).view(1, c, 1, 1))
             start += c
         head.bias.fill_(b)
-    report = {"init_from": str(init_from), "size": size, "l2": best["l2"], "grid": grid,
-              "sources": [s.name for s in sources]}
+    report = {"init_from": str(init_from), "size": size, "sizes": sizes, "l2": best["l2"],
+              "grid": grid, "sources": [s.name for s in sources]}
     meta = loaded.metadata
     training = dict(meta.get("training") or {})
-    training["neoplastic_head"] = {k: report[k] for k in ("size", "l2", "sources")} | {
+    training["neoplastic_head"] = {k: report[k] for k in ("size", "sizes", "l2", "sources")} | {
         "holdout": best["holdout"]}
     path = save_model(out / "model", model, two, threshold=loaded.threshold,
                       name=name or loaded.name, description=meta.get("description", ""),
-                      training=training, frame_threshold=meta.get("frame_threshold"))
+                      training=training, frame_threshold=meta.get("frame_threshold"),
+                      fast_size=meta.get("fast_size"))
     fsutil.write_json(out / "cadx_fit.json", report)
     emit(f"wrote {path} (neoplastic head, l2 {best['l2']:g})")
     return report

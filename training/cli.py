@@ -57,7 +57,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    "carved from it (default --val-fraction); a folder without masks/ is negatives")
     p.add_argument("--data-root", help="relative source paths (also in --config) are read here")
     p.add_argument("--scales", help="multi-scale training: comma-separated batch sizes, "
-                   "e.g. 256,320,384,448 (default: --size only)")
+                   "e.g. 256,320,384,448 (default: --size only); --task cadx pools the "
+                   "polyps at each")
     p.add_argument("--epoch-samples", type=int,
                    help="images drawn per epoch under the source weights (default: all)")
     p.add_argument("--cadx", action="store_true",
@@ -304,8 +305,10 @@ def _run_cadx(a: argparse.Namespace) -> int:
         raise PolypViewerError("--task cadx needs --init-from MODEL: the trained model whose "
                                "neoplastic head it fits")
     torch.set_num_threads(cfg.threads or torch.get_num_threads())
+    # the head is read at whichever analysis size the app runs: fit it at every --scales size
     fit_neoplastic_head(cfg.init_from, training_sources(cfg), cfg.out,
-                        size=cfg.model.input_size, cache_dir=cfg.cache_dir, name=cfg.name)
+                        size=cfg.model.input_size, sizes=cfg.scales, cache_dir=cfg.cache_dir,
+                        name=cfg.name)
     return 0
 
 

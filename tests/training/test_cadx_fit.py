@@ -12,7 +12,7 @@ from synthetic import TINY, synthetic_frame
 from polypviewer.engine.models.factory import create_model
 from polypviewer.engine.models.modelfile import load_model, save_model
 from polypviewer.engine.runtime.preprocess import normalise
-from training.cadx import fit_neoplastic_head, pooled_features
+from training.cadx import fit_neoplastic_head, pooled_features, predicted_regions
 from training.data import LABEL_NEOPLASTIC, LABEL_NON_NEOPLASTIC
 from training.sources import gather_sources
 
@@ -60,17 +60,70 @@ def test_the_head_is_linear_so_its_region_mean_is_the_pooled_read_out():
 def test_fitted_head_separates_the_classes_and_leaves_the_segmentation_alone(tmp_path):
     torch.manual_seed(0)
     seg = create_model(TINY).eval()
-    src = save_model(tmp_path / "seg", seg, TINY, threshold=0.4, frame_threshold=0.7)
+    src = save_model(tmp_path / "seg", seg, TINY, threshold=0.4, frame_threshold=0.7,
+                     fast_size=96)
     root = write_classed(tmp_path / "ds")
     sources = gather_sources([{"path": str(root), "holdout": 0.25}], None, 0.1, seed=3)
     report = fit_neoplastic_head(str(src), sources, tmp_path / "run", emit=lambda *_: None)
     best = next(g for g in report["grid"] if g["l2"] == report["l2"])
-    assert best["holdout"]["polyps"] == 6 and best["holdout"]["accuracy"] >= 5 / 6
+    truth = best["holdout"]["64"]["truth"]
+    assert truth["polyps"] == 6 and truth["accuracy"] >= 5 / 6
     fitted = load_model(tmp_path / "run" / "model.safetensors")
     assert fitted.config.seg_channels == 2 and fitted.threshold == 0.4
-    assert fitted.metadata["frame_threshold"] == 0.7
+    assert fitted.metadata["frame_threshold"] == 0.7 and fitted.metadata["fast_size"] == 96
     assert fitted.metadata["training"]["neoplastic_head"]["l2"] == report["l2"]
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         (a, fa), (b, fb) = fitted.model(x), seg(x)
     assert torch.equal(a[:, :1], b) and torch.equal(fa, fb)
+
+
+def test_predicted_regions_take_the_class_under_them_and_skip_regions_off_a_polyp():
+    label = np.zeros((32, 32), np.uint8)
+    label[2:12, 2:12] = LABEL_NEOPLASTIC
+    label[2:12, 8:12] = LABEL_NON_NEOPLASTIC  # minority inside the first polyp
+    label[20:30, 20:30] = LABEL_NON_NEOPLASTIC
+    prob = np.zeros((32, 32), np.float32)
+    prob[3:12, 3:12] = 0.9  # on the first polyp
+    prob[20:26, 20:30] = 0.8  # on the second, partly
+    prob[14:17, 0:20] = 0.95  # on mucosa only: not a polyp of known class
+    prob[28:31, 2:4] = 0.99  # a speck below the size floor
+    regions = predicted_regions(prob, label, 0.5, min_px=10)
+    assert [(int(r.sum()), neo) for r, neo in regions] == [(81, True), (60, False)]
+    assert [(int(r.sum()), neo) for r, neo in predicted_regions(prob, label, 0.85, 10)] == [
+        (81, True)]
+
+
+def test_the_head_is_fitted_at_several_sizes_and_scored_on_the_predicted_regions(tmp_path):
+    torch.manual_seed(0)
+    seg = create_model(TINY).eval()
+    with torch.no_grad():  # a segmentation that calls every pixel polyp
+        seg.segmentation_head[0].weight.zero_()
+        seg.segmentation_head[0].bias.fill_(5.0)
+    src = save_model(tmp_path / "seg", seg, TINY, threshold=0.5)
+    root = write_classed(tmp_path / "ds")
+    sources = gather_sources([{"path": str(root), "holdout": 0.25}], None, 0.1, seed=3)
+    report = fit_neoplastic_head(str(src), sources, tmp_path / "run", sizes=[96, 64],
+                                 emit=lambda *_: None)
+    assert report["sizes"] == [64, 96]
+    best = next(g for g in report["grid"] if g["l2"] == report["l2"])
+    assert set(best["holdout"]) == {"64", "96"}
+    assert best["train"]["polyps"] == 2 * 18  # every training polyp once per size
+    assert all(v["truth"]["polyps"] == 6 for v in best["holdout"].values())
+    # the one predicted region per image covers the whole frame, mostly mucosa: not a polyp
+    assert all(v["predicted"]["polyps"] == 0 for v in best["holdout"].values())
+    meta = load_model(tmp_path / "run" / "model.safetensors").metadata
+    assert meta["training"]["neoplastic_head"]["sizes"] == [64, 96]
+
+
+def test_train_task_cadx_fits_at_every_scale_given(tmp_path):
+    from training.cli import main
+
+    torch.manual_seed(0)
+    src = save_model(tmp_path / "seg", create_model(TINY).eval(), TINY, threshold=0.4)
+    root = write_classed(tmp_path / "ds")
+    rc = main(["--task", "cadx", "--source", f"{root}:holdout=0.25", "--init-from", str(src),
+               "--scales", "64,96", "--size", "64", "--out", str(tmp_path / "run")])
+    assert rc == 0
+    meta = load_model(tmp_path / "run" / "model.safetensors").metadata
+    assert meta["training"]["neoplastic_head"]["sizes"] == [64, 96]
