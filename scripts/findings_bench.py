@@ -327,7 +327,7 @@ def sweep(seqs, stores, predictor) -> None:
     appearance reader per sequence shared by all settings (its descriptors are memoised).
     """
     from polypviewer.engine.analysis.appearance import SourceAppearance
-    from polypviewer.engine.analysis.tracking import DEFAULT_SETTINGS, track
+    from polypviewer.engine.analysis.tracking import settings_for, track
 
     cached = []
     for seq, (src, store) in zip(seqs, stores):
@@ -348,7 +348,7 @@ def sweep(seqs, stores, predictor) -> None:
                              (0.8, 0.85, 0.9, 0.93))
     results = []
     for hits, window, missing, sim, dur, conf in grid:
-        s = replace(DEFAULT_SETTINGS, enter_hits=hits, enter_window=window, max_missing=missing,
+        s = replace(settings_for(predictor.loaded.metadata), enter_hits=hits, enter_window=window, max_missing=missing,
                     reid_similarity=sim, min_duration_s=dur, enter_confidence=conf)
         t = total(evaluate_with(s))
         # missed polyps cost most, then extra findings, false findings, ID switches
@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", help="model name or file (default: the app's default)")
     ap.add_argument("--sweep", action="store_true", help="try tracking settings (tuning split)")
     args = ap.parse_args(argv)
-    from polypviewer.engine.analysis.tracking import DEFAULT_SETTINGS
+    from polypviewer.engine.analysis.tracking import settings_for
 
     seqs = build(args.data, args.split, args.out, args.sequences, args.polyps,
                  args.seed + (0 if args.split == "val" else 1000))
@@ -384,10 +384,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.sweep:
         sweep(seqs, stores, predictor)
         return
-    rows = evaluate(seqs, stores, predictor, DEFAULT_SETTINGS)
+    settings = settings_for(predictor.loaded.metadata)  # the model's own, as the app tracks
+    rows = evaluate(seqs, stores, predictor, settings)
     named = [(seq["video"].stem, r) for seq, r in zip(seqs, rows)] + [("**all**", total(rows))]
     print(f"\nmodel {predictor.name}, threshold {predictor.threshold:.2f}; "
-          f"{DEFAULT_SETTINGS.describe()}\n")
+          f"{settings.describe()}\n")
     print(table(named))
     print(f"\nfindings shorter than the minimum duration: {total(rows)['shorter_than_minimum']}")
     (args.out / f"scores_{args.split}.json").write_text(json.dumps(

@@ -241,7 +241,7 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
     path = save_model(out / "model", model, two, threshold=loaded.threshold,
                       name=name or loaded.name, description=meta.get("description", ""),
                       training=training, frame_threshold=meta.get("frame_threshold"),
-                      fast_size=meta.get("fast_size"))
+                      fast_size=meta.get("fast_size"), tracking=meta.get("tracking"))
     fsutil.write_json(out / "cadx_fit.json", report)
     emit(f"wrote {path} (neoplastic head, l2 {best['l2']:g})")
     return report

@@ -47,7 +47,8 @@ class BatchSettings:
 
 def settings_for(predictor) -> BatchSettings:
     return BatchSettings(int(predictor.loaded.config.input_size), float(predictor.threshold),
-                         float(predictor.min_area_fraction))
+                         float(predictor.min_area_fraction),
+                         tracking.settings_for(predictor.loaded.metadata).to_dict())
 
 
 def _now() -> str:
@@ -88,7 +89,8 @@ def analyse_procedure(path: str, kind: str, content_hash: str, predictor, backen
             store.complete = len(analysed) == n
             counts = store.counts[:n].copy()
             # the one tracking path: the same findings (and cached findings.json) as the viewer
-            result = findings_for_store(store, path, predictor.threshold, predictor.min_area_fraction, fps)
+            result = findings_for_store(store, path, predictor.threshold, predictor.min_area_fraction,
+                                        fps, tracking.settings_for(loaded.metadata))
             pixels = {f.id: _frame_pixels(store, f.best_index) for f in result.findings}
         finally:
             src.close()

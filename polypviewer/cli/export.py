@@ -161,11 +161,13 @@ def run(args: argparse.Namespace) -> int:
 def _video_items(source, predictor, progress):
     """Analyse into the shared analysis cache, track, then stream frames with cached results."""
     from ..engine.analysis.procedure import analyse_store, video_findings
+    from ..engine.analysis.tracking import settings_for
     from ..engine.runtime.results import AnalysisStore
 
     store = AnalysisStore.open(source, predictor, n_frames=len(source))
     analyse_store(store, source, predictor, progress=progress)
     thr, frac = predictor.threshold, predictor.min_area_fraction
-    track = video_findings(store, source, thr, frac)
+    track = video_findings(store, source, thr, frac,
+                           settings_for(predictor.loaded.metadata))
     items = ((f, store.get(f.index, thr, frac)) for f in source if store.has(f.index))
     return items, track

@@ -122,6 +122,7 @@ def _runs(sources):
 def _video(k: int, label: str, src, predictor, writer: Writer, args, bar) -> int:
     """Analyse into the cache, track (the one tracking path), then write frame by frame."""
     from ..engine.analysis.procedure import analyse_store, video_findings
+    from ..engine.analysis.tracking import settings_for
     from ..engine.runtime.results import AnalysisStore
 
     store = AnalysisStore.open(src, predictor, n_frames=len(src))
@@ -130,7 +131,8 @@ def _video(k: int, label: str, src, predictor, writer: Writer, args, bar) -> int
                   progress=lambda done, n: bar.update(start + done - bar.n))
     bar.update(start + len(src) - bar.n)
     thr, frac = predictor.threshold, predictor.min_area_fraction
-    track = video_findings(store, src, thr, frac)
+    track = video_findings(store, src, thr, frac,
+                           settings_for(predictor.loaded.metadata))
     writer.add_findings(label, "video", track.findings, track.n_analysed, len(src),
                         track.settings.to_dict())  # known now: an interrupted run keeps them
     for f in src.frames():

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from ..engine.analysis.tracking import settings_for
 from ..engine.runtime.postprocess import DEFAULT_MIN_AREA_FRACTION
 from . import jobs
 from .explain import Explainer
@@ -110,6 +111,7 @@ class Review(QObject):
             return
         media, loaded = result
         self.predictor = loaded.predictor
+        self.findings.set_tracking(settings_for(self.predictor.loaded.metadata))
         self.live_net = jobs.NetCopy(self.predictor)
         self.explainer.set_predictor(self.predictor)
         self.model_ready.emit(self.predictor.name)

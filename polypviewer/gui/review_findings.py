@@ -85,6 +85,11 @@ class ReviewFindings(QObject):
         if req.store is self.review.store:  # not a replaced source or model
             self.review.message.emit(message, True)
 
+    def set_tracking(self, settings) -> None:
+        """The loaded model's tracking settings (its file may set its own entry confidence)."""
+        self.tracking = settings
+        self.show_rule()
+
     def show_rule(self) -> None:
         """How findings are counted: tracked through a video, one per region for stills."""
         from ..engine.analysis.tracking import STILLS_DESCRIBE, STILLS_SHORT

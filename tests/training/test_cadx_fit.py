@@ -61,7 +61,7 @@ def test_fitted_head_separates_the_classes_and_leaves_the_segmentation_alone(tmp
     torch.manual_seed(0)
     seg = create_model(TINY).eval()
     src = save_model(tmp_path / "seg", seg, TINY, threshold=0.4, frame_threshold=0.7,
-                     fast_size=96)
+                     fast_size=96, tracking={"enter_confidence": 0.75})
     root = write_classed(tmp_path / "ds")
     sources = gather_sources([{"path": str(root), "holdout": 0.25}], None, 0.1, seed=3)
     report = fit_neoplastic_head(str(src), sources, tmp_path / "run", emit=lambda *_: None)
@@ -71,6 +71,7 @@ def test_fitted_head_separates_the_classes_and_leaves_the_segmentation_alone(tmp
     fitted = load_model(tmp_path / "run" / "model.safetensors")
     assert fitted.config.seg_channels == 2 and fitted.threshold == 0.4
     assert fitted.metadata["frame_threshold"] == 0.7 and fitted.metadata["fast_size"] == 96
+    assert fitted.metadata["tracking"] == {"enter_confidence": 0.75}
     assert fitted.metadata["training"]["neoplastic_head"]["l2"] == report["l2"]
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():

@@ -21,10 +21,11 @@ view (viewer, Findings panel, timeline, exports, report) reads the same :class:`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
+from ..models.schema import TRACKING_KEYS
 from ..runtime.postprocess import Instance
 from .appearance import similarity
 from .tracklets import Linker
@@ -37,18 +38,19 @@ class TrackingSettings:
     """How regions become findings (see the module docstring); defaults chosen on data.
 
     The defaults were chosen on the tuning sequences of ``scripts/findings_bench.py``
-    (Kvasir-SEG/BKAI-IGH train-split polyps, CP-CHILD train mucosa) with the default model
-    (``polyp-unet-lite0-v2``): entering on 6 of 8 frames at >= 0.8 found every tuning polyp
-    (at >= 0.9, two stayed unfound: this model's pixel threshold is 0.65, so its regions'
-    mean confidence runs lower); ``reid_similarity`` is the strictest value that re-identifies
-    returning polyps without merging the distinct polyps seen 1-2 s apart in the demo clip
-    (0.8 merges them). docs/findings.md has the sweep and the figures on the separate
-    validation sequences.
+    (Kvasir-SEG/BKAI-IGH train-split polyps, CP-CHILD train mucosa). ``enter_confidence``
+    depends on how confident a model's regions run, so a model file may set it
+    (``"tracking"`` in its JSON, :func:`settings_for`): the default 0.9 is the value chosen
+    with ``polyp-unet-lite0``; ``polyp-unet-lite0-v2``, whose pixel threshold is 0.65, sets
+    0.8 (at 0.9 two tuning polyps stayed unfound). ``reid_similarity`` is the strictest value
+    that re-identifies returning polyps without merging the distinct polyps seen 1-2 s apart
+    in the demo clip (0.8 merges them). docs/findings.md has the sweep and the figures on the
+    separate validation sequences.
     """
 
     enter_hits: int = 6
     enter_window: int = 8
-    enter_confidence: float = 0.8
+    enter_confidence: float = 0.9
     max_missing: int = 6
     reid_gap_s: float = 3.0
     reid_similarity: float = 0.9
@@ -81,6 +83,12 @@ class TrackingSettings:
 
 
 DEFAULT_SETTINGS = TrackingSettings()
+
+
+def settings_for(metadata: dict | None) -> TrackingSettings:
+    """The tracking settings for a model: the defaults with its file's ``tracking`` values."""
+    own = (metadata or {}).get("tracking") or {}
+    return replace(DEFAULT_SETTINGS, **{k: float(v) for k, v in own.items() if k in TRACKING_KEYS})
 VERDICTS = ("confirmed", "false alarm", "unsure")
 
 

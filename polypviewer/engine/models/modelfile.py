@@ -46,7 +46,8 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
 
 def save_model(path: str | Path, model: nn.Module, config: ModelConfig, *, threshold: float = 0.5,
                name: str | None = None, description: str = "", training: dict | None = None,
-               frame_threshold: float | None = None, fast_size: int | None = None) -> Path:
+               frame_threshold: float | None = None, fast_size: int | None = None,
+               tracking: dict | None = None) -> Path:
     """Write weights then metadata, each atomically; returns the ``.safetensors`` path."""
     w_path, j_path = _paths(path)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
@@ -67,6 +68,8 @@ def save_model(path: str | Path, model: nn.Module, config: ModelConfig, *, thres
         meta["frame_threshold"] = float(frame_threshold)
     if fast_size is not None:  # the real-time analysis size (models/profiles.py)
         meta["fast_size"] = int(fast_size)
+    if tracking:  # the model's own tracking values (analysis.tracking.settings_for)
+        meta["tracking"] = dict(tracking)
     validate_metadata(meta, j_path)  # never write a file that would be refused on load
     fsutil.write_bytes(w_path, blob)
     fsutil.write_json(j_path, meta)

@@ -19,6 +19,7 @@ FORMAT = "polypviewer-model"
 FORMAT_VERSION = 1
 
 MAX_NAME, MAX_TEXT = 200, 20_000
+TRACKING_KEYS = ("enter_confidence",)  # what a model file's "tracking" may set (analysis.tracking)
 MAX_DECODER_CHANNELS = 2048  # widest decoder stage accepted (the bundled models use <= 128)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -133,6 +134,13 @@ def validate_metadata(meta, where: Path) -> dict:
         f.number("frame_threshold", meta["frame_threshold"], 0.0, 1.0)
     if "fast_size" in meta:  # the fast analysis profile (profiles.py)
         f.input_size("fast_size", meta["fast_size"])
+    if "tracking" in meta:  # the model's own tracking values (analysis.tracking.settings_for)
+        f.mapping("tracking", meta["tracking"])
+        for key, value in meta["tracking"].items():
+            if key not in TRACKING_KEYS:
+                f.fail(f"tracking.{key}", "is not a tracking value a model sets "
+                       f"(known: {', '.join(TRACKING_KEYS)})")
+            f.number(f"tracking.{key}", value, 0.0, 1.0)
     if "weights_file" in meta:
         f.text("weights_file", meta["weights_file"], 1000, empty=False)
     if "weights_sha256" not in meta:
