@@ -24,11 +24,11 @@ def state_of(path: str) -> dict:
     return load_model(path).model.state_dict()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out", help="where to write OUT.safetensors and OUT.json")
     p.add_argument("models", nargs="+", help="model files or training checkpoints")
-    a = p.parse_args()
+    a = p.parse_args(argv)
     base = load_model(a.models[0])
     states = [state_of(m) for m in a.models]
     soup = {}
