@@ -175,7 +175,9 @@ class Exporter(QObject):
         formats = KINDS[kind][1]
         indices = [i for i in range(review.n) if store.has(i)]
         style = replace(frame_style(self.win.view), heatmap=False)  # no Grad-CAM per frame
-        settings = {"threshold": thr, "min_area_fraction": frac}
+        # the views the cached analysis was made with (its key: False one view, True one flip)
+        views_used = store.meta.get("preprocessing", {}).get("tta", False)
+        settings = {"threshold": thr, "min_area_fraction": frac, "tta": views_used}
         model_name, fps = review.predictor.name if review.predictor else "", review.media.fps
         tracking, n_frames = review.findings.tracking, review.n
         convert = None

@@ -54,6 +54,12 @@ def test_settings_are_in_plain_language(tmp_path):
     assert "Source type</th><td>recorded video" in html
 
 
+def test_test_time_views_read_as_the_app_names_them():
+    assert setting_rows({"tta": "flips"}) == [("Test-time views", "4 views (flipped both ways)")]
+    assert setting_rows({"tta": "off"}) == [("Test-time views", "one view")]
+    assert setting_rows({"tta": True}) == [("Test-time views", "2 views (flipped left-right)")]
+
+
 def test_unknown_setting_keeps_a_readable_name():
     assert setting_rows({"batch_size": 4}) == [("Batch size", "4")]
 

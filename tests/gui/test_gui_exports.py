@@ -37,6 +37,14 @@ def test_one_file_exports(qtbot, analysed, tmp_path, kind, name):
     assert [p.name for p in tmp_path.iterdir()] == [name] and out.stat().st_size > 0
 
 
+def test_the_report_of_stills_names_the_four_flips_they_were_analysed_with(qtbot, analysed,
+                                                                           tmp_path):
+    out = tmp_path / "r.html"
+    with qtbot.waitSignal(analysed.exporter.finished, timeout=SLOW):
+        analysed.exporter.export("report", str(out))
+    assert "Test-time views</th><td>4 views (flipped both ways)" in out.read_text()
+
+
 @pytest.mark.timeout(600)  # a child process importing torch: a minute on a busy machine
 def test_screenshot_mode(qtbot, tiny_model_path, video, tmp_path):
     # a child process, as the CLI runs it: screenshot mode quits its QApplication at the end

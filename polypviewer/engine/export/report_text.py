@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..runtime import views
+
 # the optional procedure details, in the order the report's header shows them
 PROCEDURE_FIELDS: dict[str, str] = {
     "procedure_id": "Procedure ID",
@@ -37,9 +39,12 @@ def _min_area(v) -> str:
     return f"{percent(float(v))} of the frame; smaller marked spots are ignored"
 
 
-def _on_off(v) -> str:
-    on = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes", "on")
-    return "on (the model also sees flipped copies; slower, steadier)" if on else "off"
+def _views(v) -> str:
+    """Test-time views as every view names them (a bool from older exports: the one flip)."""
+    try:
+        return views.LABELS[views.resolve(v if isinstance(v, bool) else str(v).lower())]
+    except ValueError:
+        return str(v)
 
 
 def _source_kind(v) -> str:
@@ -50,7 +55,7 @@ def _source_kind(v) -> str:
 SETTINGS: dict[str, tuple[str, Callable[[object], str]]] = {
     "threshold": ("Detection threshold", _threshold),
     "min_area_fraction": ("Smallest region counted", _min_area),
-    "tta": ("Test-time augmentation", _on_off),
+    "tta": ("Test-time views", _views),
     "device": ("Computed on", str),
     "input": ("Source type", _source_kind),
     "split": ("Images listed in", str),
