@@ -16,6 +16,9 @@ MIN_IMAGES = 1  # a folder with at least this many images (and no subfolder of i
 SKIP_DIRS = {"masks", "classes"}  # ground truth beside a dataset's images/, not procedures
 
 
+KINDS = ("video", "folder")  # the kinds of procedure: a video file, a folder of stills
+
+
 @dataclass(frozen=True)
 class Candidate:
     path: str

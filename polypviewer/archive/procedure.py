@@ -46,9 +46,12 @@ class BatchSettings:
 
 
 def settings_for(predictor) -> BatchSettings:
+    # test-time views other than one view go in ``extra``: one-view records keep their hash
+    views = getattr(predictor, "tta", "off")
     return BatchSettings(int(predictor.loaded.config.input_size), float(predictor.threshold),
                          float(predictor.min_area_fraction),
-                         tracking.settings_for(predictor.loaded.metadata).to_dict())
+                         tracking.settings_for(predictor.loaded.metadata).to_dict(),
+                         extra={} if views == "off" else {"test_time_views": views})
 
 
 def _now() -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ..engine.errors import PolypViewerError
 from . import db
-from .discover import Candidate, content_hash, discover
+from .discover import KINDS, Candidate, content_hash, discover
 from .procedure import analyse_procedure, settings_for
 
 TASK_RETRIES = 2
@@ -38,6 +38,7 @@ class BatchOptions:
     address: str | None = None  # Ray cluster; None = RAY_ADDRESS or a local Ray instance
     keep_maps: bool = True
     cache_dir: str | None = None
+    tta: str = "auto"  # test-time views (engine/runtime/views.py): auto = the app's, per kind
     retry_failed: bool = False
 
 
@@ -46,29 +47,46 @@ class Worker:
 
     def __init__(self, model: str | None, device: str, input_size: int | str | None,
                  threshold: float | None, cache_dir: str | None, keep_maps: bool,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, tta: str = "auto") -> None:
         import torch
 
-        from ..engine.runtime.backends import make_backend
         from ..engine.runtime.inference import Predictor
 
         if threads:
             torch.set_num_threads(max(1, int(threads)))
-        self.predictor = Predictor(model, device=device, threshold=threshold, input_size=input_size)
-        self.backend = make_backend(self.predictor, threads=int(threads) if threads else None)
+        self.predictor = Predictor(model, device=device, threshold=threshold,
+                                   input_size=input_size, tta=tta)
+        self.threads = int(threads) if threads else None
+        self.backends: dict[str, object] = {}  # per test-time views, made on first use
         self.cache_dir, self.keep_maps = cache_dir, keep_maps
 
-    def identity(self) -> tuple[str, str, str, dict]:
-        """(model name, weights sha256, settings hash, settings): what 'done' is checked against."""
+    def _for(self, kind: str):
+        """The predictor and backend for procedures of ``kind``: stills may get the flips, as
+        in the app, so that the app finds the batch's cache when it opens one."""
+        from ..engine.runtime.backends import make_backend
+
+        p = self.predictor.for_media(kind)
+        if p.tta not in self.backends:
+            self.backends[p.tta] = make_backend(p, threads=self.threads)
+        return p, self.backends[p.tta]
+
+    def identity(self) -> dict[str, tuple[str, str, str, dict]]:
+        """Per kind of procedure: (model name, weights sha256, settings hash, settings), what
+        'done' is checked against."""
         loaded = self.predictor.loaded
-        s = settings_for(self.predictor)
-        return loaded.name, loaded.metadata.get("weights_sha256") or "", s.digest(), s.as_dict()
+        sha = loaded.metadata.get("weights_sha256") or ""
+        out = {}
+        for kind in KINDS:
+            s = settings_for(self.predictor.for_media(kind))
+            out[kind] = (loaded.name, sha, s.digest(), s.as_dict())
+        return out
 
     def pid(self) -> int:
         return os.getpid()
 
     def analyse(self, c: Candidate, chash: str) -> db.ProcedureRecord:
-        return analyse_procedure(c.path, c.kind, chash, self.predictor, self.backend,
+        predictor, backend = self._for(c.kind)
+        return analyse_procedure(c.path, c.kind, chash, predictor, backend,
                                  cache_root=self.cache_dir, keep_maps=self.keep_maps)
 
 
@@ -115,8 +133,8 @@ class Progress:
             print(self.line(), file=self.out, flush=True)
 
 
-def _failed(c: Candidate, chash: str, identity: tuple, error: str) -> db.ProcedureRecord:
-    name, sha, shash, settings = identity
+def _failed(c: Candidate, chash: str, identity: dict, error: str) -> db.ProcedureRecord:
+    name, sha, shash, settings = identity[c.kind]
     return db.ProcedureRecord(path=c.path, kind=c.kind, content_hash=chash, model_name=name,
                               model_sha256=sha, settings_hash=shash, settings=settings,
                               status="failed", error=error)
@@ -125,12 +143,13 @@ def _failed(c: Candidate, chash: str, identity: tuple, error: str) -> db.Procedu
 def _jobs(opts: BatchOptions, conn, identity, report: BatchReport) -> list[tuple[Candidate, str]]:
     cands = discover(opts.roots)
     report.found = len(cands)
-    _, sha, shash, _ = identity
-    if opts.retry_failed:
-        with conn:
-            conn.execute("DELETE FROM procedures WHERE status != 'done' AND model_sha256=? AND "
-                         "settings_hash=?", (sha, shash))
-    done = db.done_keys(conn, sha, shash)
+    done = {}
+    for kind, (_, sha, shash, _) in identity.items():
+        if opts.retry_failed:
+            with conn:
+                conn.execute("DELETE FROM procedures WHERE status != 'done' AND model_sha256=? "
+                             "AND settings_hash=?", (sha, shash))
+        done[kind] = db.done_keys(conn, sha, shash)
     jobs, seen = [], set()
     for c in cands:
         try:
@@ -138,7 +157,7 @@ def _jobs(opts: BatchOptions, conn, identity, report: BatchReport) -> list[tuple
         except OSError as e:
             report.errors.append((c.path, f"unreadable: {e.strerror or e}"))
             continue
-        if h in done or h in seen:  # recorded already, or the same recording twice in the archive
+        if h in done[c.kind] or h in seen:  # recorded already, or twice in the archive
             report.skipped += 1
             continue
         seen.add(h)
@@ -185,7 +204,8 @@ def _store(conn, rec, c, progress, report, on_record) -> None:
 
 
 def _run_local(opts, conn, report, out, on_record) -> None:
-    w = Worker(opts.model, opts.device, opts.input_size, opts.threshold, opts.cache_dir, opts.keep_maps)
+    w = Worker(opts.model, opts.device, opts.input_size, opts.threshold, opts.cache_dir,
+               opts.keep_maps, tta=opts.tta)
     identity = w.identity()
     jobs = _jobs(opts, conn, identity, report)
     progress = Progress(len(jobs), sum(c.size for c, _ in jobs), out)
@@ -224,7 +244,8 @@ def _run_ray(opts, conn, report, out, on_record) -> None:
                                max_restarts=-1, max_task_retries=TASK_RETRIES)(Worker)
         threads = max(1, int(opts.cpus_per_worker)) if opts.gpus_per_worker == 0 else None
         actors = [actor_cls.remote(opts.model, opts.device, opts.input_size, opts.threshold,
-                                   opts.cache_dir, opts.keep_maps, threads) for _ in range(n)]
+                                   opts.cache_dir, opts.keep_maps, threads, opts.tta)
+                  for _ in range(n)]
         identity = ray.get(actors[0].identity.remote())
         jobs = _jobs(opts, conn, identity, report)
         progress = Progress(len(jobs), sum(c.size for c, _ in jobs), out)

@@ -18,6 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=analysis_size, dest="input_size", metavar="PX|PROFILE",
                    help="analysis size in pixels, or 'accurate' / 'fast' (default: the model's own)")
     p.add_argument("--threshold", type=float, help="mask threshold (default: the model's)")
+    p.add_argument("--tta", default="auto", choices=("auto", "off", "hflip", "flips"),
+                   metavar="VIEWS", help="test-time views: auto (the default, as in the app: 4 "
+                   "flips for folders of stills, one view for video), off, hflip or flips")
     p.add_argument("--workers", type=int, metavar="N",
                    help="Ray workers, one model each (default: cluster CPUs / --cpus-per-worker); "
                         "0 = analyse in this process without Ray")
@@ -38,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = BatchOptions(roots=tuple(args.archive), database=args.db, model=args.model,
                         device=args.device, input_size=args.input_size, threshold=args.threshold,
+                        tta=args.tta,
                         workers=args.workers, cpus_per_worker=args.cpus_per_worker,
                         gpus_per_worker=args.gpus_per_worker, address=args.address,
                         keep_maps=not args.no_maps, cache_dir=args.cache_dir,

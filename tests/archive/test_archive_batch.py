@@ -100,3 +100,34 @@ def test_archive_report_of_a_missing_row_is_one_clear_line(tmp_path, tiny_model_
     run_batch(_opts(root, database, tiny_model_path, keep_maps=False))
     assert main(["archive", str(database), "--report", "99", "--out", str(tmp_path / "rep")]) != 0
     assert "no procedure with ID 99" in capsys.readouterr().err
+
+
+def test_folders_of_stills_get_the_apps_flips_and_the_app_finds_their_cache(tmp_path,
+                                                                           tiny_model_path):
+    from polypviewer.archive.procedure import settings_for
+    from polypviewer.engine.media.sources import open_source
+    from polypviewer.engine.runtime.inference import Predictor
+    from polypviewer.engine.runtime.results import AnalysisStore
+
+    root = write_archive(tmp_path / "arch", n_videos=1)
+    database, cache = tmp_path / "r.sqlite", tmp_path / "cache"
+    rep = run_batch(_opts(root, database, tiny_model_path, cache_dir=str(cache)))
+    assert (rep.recorded, rep.failed) == (2, 0), rep.errors
+    c = db.connect(database, readonly=True)
+    rows = {r["path"].rsplit("/", 1)[-1]: r for r in query.rows(c)}
+    c.close()
+    settings = {k: json.loads(rows[k]["settings"]) for k in ("case7", "proc0.mp4")}
+    assert settings["case7"]["extra"] == {"test_time_views": "flips"}
+    assert settings["proc0.mp4"]["extra"] == {}  # one view: the hash one-view records had
+    one_view = settings_for(Predictor(tiny_model_path, device="cpu"))
+    assert rows["proc0.mp4"]["settings_hash"] == one_view.digest()
+    # what the app opens for the folder with Test-time views: Auto is the batch's analysis
+    app = Predictor(tiny_model_path, device="cpu", tta="auto")
+    src = open_source(str(root / "stills" / "case7"))
+    try:
+        store = AnalysisStore.open(src, app.for_media(src.kind), n_frames=len(src), root=cache)
+        assert store.complete and all(store.has(i) for i in range(len(src)))
+    finally:
+        src.close()
+    off = run_batch(_opts(root, database, tiny_model_path, tta="off"))
+    assert (off.recorded, off.skipped) == (1, 1)  # the folder again at one view; video done
