@@ -40,6 +40,7 @@ def swatch(colour: tuple[int, ...], dashed: bool = False) -> QLabel:
 VIEW_TITLES = [("Auto: flips on stills", "auto"), ("Off: one view", "off"),
                ("Flips everywhere", "flips")]
 
+
 class LayerRow:
     """One legend row: visibility checkbox with the layer's colour, and an opacity slider."""
 

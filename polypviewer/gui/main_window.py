@@ -415,7 +415,8 @@ class MainWindow(QMainWindow):
                                     + self._slower_than_video(p.fps))
 
     def _slower_than_video(self, fps: float) -> str:
-        """A hint when analysis falls behind the video and the model has a fast profile."""
+        """A hint when analysis falls behind the video: what would keep up (one view for
+        video, else the model's fast profile when it has one)."""
         r = self.review
         video_fps = r.media.fps if r.media is not None else None
         if not video_fps or fps <= 0 or fps >= video_fps or r.predictor is None:

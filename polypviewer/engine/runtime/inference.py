@@ -22,6 +22,7 @@ from .preprocess import Letterbox, normalise, prepare, unletterbox
 
 NCHW = {"h": 2, "w": 3}  # where the test-time views flip a batch of normalised frames
 
+
 @dataclass
 class FramePrediction:
     """Everything the model says about one frame, at the frame's own resolution."""
