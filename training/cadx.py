@@ -215,11 +215,18 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
         holdout = {str(at): {k: _scores(x, y, w, b) for k, (x, y) in v.items()}
                    for at, v in held.items() if any(len(y) for _, y in v.values())}
         grid.append({"l2": l2, "train": _scores(xt, yt, w, b), "holdout": holdout or None,
-                     "holdout_auc": _mean_auc(holdout, "predicted") if holdout else None})
+                     "holdout_auc": _mean_auc(holdout, "predicted") if holdout else None,
+                     "holdout_auc_truth": _mean_auc(holdout, "truth") if holdout else None})
         emit(f"l2 {l2:g}: holdout AUC over predicted regions {grid[-1]['holdout_auc']}, "
              f"per size {holdout}")
-    scored = [g for g in grid if g["holdout_auc"] is not None and not np.isnan(g["holdout_auc"])]
-    best = max(scored, key=lambda g: g["holdout_auc"]) if scored else grid[1]
+    # the predicted regions decide; where the model finds none of a class, the true ones
+    for key in ("holdout_auc", "holdout_auc_truth"):
+        scored = [g for g in grid if g[key] is not None and not np.isnan(g[key])]
+        if scored:
+            best = max(scored, key=lambda g: g[key])
+            break
+    else:
+        best = grid[1]
     w, b = fit_logistic(xt, yt, best["l2"])
     two = replace(config, seg_channels=2)
     if config.seg_channels < 2:

@@ -111,8 +111,10 @@ def test_the_head_is_fitted_at_several_sizes_and_scored_on_the_predicted_regions
     assert set(best["holdout"]) == {"64", "96"}
     assert best["train"]["polyps"] == 2 * 18  # every training polyp once per size
     assert all(v["truth"]["polyps"] == 6 for v in best["holdout"].values())
-    # the one predicted region per image covers the whole frame, mostly mucosa: not a polyp
+    # the one predicted region per image covers the whole frame, mostly mucosa: not a polyp,
+    # so the true polyps' AUC chose the L2
     assert all(v["predicted"]["polyps"] == 0 for v in best["holdout"].values())
+    assert best["holdout_auc_truth"] == max(g["holdout_auc_truth"] for g in report["grid"])
     meta = load_model(tmp_path / "run" / "model.safetensors").metadata
     assert meta["training"]["neoplastic_head"]["sizes"] == [64, 96]
 
