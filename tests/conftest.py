@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -42,6 +43,21 @@ def tiny_model_path(tmp_path_factory) -> Path:
     model = create_model(TINY, pretrained=False).eval()
     return save_model(tmp_path_factory.mktemp("models") / "tiny", model, TINY, threshold=0.5,
                       name="tiny")
+
+
+@pytest.fixture
+def refuses(tiny_model_path, tmp_path):
+    """``refuses(key, value)``: the tiny model's metadata with ``key`` set to ``value`` is
+    refused by the schema with a message naming the field."""
+    from polypviewer.engine.errors import ModelFileError
+    from polypviewer.engine.models.schema import validate_metadata
+
+    def check(key: str, value) -> None:
+        meta = json.loads(tiny_model_path.with_suffix(".json").read_text())
+        meta[key] = value
+        with pytest.raises(ModelFileError, match=key):
+            validate_metadata(meta, tmp_path / "m.json")
+    return check
 
 
 @pytest.fixture(scope="session")

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import cv2
 import numpy as np
 from synthetic import synthetic_frame, write_dataset
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "operating_point.py"
+from training_helpers import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("operating_point_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("operating_point")
 
 
 def test_write_stores_the_rule_s_threshold_and_keeps_the_weights(tmp_path, tiny_model_path):

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from synthetic import synthetic_frame, write_dataset
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "size_table.py"
+from training_helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def size_table():
-    spec = importlib.util.spec_from_file_location("size_table", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("size_table")
 
 
 def test_table_scores_every_size_and_dataset(size_table, tmp_path, tiny_model_path):

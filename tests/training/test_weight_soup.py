@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 from synthetic import TINY
+from training_helpers import load_script
 
 from polypviewer.engine.models.factory import create_model
 from polypviewer.engine.models.modelfile import load_model, save_model
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "weight_soup.py"
-
 
 def _script():
-    spec = importlib.util.spec_from_file_location("weight_soup", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("weight_soup")
 
 
 def test_soup_is_the_mean_and_keeps_the_first_models_head_and_settings(tmp_path):
