@@ -327,7 +327,7 @@ def sweep(seqs, stores, predictor) -> None:
     appearance reader per sequence shared by all settings (its descriptors are memoised).
     """
     from polypviewer.engine.analysis.appearance import SourceAppearance
-    from polypviewer.engine.analysis.tracking import settings_for, track
+    from polypviewer.engine.analysis.tracking import DEFAULT_SETTINGS, track
 
     cached = []
     for seq, (src, store) in zip(seqs, stores):
@@ -348,7 +348,8 @@ def sweep(seqs, stores, predictor) -> None:
                              (0.8, 0.85, 0.9, 0.93))
     results = []
     for hits, window, missing, sim, dur, conf in grid:
-        s = replace(settings_for(predictor.loaded.metadata), enter_hits=hits, enter_window=window, max_missing=missing,
+        # every value a model file may set is swept, so the defaults are the base
+        s = replace(DEFAULT_SETTINGS, enter_hits=hits, enter_window=window, max_missing=missing,
                     reid_similarity=sim, min_duration_s=dur, enter_confidence=conf)
         t = total(evaluate_with(s))
         # missed polyps cost most, then extra findings, false findings, ID switches

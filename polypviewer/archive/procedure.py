@@ -47,7 +47,7 @@ class BatchSettings:
 
 def settings_for(predictor) -> BatchSettings:
     # test-time views other than one view go in ``extra``: one-view records keep their hash
-    views = getattr(predictor, "tta", "off")
+    views = predictor.tta
     return BatchSettings(int(predictor.loaded.config.input_size), float(predictor.threshold),
                          float(predictor.min_area_fraction),
                          tracking.settings_for(predictor.loaded.metadata).to_dict(),

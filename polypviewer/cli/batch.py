@@ -18,7 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=analysis_size, dest="input_size", metavar="PX|PROFILE",
                    help="analysis size in pixels, or 'accurate' / 'fast' (default: the model's own)")
     p.add_argument("--threshold", type=float, help="mask threshold (default: the model's)")
-    p.add_argument("--tta", default="auto", choices=("auto", "off", "hflip", "flips"),
+    from ..engine.runtime import views
+
+    p.add_argument("--tta", default=views.AUTO, choices=views.CHOICES,
                    metavar="VIEWS", help="test-time views: auto (the default, as in the app: 4 "
                    "flips for folders of stills, one view for video), off, hflip or flips")
     p.add_argument("--workers", type=int, metavar="N",

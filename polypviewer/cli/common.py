@@ -111,8 +111,10 @@ def add_model_arguments(p: argparse.ArgumentParser, threshold: bool = True, tta:
         p.add_argument("--threshold", type=unit_float, metavar="T",
                        help="pixel probability threshold (default: the model's own)")
     if tta:
-        p.add_argument("--tta", nargs="?", const="flips", default="auto",
-                       choices=("auto", "off", "hflip", "flips"), metavar="VIEWS",
+        from ..engine.runtime import views  # numpy only: no torch at argument parsing
+
+        p.add_argument("--tta", nargs="?", const=views.FLIPS, default=views.AUTO,
+                       choices=views.CHOICES, metavar="VIEWS",
                        help="test-time views, their logits averaged: auto (the default: 4 flips "
                             "for images, folders and datasets, one view for video), off, hflip "
                             "(2 views) or flips (4); --tta alone means flips")

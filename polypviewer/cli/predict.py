@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from ..engine.errors import PolypViewerError
+from ..engine.runtime import views
 from .common import (
     PROG,
     add_model_arguments,
@@ -178,12 +179,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         out = check_writable_dir(args.out)
         recover(out)  # what a killed run into this folder left half done
-        kinds = {s.kind == "video" for _, s in sources}
-        predictor = _predictor(args).for_media("video" if kinds == {True} else "image")
+        videos = [s.kind == "video" for _, s in sources]
+        predictor = _predictor(args).for_media("video" if all(videos) else "image")
         writer = Writer(out, args, predictor)
         total = sum(len(s) for _, s in sources)
-        mixed = (", one view for video" if len(kinds) > 1 and predictor.tta_request == "auto"
-                 else "")
+        mixed = ", one view for video" if any(videos) and not all(videos) and (
+            predictor.tta_request == views.AUTO) else ""
         print(f"{describe_predictor(predictor)}{mixed}; {total} frame(s) from {len(sources)} "
               "input(s)")
         t0 = time.perf_counter()

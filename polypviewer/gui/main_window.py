@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.models import profiles
+from ..engine.runtime import views
 from ..paths import resources_dir, user_log_dir
 from . import menus, screen_fit, shortcuts, workers
 from .controls import ControlPanel
@@ -421,7 +422,7 @@ class MainWindow(QMainWindow):
         video_fps = r.media.fps if r.media is not None else None
         if not video_fps or fps <= 0 or fps >= video_fps or r.predictor is None:
             return ""
-        if r.predictor.for_media(r.media.kind).tta != "off":
+        if r.predictor.for_media(r.media.kind).tta != views.OFF:
             return " · slower than the video: Test-time views Auto runs video at one view"
         if r.input_size == profiles.FAST or profiles.fast_size(r.predictor.loaded.metadata) is None:
             return ""

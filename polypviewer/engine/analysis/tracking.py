@@ -89,6 +89,8 @@ def settings_for(metadata: dict | None) -> TrackingSettings:
     """The tracking settings for a model: the defaults with its file's ``tracking`` values."""
     own = (metadata or {}).get("tracking") or {}
     return replace(DEFAULT_SETTINGS, **{k: float(v) for k, v in own.items() if k in TRACKING_KEYS})
+
+
 VERDICTS = ("confirmed", "false alarm", "unsure")
 
 
