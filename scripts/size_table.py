@@ -5,10 +5,11 @@ choice of a model's default size.
         --holdout DATA/kvasir-seg:RUN/holdouts/kvasir-seg.txt \
         --holdout DATA/bkai-neopolyp:RUN/holdouts/bkai-neopolyp.txt \
         --holdout DATA/cpchild-nopolyp:RUN/holdouts/cpchild-nopolyp.txt \
-        --sizes 256,320,384,448 --json size_table.json
+        --sizes 256,320,384,448 --tta off --json size_table.json
 
 Each size is one ``polypviewer evaluate DATASET... --split ... --size N`` (the app's own
-analysis and metrics) and one ``polypviewer bench --size N`` (pipeline frames/s on the bench
+analysis and metrics, with the test-time views ``--tta`` names: ``auto`` scores the holdout
+stills as the app does, ``off`` as it analyses video) and one ``polypviewer bench --size N`` (pipeline frames/s on the bench
 input), each a separate process so it is timed like a user's run; ``--no-bench`` skips speed.
 """
 
@@ -23,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from polypviewer.engine import fsutil
+from polypviewer.engine.runtime import views
 
 
 def parse_holdout(spec: str) -> tuple[Path, Path | None]:
@@ -43,15 +45,17 @@ def _run_json(args: list[str]) -> dict:
         return json.loads(out.read_text(encoding="utf-8"))
 
 
-def evaluate_at(model: str, holdouts: list[tuple[Path, Path | None]], size: int) -> dict:
+def evaluate_at(model: str, holdouts: list[tuple[Path, Path | None]], size: int,
+                tta: str = views.AUTO) -> dict:
     args = ["evaluate", *[str(r) for r, _ in holdouts], "--model", model, "--size", str(size),
-            "--device", "cpu"]
+            "--device", "cpu", "--tta", tta]
     for _, split in holdouts:
         args += ["--split", str(split) if split else "-"]
     rep = _run_json(args)
     if "error" in rep:
-        return rep
-    return {row["name"]: row for row in rep["table"]["datasets"]}
+        return {"datasets": rep}
+    return {"datasets": {row["name"]: row for row in rep["table"]["datasets"]},
+            "tta": rep.get("tta")}  # the views evaluate used, as it reports them
 
 
 def bench_fps(model: str, size: int, frames: int, extra: list[str]) -> dict:
@@ -95,15 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--holdout", action="append", required=True, metavar="DATASET[:SPLIT]",
                    help="a dataset and the stems to score (repeatable)")
     p.add_argument("--sizes", default="256,320,384,448")
+    p.add_argument("--tta", choices=views.CHOICES, default=views.AUTO,
+                   help="test-time views for the holdout scores (default auto: as for stills)")
     p.add_argument("--no-bench", action="store_true", help="skip the frames/s measurement")
     p.add_argument("--bench-frames", type=int, default=100)
     p.add_argument("--bench-input", help="video or folder for bench (default: the demo clip)")
     p.add_argument("--json", help="write the table as JSON here")
     a = p.parse_args(argv)
     holdouts = [parse_holdout(s) for s in a.holdout]
-    table = {"model": a.model, "holdouts": a.holdout, "sizes": {}}
+    table = {"model": a.model, "holdouts": a.holdout, "tta": a.tta, "sizes": {}}
     for size in (int(s) for s in a.sizes.split(",")):
-        row = {"datasets": evaluate_at(a.model, holdouts, size)}
+        row = evaluate_at(a.model, holdouts, size, a.tta)
         if not a.no_bench:
             row["bench"] = bench_fps(a.model, size, a.bench_frames,
                                      [a.bench_input] if a.bench_input else [])

@@ -36,7 +36,7 @@ def test_table_scores_every_size_and_dataset(size_table, tmp_path, tiny_model_pa
         assert p["n_images"] == 2 and 0.0 <= p["dice"] <= 1.0 and p["no_polyp_with_region"] is None
         assert n["n_images"] == 3 and 0.0 <= n["no_polyp_with_region"] <= 1.0
         assert n["n_polyp"] == 0 and n["frame_specificity"] is not None
-        assert "bench" not in row
+        assert "bench" not in row and row["tta"] == "flips"  # holdout stills, as the app does
     assert size_table.format_table(table).splitlines()[2].startswith("64 | Dice")
 
 
@@ -52,4 +52,13 @@ def test_a_split_naming_missing_images_is_one_clear_line_in_the_table(size_table
     (tmp_path / "bad.txt").write_text("nope\n")
     got = size_table.evaluate_at(str(tiny_model_path),
                                  [size_table.parse_holdout(f"{pos}:{tmp_path / 'bad.txt'}")], 64)
-    assert "nope" in " ".join(got["error"])
+    assert "nope" in " ".join(got["datasets"]["error"])
+
+
+def test_views_can_be_those_of_video(size_table, tmp_path, tiny_model_path):
+    pos = write_dataset(tmp_path / "pos", n=2)
+    out = tmp_path / "t.json"
+    assert size_table.main(["--model", str(tiny_model_path), "--holdout", str(pos), "--sizes", "64",
+                            "--tta", "off", "--no-bench", "--json", str(out)]) == 0
+    table = json.loads(out.read_text())
+    assert table["tta"] == "off" and table["sizes"]["64"]["tta"] == "off"
