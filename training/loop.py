@@ -224,6 +224,11 @@ class Trainer:
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return bool(flag.item())
 
+    def _stop_on_rank0(self) -> bool:
+        """Whether rank 0 may stop inside its holdout pass: only without DDP, where no other
+        rank waits for it at the next collective."""
+        return not self.distributed and self.cancel.cancelled
+
     def _train_epoch(self, epoch: int) -> float:
         cfg = self.cfg
         self.net.train()
@@ -263,7 +268,8 @@ class Trainer:
         return group_mean(per_image, self.val_groups)
 
     def _validate(self) -> dict:
-        probs, frame, cadx = predict_probs(self.model, self.val_loader, self.device, self.amp)
+        probs, frame, cadx = predict_probs(self.model, self.val_loader, self.device, self.amp,
+                                           self._stop_on_rank0)
         dice, iou = dice_iou(probs, self.val_y, 0.5)
         with torch.no_grad():
             t = torch.from_numpy(probs).clamp(1e-6, 1 - 1e-6)
@@ -352,7 +358,8 @@ class Trainer:
         cfg = self.cfg
         best = load_model(self.out / "best", device=self.device)
         probs, frame, _ = predict_probs(best.model.to(memory_format=torch.channels_last),
-                                        self.val_loader, self.device, self.amp)
+                                        self.val_loader, self.device, self.amp,
+                                        self._stop_on_rank0)
         sweep = report.threshold_sweep(probs, self.val_y, groups=self.val_groups)
         thr = sweep["best_threshold"]
         report.write_sweep(self.out, sweep)

@@ -3,11 +3,15 @@ used after every epoch and for the final threshold."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
 from polypviewer.engine.metrics import stack_metrics
 from polypviewer.engine.models.outputs import channel_probabilities
+
+from .events import Cancelled
 
 
 def forward(model, x):
@@ -17,12 +21,17 @@ def forward(model, x):
 
 
 @torch.inference_mode()
-def predict_probs(model, loader, device, amp: bool):
+def predict_probs(model, loader, device, amp: bool, stop: Callable[[], bool] | None = None):
     """Mask and frame probabilities at model size for a validation loader, and the
-    neoplastic channel (float16) when the model has one, else None."""
+    neoplastic channel (float16) when the model has one, else None.
+
+    ``stop`` is asked before each batch: a cancel must not wait for a whole holdout pass,
+    which takes minutes on a slow CPU; it raises ``Cancelled``."""
     model.eval()
     masks, frames, cadx = [], [], []
     for batch in loader:
+        if stop is not None and stop():
+            raise Cancelled()
         x = batch[0].to(device, non_blocking=True)
         with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
             m, c = forward(model, x)

@@ -55,6 +55,25 @@ def test_cancel_between_batches_keeps_no_epoch(tmp_path):
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
+def test_cancel_during_the_holdout_pass_stops_it_and_resume_redoes_the_epoch(tmp_path):
+    ds = write_dataset(tmp_path / "ds", n=6)
+    out = tmp_path / "run"
+    cancel = CancelToken()
+    last_step = lambda e: e.kind == "epoch_progress" and e.data["step"] == e.data["steps"]  # noqa: E731
+    rec = Recorder(lambda e: cancel.cancel() if last_step(e) else None)
+    cfg = tiny_config(ds, out, epochs=1)
+    assert run_training(cfg, rec, cancel) is None
+    # the epoch's batches all ran; its holdout scores, checkpoint and model never came
+    assert any(last_step(e) for e in rec.of("epoch_progress"))
+    assert "epoch_metrics" not in rec.kinds() and rec.kinds()[-1] == "cancelled"
+    assert not (out / CHECKPOINT).exists() and not (out / "model.safetensors").exists()
+
+    rec2 = Recorder()
+    final = run_training(cfg, rec2, CancelToken(), resume=True)
+    assert final is not None and rec2.of("run_started")[0].data["start_epoch"] == 0
+    assert [e.data["epoch"] for e in rec2.of("epoch_metrics")] == [0]
+
+
 def test_resume_after_cancel_continues_from_next_epoch(tmp_path):
     ds = write_dataset(tmp_path / "ds", n=6)
     out = tmp_path / "run"
