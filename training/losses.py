@@ -7,7 +7,29 @@ from segmentation_models_pytorch import losses as L
 from torch import nn
 from torch.nn import functional as F
 
-LOSSES = ("bce_dice", "dice", "jaccard", "focal", "focal_dice")
+LOSSES = ("bce_dice", "dice", "jaccard", "focal", "focal_dice", "bce_image_dice")
+
+
+class ImageDiceLoss(nn.Module):
+    """Soft Dice per image, averaged over the images that hold a polyp.
+
+    smp's binary Dice pools the whole batch, so one large polyp outweighs a small one beside
+    it; the metric users read (mean Dice per image) and the small polyps of a second centre
+    weigh every image alike. Images without polyp pixels add nothing here (BCE teaches them)."""
+
+    def __init__(self, smooth: float = 1.0) -> None:
+        super().__init__()
+        self.smooth = smooth
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(logits).flatten(1)
+        t = target.flatten(1).to(p.dtype)
+        has = t.sum(1) > 0
+        if not bool(has.any()):
+            return logits.sum() * 0.0
+        inter = (p * t).sum(1)
+        dice = (2 * inter + self.smooth) / (p.sum(1) + t.sum(1) + self.smooth)
+        return (1 - dice)[has].mean()
 
 
 class _Sum(nn.Module):
@@ -33,6 +55,8 @@ def build_loss(name: str = "bce_dice", pos_weight: float | None = None) -> nn.Mo
     if name == "focal_dice":
         return _Sum(L.FocalLoss(mode="binary"), dice)
     pw = torch.tensor([pos_weight]) if pos_weight else None
+    if name == "bce_image_dice":
+        return _Sum(L.SoftBCEWithLogitsLoss(pos_weight=pw), ImageDiceLoss())
     return _Sum(L.SoftBCEWithLogitsLoss(pos_weight=pw), dice)
 
 
