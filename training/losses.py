@@ -8,6 +8,15 @@ from torch import nn
 from torch.nn import functional as F
 
 LOSSES = ("bce_dice", "dice", "jaccard", "focal", "focal_dice", "bce_image_dice")
+DESCRIPTIONS = {  # what a user choosing one needs to know (the wizard's tooltips)
+    "bce_dice": "pixel BCE + soft Dice pooled over the batch (the default)",
+    "dice": "soft Dice pooled over the batch only",
+    "jaccard": "soft IoU pooled over the batch",
+    "focal": "focal loss: hard pixels weigh more, no Dice term",
+    "focal_dice": "focal loss + soft Dice pooled over the batch",
+    "bce_image_dice": "pixel BCE + soft Dice per image: a small polyp weighs as much as a "
+                      "large one beside it, as in mean Dice",
+}
 
 
 class ImageDiceLoss(nn.Module):

@@ -106,6 +106,21 @@ def test_presets_and_augmentation_preview(qtbot, tools, dataset):
     assert sp.preview_grid.count() == 3 * 4  # 3 images, each original + 3 augmented
 
 
+def test_every_loss_says_what_it_does(qtbot, tools):
+    from PySide6.QtCore import Qt
+
+    from training.losses import LOSSES
+
+    wiz = tools.open_wizard()
+    qtbot.addWidget(wiz)
+    qtbot.waitUntil(wiz.ready, timeout=30_000)  # the later pages are built in the first turns
+    box = wiz.settings_page.loss
+    assert [box.itemText(i) for i in range(box.count())] == list(LOSSES)
+    tips = [box.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(box.count())]
+    assert all(tips) and len(set(tips)) == len(tips)
+    assert "per image" in tips[LOSSES.index("bce_image_dice")]
+
+
 def test_runs_panel_statuses_copy_and_delete(qtbot, tools, dataset):
     root = tools.runs_root()
     done = fake_finished_run(root, dataset)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from training.losses import DESCRIPTIONS as LOSS_DESCRIPTIONS
 from training.losses import LOSSES
 
 from ..pixmaps import rgb_pixmap
@@ -72,7 +74,9 @@ class SettingsPage(QWizardPage):
         self.batch = QSpinBox(minimum=1, maximum=512, value=8)
         self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, singleStep=1e-4, value=1e-3)
         self.loss = QComboBox()
-        self.loss.addItems(LOSSES)
+        for i, name in enumerate(LOSSES):
+            self.loss.addItem(name)
+            self.loss.setItemData(i, LOSS_DESCRIPTIONS[name], Qt.ItemDataRole.ToolTipRole)
         self.optimizer = QComboBox()
         self.optimizer.addItems(["adamw", "adam"])
         self.scheduler = QComboBox()
