@@ -9,8 +9,9 @@ choice of a model's default size.
 
 Each size is one ``polypviewer evaluate DATASET... --split ... --size N`` (the app's own
 analysis and metrics, with the test-time views ``--tta`` names: ``auto`` scores the holdout
-stills as the app does, ``off`` as it analyses video) and one ``polypviewer bench --size N`` (pipeline frames/s on the bench
-input), each a separate process so it is timed like a user's run; ``--no-bench`` skips speed.
+stills as the app does, ``off`` as it analyses video) and one ``polypviewer bench --size N``
+(pipeline frames/s on the bench input), each a separate process so it is timed like a
+user's run; ``--no-bench`` skips speed.
 """
 
 from __future__ import annotations

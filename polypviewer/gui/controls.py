@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import qthrottled
 
+from ..engine.runtime import views
 from .overlay_items import Layer
 
 DEVICES = (("Automatic", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"), ("Apple GPU (MPS)", "mps"))
@@ -37,8 +38,8 @@ def swatch(colour: tuple[int, ...], dashed: bool = False) -> QLabel:
     return label
 
 
-VIEW_TITLES = [("Auto: flips on stills", "auto"), ("Off: one view", "off"),
-               ("Flips everywhere", "flips")]
+VIEW_TITLES = [("Auto: flips on stills", views.AUTO), ("Off: one view", views.OFF),
+               ("Flips everywhere", views.FLIPS)]
 
 
 class LayerRow:

@@ -41,8 +41,8 @@ class TrackingSettings:
     (Kvasir-SEG/BKAI-IGH train-split polyps, CP-CHILD train mucosa). ``enter_confidence``
     depends on how confident a model's regions run, so a model file may set it
     (``"tracking"`` in its JSON, :func:`settings_for`): the default 0.9 is the value chosen
-    with ``polyp-unet-lite0``; ``polyp-unet-lite0-v2``, whose pixel threshold is 0.65, sets
-    0.8 (at 0.9 two tuning polyps stayed unfound). ``reid_similarity`` is the strictest value
+    with ``polyp-unet-lite0``; ``polyp-unet-lite0-v2`` sets 0.8 (with its second stage, pixel
+    threshold 0.65, two tuning polyps stayed unfound at 0.9). ``reid_similarity`` is the strictest value
     that re-identifies returning polyps without merging the distinct polyps seen 1-2 s apart
     in the demo clip (0.8 merges them). docs/findings.md has the sweep and the figures on the
     separate validation sequences.

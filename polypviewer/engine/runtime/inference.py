@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,8 +108,7 @@ class Predictor:
         mode = views.resolve(self.tta_request, kind)
         if mode == self.tta:
             return self
-        other = object.__new__(Predictor)
-        other.__dict__.update(self.__dict__)
+        other = copy.copy(self)  # shallow: the network, lock and config are shared
         other.tta = mode
         return other
 
