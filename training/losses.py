@@ -7,7 +7,8 @@ from segmentation_models_pytorch import losses as L
 from torch import nn
 from torch.nn import functional as F
 
-LOSSES = ("bce_dice", "dice", "jaccard", "focal", "focal_dice", "bce_image_dice")
+LOSSES = ("bce_dice", "dice", "jaccard", "focal", "focal_dice", "bce_image_dice",
+          "bce_dice_image_dice")
 DESCRIPTIONS = {  # what a user choosing one needs to know (the wizard's tooltips)
     "bce_dice": "pixel BCE + soft Dice pooled over the batch (the default)",
     "dice": "soft Dice pooled over the batch only",
@@ -16,6 +17,8 @@ DESCRIPTIONS = {  # what a user choosing one needs to know (the wizard's tooltip
     "focal_dice": "focal loss + soft Dice pooled over the batch",
     "bce_image_dice": "pixel BCE + soft Dice per image: a small polyp weighs as much as a "
                       "large one beside it, as in mean Dice",
+    "bce_dice_image_dice": "pixel BCE + half batch Dice + half per-image Dice: small polyps "
+                           "weigh more, and false regions on no-polyp images still cost Dice",
 }
 
 
@@ -42,12 +45,15 @@ class ImageDiceLoss(nn.Module):
 
 
 class _Sum(nn.Module):
-    def __init__(self, *parts: nn.Module) -> None:
+    """Weighted sum of losses (weight 1 for each part unless given)."""
+
+    def __init__(self, *parts: nn.Module, weights: tuple[float, ...] | None = None) -> None:
         super().__init__()
         self.parts = nn.ModuleList(parts)
+        self.weights = weights or (1.0,) * len(parts)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return sum(p(logits, target) for p in self.parts)
+        return sum(w * p(logits, target) for w, p in zip(self.weights, self.parts))
 
 
 def build_loss(name: str = "bce_dice", pos_weight: float | None = None) -> nn.Module:
@@ -66,6 +72,9 @@ def build_loss(name: str = "bce_dice", pos_weight: float | None = None) -> nn.Mo
     pw = torch.tensor([pos_weight]) if pos_weight else None
     if name == "bce_image_dice":
         return _Sum(L.SoftBCEWithLogitsLoss(pos_weight=pw), ImageDiceLoss())
+    if name == "bce_dice_image_dice":  # the batch Dice is what makes false pixels costly
+        return _Sum(L.SoftBCEWithLogitsLoss(pos_weight=pw), dice, ImageDiceLoss(),
+                    weights=(1.0, 0.5, 0.5))
     return _Sum(L.SoftBCEWithLogitsLoss(pos_weight=pw), dice)
 
 

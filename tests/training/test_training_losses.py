@@ -1,4 +1,4 @@
-"""Segmentation losses: every named loss trains, and the per-image Dice weighs small polyps."""
+"""Segmentation losses: every named loss trains, the per-image Dice weighs small polyps, the mixed one still charges false regions."""
 
 from __future__ import annotations
 
@@ -58,3 +58,26 @@ def test_images_without_polyp_add_nothing_to_the_image_dice():
     zero = loss(x, empty)
     zero.backward()  # keeps the graph: a batch of negatives still steps the optimiser
     assert zero.item() == 0.0 and x.grad is not None
+
+
+def test_mixed_dice_makes_false_regions_on_a_negative_cost_more_than_image_dice_alone():
+    logits, target = _batch_large_found_small_missed()
+    neg = torch.full((1, 1, 64, 64), -BIG)
+    false = neg.clone()
+    false[0, 0, :16, :16] = BIG  # a false region on a no-polyp image
+    t = torch.cat([target, torch.zeros(1, 1, 64, 64)])
+    for name, should_grow in (("bce_image_dice", False), ("bce_dice_image_dice", True)):
+        loss = build_loss(name)
+        clean = loss(torch.cat([logits, neg]), t).item()
+        dirty = loss(torch.cat([logits, false]), t).item()
+        bce_part = L.SoftBCEWithLogitsLoss()(torch.cat([logits, false]), t).item() - \
+            L.SoftBCEWithLogitsLoss()(torch.cat([logits, neg]), t).item()
+        assert (dirty - clean - bce_part > 0.05) is should_grow, name
+
+
+def test_mixed_dice_is_bce_plus_half_of_each_dice():
+    logits, target = _batch_large_found_small_missed()
+    want = (L.SoftBCEWithLogitsLoss()(logits, target)
+            + 0.5 * L.DiceLoss(mode="binary", from_logits=True)(logits, target)
+            + 0.5 * ImageDiceLoss()(logits, target))
+    assert build_loss("bce_dice_image_dice")(logits, target).item() == pytest.approx(want.item())
