@@ -49,10 +49,11 @@ def make_app():
 
 def create_window(model: str | None = None, device: str | None = None,
                   size: int | str | None = None):
-    from . import annotate, wizard
-    from .main_window import MainWindow
+    from . import annotate, memory, wizard
+    from .main_window import MainWindow  # imports torch and the engine
 
     make_app()
+    memory.freeze_libraries()
     win = MainWindow(model=model, device=device, size=size)
     annotate.install(win)  # Tools -> Dataset review
     wizard.install(win)  # Tools -> Train a model..., Runs dock

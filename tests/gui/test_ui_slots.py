@@ -8,7 +8,10 @@ reported, not limited). Run with ``-s`` to see the longest ones.
 
 from __future__ import annotations
 
+import functools
 import json
+import statistics
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -21,7 +24,34 @@ from wizard_helpers import StubMainWindow, fake_finished_run, tiny_settings
 
 from polypviewer.paths import resources_dir
 
-LIMIT_MS = 50.0
+BASE_LIMIT_MS = 50.0
+
+
+@functools.cache
+def limit_ms() -> float:
+    """50 ms, or one and a half builds of a plot widget where that is more (a slower CPU).
+
+    Building widgets is UI work whose cost follows the CPU: the wizard builds one
+    ``pg.PlotWidget`` per event, about 40 ms in this test process on a 2-core AMD EPYC and
+    more on slower shared machines. A slot that runs a model, reads a file or waits takes
+    far longer than that anyway.
+    """
+    import pyqtgraph as pg
+
+    from polypviewer.gui import memory
+    from polypviewer.gui.app import make_app
+
+    make_app()
+    memory.freeze_libraries()  # as create_window does
+    times = []
+    for _ in range(7):
+        t = time.thread_time()
+        pg.PlotWidget(title="calibration").deleteLater()
+        times.append(1e3 * (time.thread_time() - t))
+    build = statistics.median(times[2:])  # the first builds pay one-time costs
+    ms = max(BASE_LIMIT_MS, 1.5 * build)
+    print(f"\nUI-thread limit {ms:.0f} ms (a plot widget build: {build:.1f} ms)")
+    return ms
 DEMO = resources_dir() / "samples" / "demo.mp4"
 
 
@@ -37,15 +67,16 @@ def _print(slots) -> None:
             print("    " + s.stack.replace("\n", "\n    "))
 
 
-def _check(name: str, slots) -> None:
-    slow = [s for s in slots if s.ms > LIMIT_MS and not s.rendering]
-    assert not slow, f"{name}: UI-thread events over {LIMIT_MS:.0f} ms:\n" + "\n".join(
+def _check(name: str, slots, limit: float) -> None:
+    slow = [s for s in slots if s.ms > limit and not s.rendering]
+    assert not slow, f"{name}: UI-thread events over {limit:.0f} ms:\n" + "\n".join(
         str(s) for s in slow[:5])
 
 
 @contextmanager
 def ui_events_checked(name: str):
     """Time every UI-thread event of the block; printed always, checked if the block passed."""
+    limit = limit_ms()  # calibrated before the timer starts
     timer = slot_timer()
     timer.start()
     try:
@@ -53,7 +84,7 @@ def ui_events_checked(name: str):
     finally:
         slots = timer.stop()
         _print(slots)
-    _check(name, slots)
+    _check(name, slots, limit)
 
 
 @pytest.mark.skipif(not DEMO.is_file(), reason="the demo clip is not bundled in this checkout")
@@ -134,6 +165,7 @@ def _old_runs(root, n: int) -> None:
 
 
 def test_wizard_never_blocks_the_ui_thread(qtbot, tmp_path):
+    from polypviewer.gui import memory
     from polypviewer.gui.wizard import install
 
     dataset = write_dataset(tmp_path / "ds", n=6)
@@ -148,6 +180,7 @@ def test_wizard_never_blocks_the_ui_thread(qtbot, tmp_path):
     from polypviewer.engine.models.pretrained import available_pretrained
 
     available_pretrained()
+    memory.freeze_libraries()  # as create_window does before the main window exists
     with ui_events_checked("wizard"):
         qtbot.addWidget(tools.panel)
         on_ui(qtbot, tools.panel.show)

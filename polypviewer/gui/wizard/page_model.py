@@ -97,8 +97,8 @@ class ModelPage(QWizardPage):
         self._fill_encoders()
 
     def initializePage(self) -> None:
-        sp = self.wizard().settings_page
-        if sp.preset.currentText() in PRESETS and sp.preset_size:
+        sp = self.wizard().settings_page  # None only in the wizard's first turns
+        if sp is not None and sp.preset.currentText() in PRESETS and sp.preset_size:
             self.show_preset_size(sp.preset_size, sp.preset.currentText())
         data = self.wizard().data_page
         classify = data.layout_kind == "classify"
@@ -124,7 +124,7 @@ class ModelPage(QWizardPage):
 
     def _size_edited(self, _value: int) -> None:
         wiz = self.wizard()
-        if not self._preset_setting and wiz is not None:
+        if not self._preset_setting and wiz is not None and wiz.settings_page is not None:
             wiz.settings_page._custom()
             self.size_note.setText("")
 
