@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
         state = s.get("window_state")
         if not (isinstance(state, QByteArray) and self.restoreState(state)):
             # the dock layout takes sizes once the window is laid out
-            QTimer.singleShot(0, lambda: screen_fit.give_rest_to(self, self.control_dock,
+            QTimer.singleShot(0, self, lambda: screen_fit.give_rest_to(self, self.control_dock,
                                                                  self.findings_dock))
         for name, layer in self.view.layers.items():
             on = s.get(f"overlay/{name}", layer.visible, bool)
@@ -501,7 +501,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             self.hide()
             self._close_waited += CLOSE_POLL_MS / 1000
-            QTimer.singleShot(CLOSE_POLL_MS, self.close)
+            QTimer.singleShot(CLOSE_POLL_MS, self, self.close)
             return
         super().closeEvent(event)
         self.closed.emit()

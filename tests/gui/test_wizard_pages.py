@@ -45,6 +45,7 @@ def test_walk_pages_fatal_problem_blocks_next(qtbot, tools, tmp_path):
     (good / "splits" / "val.txt").write_text("img04\nimg05\n")
     wiz = tools.open_wizard()
     qtbot.addWidget(wiz)
+    qtbot.waitUntil(wiz.ready, timeout=60_000)  # pages are built over a few turns
     data = wiz.data_page
     data.add_dataset(bad)
     qtbot.waitUntil(lambda: not data.busy(), timeout=60_000)
@@ -90,6 +91,7 @@ def test_walk_pages_fatal_problem_blocks_next(qtbot, tools, tmp_path):
 def test_presets_and_augmentation_preview(qtbot, tools, dataset):
     wiz = tools.open_wizard()
     qtbot.addWidget(wiz)
+    qtbot.waitUntil(wiz.ready, timeout=60_000)  # pages are built over a few turns
     wiz.data_page.add_dataset(dataset)
     qtbot.waitUntil(lambda: wiz.data_page.isComplete(), timeout=60_000)
     sp = wiz.settings_page
@@ -352,3 +354,18 @@ def test_the_estimate_counts_the_split_files_images_not_everything_left_over(tmp
     assert split_sizes(files, 1000) == (200, 120)  # Kvasir-SEG's quick check: 120, not 800
     assert split_sizes(RunSpec(split="random", val_fraction=0.2), 1000) == (800, 200)
     assert split_sizes(RunSpec(split="kfold", folds=5), 1000) == (800, 200)
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3, 5])
+def test_closing_the_wizard_while_it_is_still_being_built(qtbot, tools, turns):
+    from PySide6.QtCore import QCoreApplication
+
+    wiz = tools.open_wizard()
+    for _ in range(turns):  # let that many of its building turns run
+        QCoreApplication.processEvents()
+    wiz.reject()  # Cancel: the wizard is deleted, its remaining turns must not run
+    qtbot.waitUntil(lambda: tools.wizard is None, timeout=10_000)
+    qtbot.wait(300)  # an exception in a leftover turn fails the test (pytest-qt)
+    again = tools.open_wizard()  # and a new one opens whole
+    qtbot.addWidget(again)
+    qtbot.waitUntil(again.ready, timeout=60_000)

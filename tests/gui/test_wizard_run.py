@@ -34,6 +34,7 @@ def tools(qtbot, tmp_path):
 def _wizard_on_settings(qtbot, tools, dataset):
     wiz = tools.open_wizard()
     qtbot.addWidget(wiz)
+    qtbot.waitUntil(wiz.ready, timeout=60_000)  # pages are built over a few turns
     wiz.data_page.add_dataset(dataset)
     qtbot.waitUntil(wiz.data_page.isComplete, timeout=60_000)
     wiz.next()  # task and model

@@ -101,6 +101,7 @@ def wizard(qtbot, tmp_path):
     qtbot.addWidget(tools.panel)
     wiz = tools.open_wizard()
     qtbot.addWidget(wiz)
+    qtbot.waitUntil(wiz.ready, timeout=60_000)  # pages are built over a few turns
     yield wiz
     if tools.wizard is not None:
         qtbot.waitUntil(lambda: not tools.wizard.busy(), timeout=60_000)

@@ -209,7 +209,7 @@ class AnnotateWorkspace(QWidget):
         if index == self.requested_index:
             return
         if not self.maybe_save():  # Cancel: stay on the edited image, once the click is done
-            QTimer.singleShot(0, lambda: self._revert_selection(previous))
+            QTimer.singleShot(0, self, lambda: self._revert_selection(previous))
             return
         self.show_image(index)
 

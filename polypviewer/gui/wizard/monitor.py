@@ -80,7 +80,7 @@ class RunMonitor(QWidget):
         self.plots = QWidget()
         self.plots_layout = QVBoxLayout(self.plots)
         self.plots_layout.setContentsMargins(0, 0, 0, 0)
-        QTimer.singleShot(0, self._make_loss_plot)
+        QTimer.singleShot(0, self, self._make_loss_plot)
         self.curves: dict[str, pg.PlotDataItem] = {}
         # validation images, ground truth and prediction, one row each: a tall picture, so it
         # gets the full height beside the plots
@@ -124,7 +124,7 @@ class RunMonitor(QWidget):
         # losses fall and scores rise: keep each legend in the corner its curves leave free
         self.loss_plot.addLegend(offset=(-5, 5))
         self._style(self.loss_plot)
-        QTimer.singleShot(0, self._make_metric_plot)
+        QTimer.singleShot(0, self, self._make_metric_plot)
 
     def _make_metric_plot(self) -> None:
         self.metric_plot = pg.PlotWidget(title="Validation",

@@ -52,22 +52,22 @@ class TrainWizard(QWizard):
         self.results_page: ResultsPage | None = None
         for p in (self.data_page, self.model_page):
             self.addPage(p)
-        QTimer.singleShot(0, self._add_split_page)
+        QTimer.singleShot(0, self, self._add_split_page)
 
     def _add_split_page(self) -> None:
         self.split_page = SplitPage()
         self.addPage(self.split_page)
-        QTimer.singleShot(0, self._add_settings_page)
+        QTimer.singleShot(0, self, self._add_settings_page)
 
     def _add_settings_page(self) -> None:
         self.settings_page = SettingsPage()
         self.addPage(self.settings_page)
-        QTimer.singleShot(0, self._add_run_page)
+        QTimer.singleShot(0, self, self._add_run_page)
 
     def _add_run_page(self) -> None:
         self.run_page = RunPage()
         self.addPage(self.run_page)
-        QTimer.singleShot(0, self._add_results_page)
+        QTimer.singleShot(0, self, self._add_results_page)
 
     def _add_results_page(self) -> None:
         self.results_page = ResultsPage(self.tools)
