@@ -214,8 +214,8 @@ class MainWindow(QMainWindow):
         state = s.get("window_state")
         if not (isinstance(state, QByteArray) and self.restoreState(state)):
             # the dock layout takes sizes once the window is laid out
-            QTimer.singleShot(0, self, lambda: screen_fit.give_rest_to(self, self.control_dock,
-                                                                 self.findings_dock))
+            QTimer.singleShot(0, self, lambda: screen_fit.give_rest_to(
+                self, self.control_dock, self.findings_dock))
         for name, layer in self.view.layers.items():
             on = s.get(f"overlay/{name}", layer.visible, bool)
             opacity = s.get(f"overlay/{name}_opacity", layer.opacity, float)
