@@ -369,3 +369,21 @@ def test_closing_the_wizard_while_it_is_still_being_built(qtbot, tools, turns):
     again = tools.open_wizard()  # and a new one opens whole
     qtbot.addWidget(again)
     qtbot.waitUntil(again.ready, timeout=60_000)
+
+
+def test_fine_tuning_offers_the_models_found_in_the_background(qtbot, tools):
+    from polypviewer.engine.models.registry import DEFAULT_MODEL, list_models
+
+    wiz = tools.open_wizard()
+    qtbot.addWidget(wiz)
+    mp = wiz.model_page
+    qtbot.waitUntil(lambda: mp.models_task is None, timeout=60_000)
+    names = [mp.base_model.itemText(i) for i in range(mp.base_model.count())]
+    assert names == [f"{e.name} ({e.source})" for e in list_models()]
+    mp.base_model.setCurrentIndex(next(i for i, n in enumerate(names) if n.startswith(DEFAULT_MODEL)))
+    mp.init_btn["model"].setChecked(True)
+    assert "Fine-tuning keeps the network of " + DEFAULT_MODEL in mp.note.text()
+    spec = wiz.spec()
+    default = next(e for e in list_models() if e.name == DEFAULT_MODEL)
+    assert spec.init == "model" and spec.init_from == str(default.path)
+    assert spec.encoder == default.metadata["config"]["encoder"]

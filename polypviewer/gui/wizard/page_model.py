@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.models.factory import ARCHS
-from ...engine.models.modelfile import read_metadata
 from ...engine.models.pretrained import available_pretrained
 from ...engine.models.registry import list_models
+from ..workers import Task
 from .spec import PRESETS
 
 SCRATCH_ENCODERS = ("resnet18", "resnet34", "mobilenet_v2", "efficientnet-b0")
@@ -66,8 +66,12 @@ class ModelPage(QWizardPage):
             ("model", "Fine-tune an existing model")))
         self.init_btn["imagenet"].setChecked(True)
         self.base_model = QComboBox()
-        for e in list_models():
-            self.base_model.addItem(f"{e.name} ({e.source})", str(e.path))
+        self.base_model.setPlaceholderText("finding the models…")
+        self._base_meta: dict[str, dict] = {}  # model path -> metadata, read by the scan
+        self.models_task: Task | None = Task.call(list_models, "models", self)
+        self.models_task.finished.connect(self._models_found)
+        self.models_task.failed.connect(self._models_failed)
+        self.models_task.start()  # reading the models folders is file I/O: not on the UI thread
         self.note = QLabel()
         self.note.setWordWrap(True)
         form = QFormLayout()
@@ -177,12 +181,22 @@ class ModelPage(QWizardPage):
         self.note.setText(" ".join(notes))
         self.completeChanged.emit()
 
+    def _models_found(self, _task, entries) -> None:
+        self.models_task = None
+        self.base_model.setPlaceholderText("no model to fine-tune")
+        for e in entries:
+            self.base_model.addItem(f"{e.name} ({e.source})", str(e.path))
+            self._base_meta[str(e.path)] = e.metadata
+        self._refresh()
+
+    def _models_failed(self, _task, message: str) -> None:
+        self.models_task = None
+        self.base_model.setPlaceholderText("models not readable")
+        self.note.setText(f"The models could not be listed: {message}")
+
     def base_meta(self) -> dict:
-        path = self.base_model.currentData()
-        try:
-            return read_metadata(path) if path else {}
-        except Exception:  # noqa: BLE001 - an unreadable model simply offers nothing
-            return {}
+        """The chosen model's metadata as the scan read it ({} for none)."""
+        return self._base_meta.get(self.base_model.currentData() or "", {})
 
     def isComplete(self) -> bool:
         if self.task() == "other" and not self.target.text().strip():
