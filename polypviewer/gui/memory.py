@@ -6,11 +6,14 @@ on a 2-core CPU with the GIL held, so playback and every worker stop that long, 
 time a quarter as many new objects have piled up. Modules, classes and functions live as long
 as the process; ``gc.freeze`` takes them out of the collector's walk. It is done once, before
 any model or window exists, so what is made later (models, frames, results, windows) is still
-collected when dropped.
+collected when dropped. At exit they are handed back (``gc.unfreeze``), so that the
+interpreter's last collection frees them and extension modules that count their live objects
+at shutdown (nanobind's, in triton) find none left over.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 import threading
 
@@ -26,5 +29,6 @@ def freeze_libraries() -> bool:
             return False
         gc.collect(1)  # drop the young garbage of the imports (cheap: old objects not walked)
         gc.freeze()
+        atexit.register(gc.unfreeze)
         _frozen = True
         return True
