@@ -38,6 +38,8 @@ QGroupBox::title {{ subcontrol-origin: margin; left: 6px; color: {MUTED}; }}
 QLabel#badge {{ background: rgba(20, 22, 25, 200); border-radius: 6px; padding: 6px 10px;
                font-size: 15px; font-weight: 600; }}
 QLabel#frameinfo {{ color: {MUTED}; }}
+QLabel#viewinfo {{ color: {MUTED}; background: rgba(20, 22, 25, 170); border-radius: 4px;
+                  padding: 2px 6px; }}
 QStatusBar {{ background: {PANEL}; color: {MUTED}; }}
 QToolButton {{ padding: 3px 6px; }}
 QCheckBox::indicator, QRadioButton::indicator, QGroupBox::indicator {{

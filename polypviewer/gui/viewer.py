@@ -42,7 +42,7 @@ class FrameView(QWidget):
         self.badge.move(12, 12)
         self.badge.hide()
         self.info = QLabel(self.graphics)
-        self.info.setObjectName("frameinfo")
+        self.info.setObjectName("viewinfo")  # on a dark plate: readable over bright mucosa
         self.message = QLabel(self.graphics)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
