@@ -2,7 +2,8 @@
 
 Opens a video in the main window (offscreen), analyses it to the end, then plays it for a few
 seconds, and prints how many collections took over 5 ms, the longest, and what one full
-collection costs at the end. A full (generation 2) collection holds the GIL, so for that long no frame is shown.
+collection costs at the end. A full (generation 2) collection holds the GIL, so for that long
+no frame is shown.
 ``--no-freeze`` skips ``gui.memory.freeze_libraries`` to compare (run both, alternating).
 
 Usage: uv run python scripts/gc_pauses.py [VIDEO] [--no-freeze] [--play-s 5]

@@ -52,6 +52,8 @@ def limit_ms() -> float:
     ms = max(BASE_LIMIT_MS, 1.5 * build)
     print(f"\nUI-thread limit {ms:.0f} ms (a plot widget build: {build:.1f} ms)")
     return ms
+
+
 DEMO = resources_dir() / "samples" / "demo.mp4"
 
 
@@ -165,7 +167,6 @@ def _old_runs(root, n: int) -> None:
 
 
 def test_wizard_never_blocks_the_ui_thread(qtbot, tmp_path):
-    from polypviewer.gui import memory
     from polypviewer.gui.wizard import install
 
     dataset = write_dataset(tmp_path / "ds", n=6)
@@ -180,7 +181,6 @@ def test_wizard_never_blocks_the_ui_thread(qtbot, tmp_path):
     from polypviewer.engine.models.pretrained import available_pretrained
 
     available_pretrained()
-    memory.freeze_libraries()  # as create_window does before the main window exists
     with ui_events_checked("wizard"):
         qtbot.addWidget(tools.panel)
         on_ui(qtbot, tools.panel.show)
