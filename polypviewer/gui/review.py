@@ -179,7 +179,7 @@ class Review(QObject):
         self.loader.done.connect(self._on_frame)
         self.loader.failed.connect(self._on_frame_failed)
         self.transport.set_length(media.n)
-        self.timeline.set_length(media.n)
+        self.timeline.set_length(media.n, stills=media.kind != "video")
         self.timeline.setVisible(media.n > 1)
         self.findings.panel.set_findings([], {}, "")
         if media.kind == "video":
@@ -370,7 +370,7 @@ class Review(QObject):
         running = self.stop_analysis()
         old, media, pred, gen = self.store, self.media, self.predictor, self.generation
         self.store, self.findings.track = None, None
-        self.timeline.set_length(media.n)
+        self.timeline.set_length(media.n, stills=media.kind != "video")
         self.findings.timer.stop()  # no new findings on the old store; the one running ends
         idle = self.findings.worker.idle
         task = Task.call(lambda: jobs.fresh_store(old, media.source, pred, media.n, running, idle),

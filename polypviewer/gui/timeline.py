@@ -4,6 +4,10 @@ The shaded spans are the findings of the analysis' TrackResult, numbered as in t
 list (before tracking has run, the raw runs of positive frames). Frames not analysed yet are
 NaN and leave gaps, so progress is visible as the curve grows. The axis counts frames from 1,
 as every visible text does; the methods take 0-based frame indices. Clicking jumps there.
+
+Stills (a folder, a dataset) are unrelated pictures: their values are dots, not a curve that
+would suggest a change from one image to the next, and each image's findings share one block
+narrower than the image's slot, so neighbouring images' findings stay apart.
 """
 
 from __future__ import annotations
@@ -52,12 +56,18 @@ class Timeline(QWidget):
         self.setMinimumHeight(90)
         self.setMaximumHeight(160)
         self.n = 0
+        self.stills = False
         self.segments: list[tuple[int, int]] = []
         self.labels: list[int] = []
 
-    def set_length(self, n: int) -> None:
+    def set_length(self, n: int, stills: bool = False) -> None:
         self.n = n
-        self.plot.setXRange(1, max(2, n), padding=0.01)
+        self.stills = stills
+        self._style_curves()
+        if stills:  # whole slots, so the first and last images' blocks are not cut
+            self.plot.setXRange(0.5, max(2, n) + 0.5, padding=0)
+        else:
+            self.plot.setXRange(1, max(2, n), padding=0.01)
         axis = self.plot.getAxis("bottom")
         if n <= 30:  # a few stills: whole frame numbers only, never "2.5"
             axis.setTickSpacing(5 if n > 10 else 1, 1)
@@ -69,19 +79,60 @@ class Timeline(QWidget):
                  segments: list[tuple[int, int]]) -> None:
         """``counts`` are scaled into the plot (max count = 1.0) so both share one axis."""
         x = np.arange(1, len(frame_probs) + 1, dtype=float)
-        self.prob_curve.setData(x, np.asarray(frame_probs, float), connect="finite")
+        p = np.asarray(frame_probs, float)
         c = np.asarray(counts, float)
         top = np.nanmax(c) if np.isfinite(c).any() and np.nanmax(c) > 0 else 1.0
-        self.count_curve.setData(x, c / top, connect="finite")
+        self._plot(self.prob_curve, x, p)
+        self._plot(self.count_curve, x, c / top)
         self.threshold_line.setPos(threshold)
         self._set_segments(segments)
+
+    def _plot(self, curve, x: np.ndarray, y: np.ndarray) -> None:
+        if self.stills:  # dots of the analysed images only
+            keep = np.isfinite(y)
+            curve.setData(x[keep], y[keep])
+        else:
+            curve.setData(x, y, connect="finite")
+
+    def _style_curves(self) -> None:
+        prob_pen = pg.mkPen(QColor(*theme.PRED), width=1.5)
+        count_pen = pg.mkPen(QColor(theme.ACCENT), width=1, style=Qt.PenStyle.DotLine)
+        if self.stills:
+            self.prob_curve.setPen(None)
+            self.prob_curve.setSymbol("o")
+            self.prob_curve.setSymbolSize(6)
+            self.prob_curve.setSymbolPen(None)
+            self.prob_curve.setSymbolBrush(pg.mkBrush(QColor(*theme.PRED)))
+            self.count_curve.setPen(None)
+            self.count_curve.setSymbol("t1")  # a small triangle above the dot
+            self.count_curve.setSymbolSize(6)
+            self.count_curve.setSymbolPen(pg.mkPen(QColor(theme.ACCENT), width=1))
+            self.count_curve.setSymbolBrush(None)
+        else:
+            self.prob_curve.setSymbol(None)
+            self.prob_curve.setPen(prob_pen)
+            self.count_curve.setSymbol(None)
+            self.count_curve.setPen(count_pen)
+
+    def _blocks(self) -> list[tuple[float, float, str]]:
+        """(left, right, label) of each shaded block: a finding's span of frames, or for
+        stills one block per image holding all of its findings' numbers."""
+        if not self.stills:
+            return [(a + 0.5, b + 1.5, f"#{fid}" if fid else "")
+                    for (a, b), fid in zip(self.segments, self.labels)]
+        per_image: dict[int, list[int]] = {}
+        for (a, _), fid in zip(self.segments, self.labels):
+            per_image.setdefault(a, []).append(fid)
+        return [(a + 0.6, a + 1.4, " ".join(f"#{f}" for f in fids if f))
+                for a, fids in sorted(per_image.items())]
 
     def _set_segments(self, segments: list[tuple]) -> None:
         """(first, last) index pairs, or (first, last, finding ID) to number them."""
         self.segments = [(int(s[0]), int(s[1])) for s in segments]
         self.labels = [int(s[2]) if len(s) > 2 else 0 for s in segments]
+        blocks = self._blocks()
         brush = pg.mkBrush(*theme.SEGMENT)
-        while len(self.segment_items) < len(segments):
+        while len(self.segment_items) < len(blocks):
             item = pg.LinearRegionItem(movable=False, brush=brush, pen=pg.mkPen(None))
             item.setZValue(-10)
             self.plot.addItem(item)
@@ -89,16 +140,16 @@ class Timeline(QWidget):
             text = pg.TextItem(color=theme.MUTED, anchor=(0.5, 0))
             self.plot.addItem(text)
             self.label_items.append(text)
-        for k, (item, text, (a, b), fid) in enumerate(zip(self.segment_items, self.label_items,
-                                                          self.segments, self.labels)):
-            item.setRegion((a + 0.5, b + 1.5))
+        for k, (item, text, (left, right, label)) in enumerate(zip(self.segment_items,
+                                                                   self.label_items, blocks)):
+            item.setRegion((left, right))
             item.show()
-            text.setText(f"#{fid}" if fid else "")
+            text.setText(label)
             # low in the span (the curve is high there, the legend sits on top), alternating
             # heights so neighbouring findings' numbers never overlap
-            text.setPos((a + b) / 2 + 1, 0.42 if k % 2 == 0 else 0.27)
-            text.setVisible(bool(fid))
-        for item, text in zip(self.segment_items[len(segments):], self.label_items[len(segments):]):
+            text.setPos((left + right) / 2, 0.42 if k % 2 == 0 else 0.27)
+            text.setVisible(bool(label))
+        for item, text in zip(self.segment_items[len(blocks):], self.label_items[len(blocks):]):
             item.hide()
             text.hide()
 
