@@ -13,6 +13,7 @@ from polypviewer.engine.models.modelfile import load_model, save_model
 from polypviewer.engine.models.operating_point import (
     DEFAULT_FRAME_THRESHOLD,
     choose_frame_threshold,
+    choose_frame_threshold_over,
     resolve_frame_threshold,
 )
 from polypviewer.engine.runtime.inference import Predictor
@@ -42,6 +43,23 @@ def test_separable_scores_get_a_point_with_margin_to_both_floors():
     t = op["frame_threshold"]
     assert op["lowest"] < 0.03 < t < 0.95 <= op["highest"]  # inside the gap, not at its edge
     assert op["specificity"] >= 0.97 and op["sensitivity"] >= 0.98
+
+
+def test_one_threshold_holds_the_floors_at_every_size():
+    rng = np.random.default_rng(1)
+    pos = rng.uniform(0.9, 1.0, 100)
+    accurate = (rng.uniform(0.0, 0.001, 200), pos)  # normal crops far below at 384 px
+    fast = (rng.uniform(0.0, 0.3, 200), pos)  # and higher at 256 px
+    alone = choose_frame_threshold(*accurate)
+    both = choose_frame_threshold_over({384: accurate, 256: fast})
+    t = both["frame_threshold"]
+    assert (fast[0] >= alone["frame_threshold"]).mean() > 0.03  # the 384 point fails at 256
+    assert (fast[0] >= t).mean() <= 0.03 and (accurate[0] >= t).mean() <= 0.03
+    assert (pos >= t).mean() >= 0.98
+    assert both["lowest"] == choose_frame_threshold(*fast)["lowest"]
+    assert set(both["per_size"]) == {"384", "256"}
+    assert both["specificity"] == min(v["specificity"] for v in both["per_size"].values())
+    assert choose_frame_threshold_over({384: accurate}) == alone  # one size: the plain rule
 
 
 def test_resolution_prefers_the_stored_point():
