@@ -1,4 +1,4 @@
-"""A model file may set its own tracking entry confidence; every path that tracks reads it."""
+"""A model file may set its own tracking entry rule; every path that tracks reads it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ def test_the_file_sets_the_entry_confidence_and_the_rest_stays_default():
     s = settings_for({"tracking": {"enter_confidence": 0.7}})
     assert s.enter_confidence == 0.7 and s.enter_hits == DEFAULT_SETTINGS.enter_hits
     assert settings_for({}) == settings_for(None) == DEFAULT_SETTINGS
+    hits = settings_for({"tracking": {"enter_hits": 3}})
+    assert hits.enter_hits == 3 and isinstance(hits.enter_hits, int)
+    assert hits.enter_confidence == DEFAULT_SETTINGS.enter_confidence
 
 
 def test_the_bundled_models_each_track_with_their_own_confidence():
@@ -23,10 +26,14 @@ def test_the_bundled_models_each_track_with_their_own_confidence():
     old = load_model(resolve_model("polyp-unet-lite0")).metadata
     assert settings_for(v2).enter_confidence == 0.8  # its pixel threshold is 0.65
     assert settings_for(old).enter_confidence == DEFAULT_SETTINGS.enter_confidence == 0.9
+    lite1 = settings_for(load_model(resolve_model("polyp-unet-lite1")).metadata)
+    assert (lite1.enter_confidence, lite1.enter_hits) == (0.8, 3)  # its threshold is 0.35
+    assert lite1.enter_window == DEFAULT_SETTINGS.enter_window
 
 
-@pytest.mark.parametrize("bad", [{"enter_confidence": 1.5}, {"enter_hits": 3}, [0.8],
-                                 {"enter_confidence": "high"}])
+@pytest.mark.parametrize("bad", [{"enter_confidence": 1.5}, {"reid_similarity": 0.5}, [0.8],
+                                 {"enter_confidence": "high"}, {"enter_hits": 0},
+                                 {"enter_hits": 2.5}, {"enter_hits": 9}])
 def test_a_bad_tracking_entry_is_refused_naming_it(refuses, bad):
     refuses("tracking", bad)
 

@@ -38,11 +38,13 @@ class TrackingSettings:
     """How regions become findings (see the module docstring); defaults chosen on data.
 
     The defaults were chosen on the tuning sequences of ``scripts/findings_bench.py``
-    (Kvasir-SEG/BKAI-IGH train-split polyps, CP-CHILD train mucosa). ``enter_confidence``
-    depends on how confident a model's regions run, so a model file may set it
-    (``"tracking"`` in its JSON, :func:`settings_for`): the default 0.9 is the value chosen
-    with ``polyp-unet-lite0``; ``polyp-unet-lite0-v2`` sets 0.8 (with its second stage, pixel
-    threshold 0.65, two tuning polyps stayed unfound at 0.9). ``reid_similarity`` is the strictest value
+    (Kvasir-SEG/BKAI-IGH train-split polyps, CP-CHILD train mucosa). The entry rule
+    (``enter_confidence``, ``enter_hits``) depends on how confident and how steady a model's
+    regions run, so a model file may set it (``"tracking"`` in its JSON,
+    :func:`settings_for`): the defaults 0.9 and 6 are the values chosen with
+    ``polyp-unet-lite0``; ``polyp-unet-lite0-v2`` sets 0.8 (with its second stage, pixel
+    threshold 0.65, two tuning polyps stayed unfound at 0.9); ``polyp-unet-lite1`` sets 0.8
+    and 3 (one tuning polyp stayed unfound at 6). ``reid_similarity`` is the strictest value
     that re-identifies returning polyps without merging the distinct polyps seen 1-2 s apart
     in the demo clip (0.8 merges them). docs/findings.md has the sweep and the figures on the
     separate validation sequences.
@@ -88,7 +90,9 @@ DEFAULT_SETTINGS = TrackingSettings()
 def settings_for(metadata: dict | None) -> TrackingSettings:
     """The tracking settings for a model: the defaults with its file's ``tracking`` values."""
     own = (metadata or {}).get("tracking") or {}
-    return replace(DEFAULT_SETTINGS, **{k: float(v) for k, v in own.items() if k in TRACKING_KEYS})
+    kinds = {"enter_hits": int}
+    return replace(DEFAULT_SETTINGS, **{k: kinds.get(k, float)(v) for k, v in own.items()
+                                        if k in TRACKING_KEYS})
 
 
 VERDICTS = ("confirmed", "false alarm", "unsure")
