@@ -37,10 +37,8 @@ class Timeline(QWidget):
         self.plot.showGrid(x=False, y=True, alpha=0.15)
         legend = self.plot.addLegend(offset=(-8, 2), labelTextColor=theme.MUTED, brush=pg.mkBrush(theme.PANEL),
                                      colCount=3)
-        self.prob_curve = self.plot.plot(pen=pg.mkPen(QColor(*theme.PRED), width=1.5),
-                                         name="polyp probability")
-        count_pen = pg.mkPen(QColor(theme.ACCENT), width=1, style=Qt.PenStyle.DotLine)
-        self.count_curve = self.plot.plot(pen=count_pen, name="polyp count (scaled)")
+        self.prob_curve = self.plot.plot(name="polyp probability")
+        self.count_curve = self.plot.plot(name="polyp count (scaled)")
         legend.addItem(pg.BarGraphItem(x=[0], height=[1], width=1, brush=pg.mkBrush(*theme.SEGMENT)),
                        "finding")
         self.threshold_line = pg.InfiniteLine(angle=0, pen=pg.mkPen(theme.MUTED, style=Qt.PenStyle.DashLine))
@@ -57,6 +55,7 @@ class Timeline(QWidget):
         self.setMaximumHeight(160)
         self.n = 0
         self.stills = False
+        self._style_curves()
         self.segments: list[tuple[int, int]] = []
         self.labels: list[int] = []
 
@@ -95,8 +94,7 @@ class Timeline(QWidget):
             curve.setData(x, y, connect="finite")
 
     def _style_curves(self) -> None:
-        prob_pen = pg.mkPen(QColor(*theme.PRED), width=1.5)
-        count_pen = pg.mkPen(QColor(theme.ACCENT), width=1, style=Qt.PenStyle.DotLine)
+        """Lines for a video, markers for stills."""
         if self.stills:
             self.prob_curve.setPen(None)
             self.prob_curve.setSymbol("o")
@@ -110,9 +108,10 @@ class Timeline(QWidget):
             self.count_curve.setSymbolBrush(None)
         else:
             self.prob_curve.setSymbol(None)
-            self.prob_curve.setPen(prob_pen)
+            self.prob_curve.setPen(pg.mkPen(QColor(*theme.PRED), width=1.5))
             self.count_curve.setSymbol(None)
-            self.count_curve.setPen(count_pen)
+            self.count_curve.setPen(pg.mkPen(QColor(theme.ACCENT), width=1,
+                                             style=Qt.PenStyle.DotLine))
 
     def _blocks(self) -> list[tuple[float, float, str]]:
         """(left, right, label) of each shaded block: a finding's span of frames, or for

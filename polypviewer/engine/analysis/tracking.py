@@ -90,8 +90,7 @@ DEFAULT_SETTINGS = TrackingSettings()
 def settings_for(metadata: dict | None) -> TrackingSettings:
     """The tracking settings for a model: the defaults with its file's ``tracking`` values."""
     own = (metadata or {}).get("tracking") or {}
-    kinds = {"enter_hits": int}
-    return replace(DEFAULT_SETTINGS, **{k: kinds.get(k, float)(v) for k, v in own.items()
+    return replace(DEFAULT_SETTINGS, **{k: TRACKING_KEYS[k][0](v) for k, v in own.items()
                                         if k in TRACKING_KEYS})
 
 

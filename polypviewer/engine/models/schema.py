@@ -21,8 +21,8 @@ FORMAT_VERSION = 1
 MAX_NAME, MAX_TEXT = 200, 20_000
 # what a model file's "tracking" may set (analysis.tracking): its regions' confidence runs with
 # its pixel threshold, so the entry rule is the model's; the rest is about the video
-TRACKING_KEYS = ("enter_confidence", "enter_hits")
-MAX_ENTER_HITS = 8  # of the default window of 8 frames
+# name -> (type, lowest, highest); enter_hits counts frames of the default window of 8
+TRACKING_KEYS = {"enter_confidence": (float, 0.0, 1.0), "enter_hits": (int, 1, 8)}
 MAX_DECODER_CHANNELS = 2048  # widest decoder stage accepted (the bundled models use <= 128)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -143,10 +143,9 @@ def validate_metadata(meta, where: Path) -> dict:
             if key not in TRACKING_KEYS:
                 f.fail(f"tracking.{key}", "is not a tracking value a model sets "
                        f"(known: {', '.join(TRACKING_KEYS)})")
-            if key == "enter_hits":
-                f.integer(f"tracking.{key}", value, 1, MAX_ENTER_HITS)
-            else:
-                f.number(f"tracking.{key}", value, 0.0, 1.0)
+            kind, lo, hi = TRACKING_KEYS[key]
+            check = f.integer if kind is int else f.number
+            check(f"tracking.{key}", value, lo, hi)
     if "weights_file" in meta:
         f.text("weights_file", meta["weights_file"], 1000, empty=False)
     if "weights_sha256" not in meta:
