@@ -2,6 +2,7 @@
 
     uv run python scripts/findings_bench.py --data ../shared/datasets --split val --out OUT
     uv run python scripts/findings_bench.py --data ../shared/datasets --split train --out OUT --sweep
+    uv run python scripts/findings_bench.py --demo --out OUT    # the bundled demo clip (6 polyps)
 
 Each sequence is a small video (352x288, 25 fps) in which a virtual scope pans over polyp-free
 mucosa (CP-CHILD crops) and, between those stretches, over several distinct polyps (one
@@ -13,7 +14,8 @@ The videos are analysed exactly as the viewer does it (``analysis.procedure.anal
 cache, then ``findings_cache``) with the default model, and scored with
 ``metrics.findings_scores``. ``--split train`` builds tuning sequences from training images
 (never the validation ones reported); ``--sweep`` then tries tracking settings on them
-(tracking only: the analysis is cached). Deterministic for a seed.
+(tracking only: the analysis is cached). Deterministic for a seed. ``--demo`` scores the
+bundled demo clip instead, whose per-frame truth ``scripts/make_demo.py`` saved beside it.
 """
 
 from __future__ import annotations
@@ -237,6 +239,24 @@ def build(data: Path, split: str, out: Path, n_seq: int, per_seq: int, seed: int
     return seqs
 
 
+def demo_sequence() -> dict:
+    """The bundled demo clip as a sequence: polyp k is the k-th image shown with its mask."""
+    from polypviewer.paths import resources_dir
+
+    samples = resources_dir() / "samples"
+    gt = np.load(samples / "demo_masks.npz")
+    masks = np.unpackbits(gt["masks"], axis=-1)[..., :int(gt["width"])]
+    truth, boxes, keys = [], [], []
+    for source, shown, mask in zip(gt["source"], gt["has_polyp"], masks):
+        box = _gt_box(mask > 0) if shown else None
+        if box is not None and (not keys or keys[-1] != source):
+            keys.append(str(source))
+        truth.append(len(keys) if box is not None else 0)
+        boxes.append(box)
+    return {"video": samples / "demo.mp4", "fps": float(gt["fps"]), "polyps": keys,
+            "truth": truth, "boxes": boxes}
+
+
 # ----------------------------------------------------------------------------- scoring
 def _on(inst, box) -> bool:
     if box is None:
@@ -344,7 +364,7 @@ def sweep(seqs, stores, predictor) -> None:
             rows.append(r)
         return rows
 
-    grid = itertools.product((3, 4, 6), (8,), (4, 6, 10), (0.5, 0.7), (0.4, 0.8),
+    grid = itertools.product((3, 4, 6), (8,), (4, 6, 10), (0.7, 0.8, 0.9), (0.4, 0.8),
                              (0.8, 0.85, 0.9, 0.93))
     results = []
     for hits, window, missing, sim, dur, conf in grid:
@@ -367,8 +387,9 @@ def sweep(seqs, stores, predictor) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, required=True,
+    ap.add_argument("--data", type=Path,
                     help="folder with kvasir-seg/, bkai-neopolyp/ and cpchild-nopolyp/")
+    ap.add_argument("--demo", action="store_true", help="score the bundled demo clip instead")
     ap.add_argument("--split", choices=("train", "val"), default="val")
     ap.add_argument("--out", type=Path, required=True, help="where the sequences and caches go")
     ap.add_argument("--sequences", type=int, default=4)
@@ -379,8 +400,13 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     from polypviewer.engine.analysis.tracking import settings_for
 
-    seqs = build(args.data, args.split, args.out, args.sequences, args.polyps,
-                 args.seed + (0 if args.split == "val" else 1000))
+    if args.demo:
+        seqs = [demo_sequence()]
+    elif args.data is None:
+        ap.error("--data is needed unless --demo is given")
+    else:
+        seqs = build(args.data, args.split, args.out, args.sequences, args.polyps,
+                     args.seed + (0 if args.split == "val" else 1000))
     predictor, stores = analyse_all(seqs, args.out, args.model)
     if args.sweep:
         sweep(seqs, stores, predictor)
@@ -392,7 +418,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{settings.describe()}\n")
     print(table(named))
     print(f"\nfindings shorter than the minimum duration: {total(rows)['shorter_than_minimum']}")
-    (args.out / f"scores_{args.split}.json").write_text(json.dumps(
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"scores_{'demo' if args.demo else args.split}.json").write_text(json.dumps(
         [{"sequence": n, **{k: v for k, v in r.items() if k != "per_polyp"}} for n, r in named],
         indent=1, default=str))
 

@@ -137,6 +137,19 @@ def test_a_polyp_back_within_the_gap_keeps_its_finding_a_different_one_does_not(
     assert result.ids_per_frame[0] == [1] and result.ids_per_frame[len(frames) - 1] == [2]
 
 
+def test_a_polyp_seen_in_between_ends_the_first_ones_reidentification():
+    # A, then a different polyp B, then one that looks like A within the gap: the scope has
+    # moved on along the colon, so it is a third polyp (merging would hide one from the count)
+    a, b = (230, 170, 150), (90, 200, 90)
+    plan = ([((40 + i, 60), a) for i in range(15)] + [(None, None)] * 5
+            + [((100 + i, 60), b) for i in range(15)] + [(None, None)] * 5
+            + [((150 - i, 50), a) for i in range(15)])
+    rgbs = [_coloured(i, c, col) for i, (c, col) in enumerate(plan)]
+    frames = [(i, i / 25.0, _instances([c]) if c is not None else []) for i, (c, _) in enumerate(plan)]
+    result = track(frames, S, appearance=FrameAppearance(lambda i: rgbs[i]))
+    assert [(f.first_index, f.last_index) for f in result.findings] == [(0, 14), (20, 34), (40, 54)]
+
+
 def test_beyond_the_reidentification_gap_it_is_a_new_finding():
     frames, look = _gap_video((230, 170, 150), gap=60)  # 2.4 s > reid_gap_s
     assert len(track(frames, S, appearance=look).findings) == 2

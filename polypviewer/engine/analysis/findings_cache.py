@@ -24,7 +24,7 @@ from .tracking import DEFAULT_SETTINGS, TrackingSettings, TrackResult, per_image
 
 FILE = "findings.json"
 FORMAT = "polypviewer-findings"
-VERSION = 2  # 2: finding times are the frames' presentation times
+VERSION = 3  # 2: finding times are the frames' presentation times; 3: linking as in tracklets.py
 
 
 def _key(analysed: np.ndarray, times: np.ndarray | None, threshold: float, min_area: float,

@@ -2,10 +2,15 @@
 
 A tracklet is one polyp followed while it stays in view: regions are matched to the box each
 tracklet is predicted at (its last box pushed forward by its velocity) by IoU and centroid
-distance, one to one (Hungarian). A mask that splits keeps one tracklet (the extra pieces
-inside the predicted box join it); two tracklets whose regions merge into one become one
-group, so the polyp keeps one finding either way. ``tracking.track`` turns the groups into
-findings (hysteresis, re-identification, minimum duration).
+distance, one to one (Hungarian, where leaving a tracklet or a region unmatched has a cost
+too, so one good match is never traded for two poor ones). A mask that splits keeps one
+tracklet (the extra pieces inside the predicted box join it); two tracklets whose regions
+merge into one become one group, so the polyp keeps one finding either way. During a blur or
+water dropout a polyp's mask often breaks into small pieces: a region under half its box's
+area inside the predicted box is a partial view, which keeps the box where it was predicted
+(for up to ``max_missing`` frames), so the whole polyp is matched again when it returns.
+``tracking.track`` turns the groups into findings (hysteresis, re-identification, minimum
+duration).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 BIG = 1e6
+UNMATCHED = 1.0  # cost of leaving a tracklet or a region unmatched (a match costs 0..2)
+PARTIAL = 0.5  # a region under this share of the tracklet's box area is a partial view
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -37,6 +44,27 @@ def inside(a: np.ndarray, b: np.ndarray) -> float:
     return float(iw * ih / area) if iw > 0 and ih > 0 and area > 0 else 0.0
 
 
+def _area(b: np.ndarray) -> float:
+    return float(max(b[2] - b[0], 0) * max(b[3] - b[1], 0))
+
+
+def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
+    """Minimum-cost matching in which any row or column may stay unmatched at ``UNMATCHED``.
+
+    Plain Hungarian on the rectangular matrix matches as many pairs as it can, and so would
+    give a polyp's region to a speck's tracklet if that let the polyp's tracklet take another
+    speck; padding with an "unmatched" option per row and per column removes that.
+    """
+    n, m = cost.shape
+    full = np.full((n + m, m + n), BIG)
+    full[:n, :m] = cost
+    full[:n, m:][np.diag_indices(n)] = UNMATCHED
+    full[n:, :m][np.diag_indices(m)] = UNMATCHED
+    full[n:, m:] = 0.0
+    rows, cols = linear_sum_assignment(full)
+    return [(i, j) for i, j in zip(rows, cols) if i < n and j < m and cost[i, j] < BIG]
+
+
 def centre(b: np.ndarray) -> np.ndarray:
     return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
 
@@ -49,6 +77,7 @@ class Tracklet:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     hits: list[tuple[int, int]] = field(default_factory=list)  # (frame index, region position)
     n_updates: int = 0
+    n_partial: int = 0  # consecutive partial views (the box kept where predicted)
 
     def predicted(self, index: int) -> np.ndarray:
         shift = self.velocity * (index - self.last_index)
@@ -113,9 +142,8 @@ class Linker:
                     c = self._cost(tr, index, b)
                     if c is not None:
                         cost[i, j] = c
-            for i, j in zip(*linear_sum_assignment(cost)):
-                if cost[i, j] < BIG:
-                    owner[j] = live[i]
+            for i, j in _assign(cost):
+                owner[j] = live[i]
             matched = {id(t) for t in owner if t is not None}
             for j, b in enumerate(bx):
                 if owner[j] is not None:
@@ -148,6 +176,14 @@ class Linker:
         for tr, js in per.values():
             stack = np.stack([bx[j] for j in js])
             box = np.concatenate([stack[:, :2].min(0), stack[:, 2:].max(0)])
+            pred = tr.predicted(index)
+            if (tr.hits and tr.n_partial < self.max_missing and _area(box) < PARTIAL * _area(pred)
+                    and inside(box, pred) >= 0.8):
+                tr.n_partial += 1  # pieces of it: it is still where it was predicted
+                tr.box, tr.last_index = pred, index
+                tr.hits += [(index, j) for j in js]
+                continue
+            tr.n_partial = 0
             if tr.hits:
                 step = (centre(box) - centre(tr.box)) / max(index - tr.last_index, 1)
                 tr.velocity = (self.smoothing * tr.velocity + (1 - self.smoothing) * step
