@@ -15,7 +15,7 @@ from ..errors import ModelFileError
 from .modelfile import read_metadata
 from .schema import FORMAT
 
-DEFAULT_MODEL = "polyp-unet-lite0-v2"
+DEFAULT_MODEL = "polyp-unet-lite1"
 
 
 @dataclass(frozen=True)
