@@ -100,24 +100,29 @@ def ease(t: float) -> float:
 
 
 class Film:
-    """Writes frames as they are made; keeps only the truth per frame."""
+    """Writes frames as they are made (none without a path); keeps only the truth per frame."""
 
-    def __init__(self, path: Path) -> None:
-        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (OUT_W, OUT_H))
-        if not self.writer.isOpened():
-            sys.exit(f"cannot write {path}")
+    def __init__(self, path: Path | None) -> None:
+        self.writer = None
+        if path is not None:
+            self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS,
+                                          (OUT_W, OUT_H))
+            if not self.writer.isOpened():
+                sys.exit(f"cannot write {path}")
         self.truth: list[int] = []
         self.boxes: list[list[int] | None] = []
         self.last: np.ndarray | None = None
 
     def add(self, frame: np.ndarray, polyp: int = 0, box=None) -> None:
-        self.writer.write(frame)
+        if self.writer is not None:
+            self.writer.write(frame)
         self.truth.append(polyp if box is not None else 0)
         self.boxes.append(box)
         self.last = frame
 
     def close(self) -> None:
-        self.writer.release()
+        if self.writer is not None:
+            self.writer.release()
 
 
 def _gt_box(mask_out: np.ndarray):
@@ -220,10 +225,11 @@ def build(data: Path, split: str, out: Path, n_seq: int, per_seq: int, seed: int
     seqs = []
     for s in range(n_seq):
         path = out / f"{split}_{s + 1:02d}.mp4"
-        if path.is_file() and path.with_suffix(".json").is_file():  # made before: keep its cache
-            seqs.append({"video": path, **json.loads(path.with_suffix(".json").read_text())})
-            continue
-        film = Film(path)
+        # a sequence made before keeps its video (and analysis cache), but is rendered again
+        # without writing, so the images and random draws of the next ones stay those of a
+        # fresh run with the same count
+        made = path.is_file() and path.with_suffix(".json").is_file()
+        film = Film(None if made else path)
         polyps = [pool.pop(0) for _ in range(per_seq)]
         mucosa_stretch(film, crops, rng, rng.uniform(6, 12))
         for k, p in enumerate(polyps, start=1):
@@ -232,6 +238,9 @@ def build(data: Path, split: str, out: Path, n_seq: int, per_seq: int, seed: int
         film.close()
         truth = {"fps": FPS, "polyps": [p.key for p in polyps], "truth": film.truth,
                  "boxes": film.boxes}
+        if made:
+            seqs.append({"video": path, **json.loads(path.with_suffix(".json").read_text())})
+            continue
         (out / f"{path.stem}.json").write_text(json.dumps(truth))
         seqs.append({"video": path, **truth})
         print(f"{path.name}: {len(film.truth)} frames ({len(film.truth) / FPS:.0f} s), "
