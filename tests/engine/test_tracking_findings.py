@@ -148,6 +148,14 @@ def test_a_polyp_seen_in_between_ends_the_first_ones_reidentification():
     frames = [(i, i / 25.0, _instances([c]) if c is not None else []) for i, (c, _) in enumerate(plan)]
     result = track(frames, S, appearance=FrameAppearance(lambda i: rgbs[i]))
     assert [(f.first_index, f.last_index) for f in result.findings] == [(0, 14), (20, 34), (40, 54)]
+    # a blip too short to be a finding in between does not end it
+    plan = ([((40 + i, 60), a) for i in range(15)] + [(None, None)] * 5
+            + [((100 + i, 60), b) for i in range(4)] + [(None, None)] * 5
+            + [((150 - i, 50), a) for i in range(15)])
+    rgbs = [_coloured(i, c, col) for i, (c, col) in enumerate(plan)]
+    frames = [(i, i / 25.0, _instances([c]) if c is not None else []) for i, (c, _) in enumerate(plan)]
+    result = track(frames, S, appearance=FrameAppearance(lambda i: rgbs[i]))
+    assert [(f.first_index, f.last_index) for f in result.findings] == [(0, 43)]
 
 
 def test_beyond_the_reidentification_gap_it_is_a_new_finding():

@@ -12,7 +12,7 @@ these numbers live; the GUI shows ``describe()``):
    weak, hesitant regions never become findings;
 3. re-identification: a region that reappears within ``reid_gap_s`` of a finding's last
    frame with a similar appearance (``appearance.py``) continues that finding, unless another
-   finding began in between (the scope moved on to another polyp);
+   polyp seen for ``min_duration_s`` began in between (the scope moved on);
 4. findings shorter than ``min_duration_s`` are dropped.
 
 Findings are numbered 1..K by first appearance; regions that belong to none get ID 0. Every
@@ -260,11 +260,13 @@ def track(frames: Frames, settings: TrackingSettings = DEFAULT_SETTINGS, *,
         strong = np.unique([h[0] for h in hits if conf(h) >= s.enter_confidence])
         confirmed = _confirmed(strong, s.enter_hits, s.enter_window)
         first = hits[0][0]
-        # a finding can be continued only if no other polyp came into view after it left:
-        # the scope moved on, so a look-alike after that is another polyp (a merge would
-        # hide one from the count; a repeat only costs the reviewer a second look)
+        # a finding can be continued only if no other polyp (one seen for the minimum
+        # duration, not a blip) came into view after it left: the scope moved on, so a
+        # look-alike after that is another polyp (a merge would hide one from the count; a
+        # repeat only costs the reviewer a second look)
         open_ = [c for c in chains if c.last < first and t(first) - t(c.last) <= s.reid_gap_s
-                 and not any(c.last < o.first for o in chains)]
+                 and not any(c.last < o.first and t(o.last) - t(o.first) >= s.min_duration_s
+                             for o in chains)]
         scored = [(looks_alike(c, hits, confirmed), -k) for k, c in enumerate(chains) if c in open_]
         scored = [x for x in scored if x[0] >= s.reid_similarity]
         if scored:
