@@ -114,17 +114,17 @@ def _coloured(i: int, centre, colour) -> np.ndarray:
     return rgb
 
 
-def _gap_video(second_colour, gap: int):
-    """A polyp in view, gone for ``gap`` frames (the scope turned), then one elsewhere."""
-    plan = []
-    for i in range(15):
-        plan.append(((40 + i, 60), (230, 170, 150)))
-    plan += [(None, None)] * gap
-    for i in range(15):
-        plan.append(((150 - i, 50), second_colour))
+def _video(plan):
+    """Frames and their appearance from (centre or None, colour) per frame."""
     rgbs = [_coloured(i, c, col) for i, (c, col) in enumerate(plan)]
     frames = [(i, i / 25.0, _instances([c]) if c is not None else []) for i, (c, _) in enumerate(plan)]
     return frames, FrameAppearance(lambda i: rgbs[i])
+
+
+def _gap_video(second_colour, gap: int):
+    """A polyp in view, gone for ``gap`` frames (the scope turned), then one elsewhere."""
+    plan = [((40 + i, 60), (230, 170, 150)) for i in range(15)] + [(None, None)] * gap
+    return _video(plan + [((150 - i, 50), second_colour) for i in range(15)])
 
 
 def test_a_polyp_back_within_the_gap_keeps_its_finding_a_different_one_does_not():
@@ -137,24 +137,23 @@ def test_a_polyp_back_within_the_gap_keeps_its_finding_a_different_one_does_not(
     assert result.ids_per_frame[0] == [1] and result.ids_per_frame[len(frames) - 1] == [2]
 
 
+def _three_visits(a, b, n_middle: int):
+    """Polyp colour ``a`` for 15 frames, 5 empty, ``b`` for ``n_middle``, 5 empty, ``a`` again."""
+    return _video([((40 + i, 60), a) for i in range(15)] + [(None, None)] * 5
+                  + [((100 + i, 60), b) for i in range(n_middle)] + [(None, None)] * 5
+                  + [((150 - i, 50), a) for i in range(15)])
+
+
 def test_a_polyp_seen_in_between_ends_the_first_ones_reidentification():
     # A, then a different polyp B, then one that looks like A within the gap: the scope has
     # moved on along the colon, so it is a third polyp (merging would hide one from the count)
     a, b = (230, 170, 150), (90, 200, 90)
-    plan = ([((40 + i, 60), a) for i in range(15)] + [(None, None)] * 5
-            + [((100 + i, 60), b) for i in range(15)] + [(None, None)] * 5
-            + [((150 - i, 50), a) for i in range(15)])
-    rgbs = [_coloured(i, c, col) for i, (c, col) in enumerate(plan)]
-    frames = [(i, i / 25.0, _instances([c]) if c is not None else []) for i, (c, _) in enumerate(plan)]
-    result = track(frames, S, appearance=FrameAppearance(lambda i: rgbs[i]))
+    frames, look = _three_visits(a, b, 15)
+    result = track(frames, S, appearance=look)
     assert [(f.first_index, f.last_index) for f in result.findings] == [(0, 14), (20, 34), (40, 54)]
     # a blip too short to be a finding in between does not end it
-    plan = ([((40 + i, 60), a) for i in range(15)] + [(None, None)] * 5
-            + [((100 + i, 60), b) for i in range(4)] + [(None, None)] * 5
-            + [((150 - i, 50), a) for i in range(15)])
-    rgbs = [_coloured(i, c, col) for i, (c, col) in enumerate(plan)]
-    frames = [(i, i / 25.0, _instances([c]) if c is not None else []) for i, (c, _) in enumerate(plan)]
-    result = track(frames, S, appearance=FrameAppearance(lambda i: rgbs[i]))
+    frames, look = _three_visits(a, b, 4)
+    result = track(frames, S, appearance=look)
     assert [(f.first_index, f.last_index) for f in result.findings] == [(0, 43)]
 
 
