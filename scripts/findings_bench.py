@@ -249,7 +249,11 @@ def build(data: Path, split: str, out: Path, n_seq: int, per_seq: int, seed: int
 
 
 def demo_sequence() -> dict:
-    """The bundled demo clip as a sequence: polyp k is the k-th image shown with its mask."""
+    """The bundled demo clip as a sequence: polyp k is the k-th image shown with its mask.
+
+    The truth has one polyp per frame, and the sixth image holds two (frames 309-343): both
+    count as polyp 6, so a model that finds both gets 7 findings for "6 polyps".
+    """
     from polypviewer.paths import resources_dir
 
     samples = resources_dir() / "samples"
@@ -290,13 +294,13 @@ def score(seq: dict, store, result) -> dict:
     return s
 
 
-def analyse_all(seqs: list[dict], out: Path, model: str | None):
+def analyse_all(seqs: list[dict], out: Path, model: str | None, size: str | None = None):
     from polypviewer.engine.analysis.procedure import analyse_store
     from polypviewer.engine.media.sources import open_source
     from polypviewer.engine.runtime.inference import Predictor
     from polypviewer.engine.runtime.results import AnalysisStore
 
-    predictor = Predictor(model, device="cpu")
+    predictor = Predictor(model, device="cpu", input_size=size)
     stores = []
     for seq in seqs:
         src = open_source(seq["video"])
@@ -405,6 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--polyps", type=int, default=3, help="distinct polyps per sequence")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", help="model name or file (default: the app's default)")
+    ap.add_argument("--size", help="analysis size: pixels, 'accurate' (default) or 'fast'")
     ap.add_argument("--sweep", action="store_true", help="try tracking settings (tuning split)")
     args = ap.parse_args(argv)
     from polypviewer.engine.analysis.tracking import settings_for
@@ -416,14 +421,14 @@ def main(argv: list[str] | None = None) -> None:
     else:
         seqs = build(args.data, args.split, args.out, args.sequences, args.polyps,
                      args.seed + (0 if args.split == "val" else 1000))
-    predictor, stores = analyse_all(seqs, args.out, args.model)
+    predictor, stores = analyse_all(seqs, args.out, args.model, args.size)
     if args.sweep:
         sweep(seqs, stores, predictor)
         return
     settings = settings_for(predictor.loaded.metadata)  # the model's own, as the app tracks
     rows = evaluate(seqs, stores, predictor, settings)
     named = [(seq["video"].stem, r) for seq, r in zip(seqs, rows)] + [("**all**", total(rows))]
-    print(f"\nmodel {predictor.name}, threshold {predictor.threshold:.2f}; "
+    print(f"\nmodel {predictor.name} at {predictor.config.input_size} px, threshold {predictor.threshold:.2f}; "
           f"{settings.describe()}\n")
     print(table(named))
     print(f"\nfindings shorter than the minimum duration: {total(rows)['shorter_than_minimum']}")
