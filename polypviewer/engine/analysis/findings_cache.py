@@ -24,7 +24,8 @@ from .tracking import DEFAULT_SETTINGS, TrackingSettings, TrackResult, per_image
 
 FILE = "findings.json"
 FORMAT = "polypviewer-findings"
-VERSION = 3  # 2: finding times are the frames' presentation times; 3: linking as in tracklets.py
+VERSION = 3  # 2: finding times are the frames' presentation times; 3: partial views and
+# unmatched costs in tracklets.py, re-identification ends when another polyp came into view
 
 
 def _key(analysed: np.ndarray, times: np.ndarray | None, threshold: float, min_area: float,

@@ -264,9 +264,10 @@ def track(frames: Frames, settings: TrackingSettings = DEFAULT_SETTINGS, *,
         # duration, not a blip) came into view after it left: the scope moved on, so a
         # look-alike after that is another polyp (a merge would hide one from the count; a
         # repeat only costs the reviewer a second look)
-        open_ = [c for c in chains if c.last < first and t(first) - t(c.last) <= s.reid_gap_s
-                 and not any(c.last < o.first and t(o.last) - t(o.first) >= s.min_duration_s
-                             for o in chains)]
+        newest = max((o.first for o in chains if t(o.last) - t(o.first) >= s.min_duration_s),
+                     default=-1)
+        open_ = [c for c in chains if newest <= c.last < first
+                 and t(first) - t(c.last) <= s.reid_gap_s]
         scored = [(looks_alike(c, hits, confirmed), -k) for k, c in enumerate(chains) if c in open_]
         scored = [x for x in scored if x[0] >= s.reid_similarity]
         if scored:

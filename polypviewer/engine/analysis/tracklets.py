@@ -177,14 +177,12 @@ class Linker:
             stack = np.stack([bx[j] for j in js])
             box = np.concatenate([stack[:, :2].min(0), stack[:, 2:].max(0)])
             pred = tr.predicted(index)
-            if (tr.hits and tr.n_partial < self.max_missing and _area(box) < PARTIAL * _area(pred)
-                    and inside(box, pred) >= 0.8):
-                tr.n_partial += 1  # pieces of it: it is still where it was predicted
-                tr.box, tr.last_index = pred, index
-                tr.hits += [(index, j) for j in js]
-                continue
-            tr.n_partial = 0
-            if tr.hits:
+            partial = (bool(tr.hits) and tr.n_partial < self.max_missing
+                       and _area(box) < PARTIAL * _area(pred) and inside(box, pred) >= 0.8)
+            tr.n_partial = tr.n_partial + 1 if partial else 0
+            if partial:
+                box = pred  # pieces of it: it is still where it was predicted, moving as it was
+            elif tr.hits:
                 step = (centre(box) - centre(tr.box)) / max(index - tr.last_index, 1)
                 tr.velocity = (self.smoothing * tr.velocity + (1 - self.smoothing) * step
                                if tr.n_updates > 1 else step)
