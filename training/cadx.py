@@ -30,6 +30,7 @@ from polypviewer.engine.models.modelfile import load_model, save_model
 from polypviewer.engine.models.neoplastic_head import STAGES, add_neoplastic_head
 from polypviewer.engine.runtime.postprocess import min_area_pixels
 from polypviewer.engine.runtime.preprocess import normalise
+from polypviewer.engine.runtime.views import OFF, VIEWS
 
 from .data import LABEL_NEOPLASTIC, LABEL_NON_NEOPLASTIC, _resize_to, load_labelled, resize_labels
 from .sources import SourceSplit
@@ -164,6 +165,10 @@ def _arrays(sources: list[SourceSplit], part: str, size: int, clahe: bool, cache
     return np.stack(xs), np.stack(ls)
 
 
+def _flipped(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    return np.ascontiguousarray(np.flip(a, axes)) if axes else a
+
+
 def _mean_auc(holdout: dict, kind: str) -> float:
     aucs = [v[kind]["auc"] for v in holdout.values() if not np.isnan(v[kind]["auc"])]
     return float(np.mean(aucs)) if aucs else float("nan")
@@ -172,12 +177,14 @@ def _mean_auc(holdout: dict, kind: str) -> float:
 def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | Path, *,
                         size: int | None = None, sizes: list[int] | None = None,
                         cache_dir: str | None = None, name: str | None = None,
-                        emit=print) -> dict:
+                        views: str = OFF, emit=print) -> dict:
     """Write ``out/model`` = ``init_from`` plus a fitted neoplastic head; returns the report.
 
     ``sizes``: analysis sizes to pool the training polyps at (default: ``size``, the model's
     own). L2 is chosen by the holdout AUC over the predicted regions (what the app shows),
-    averaged over ``sizes``.
+    averaged over ``sizes``. ``views``: the test-time views (``engine.runtime.views``) each
+    training polyp is also pooled in, as more samples: stills average the head's logits over
+    the four flips, and the encoder's features of a flipped polyp are not those of the polyp.
     """
     sources = [s for s in sources if s.classes]
     if not sources:
@@ -185,6 +192,9 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
     loaded = load_model(init_from)
     size = int(size or loaded.config.input_size)
     sizes = sorted({int(v) for v in (sizes or [size])})
+    if views not in VIEWS:
+        raise DatasetError(f"unknown views {views!r} for the neoplastic head's fit; choose from "
+                           f"{', '.join(VIEWS)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir) if cache_dir else out / "cache"
@@ -195,17 +205,22 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
     for at in sizes:
         for part in ("train", "holdout"):
             images, labels = _arrays(sources, part, at, config.clahe, cache)
-            for kind, thr in kinds.items():
-                if part == "train" and kind == "predicted":
-                    continue  # trained on the true polyps only
+            if part == "train":  # the true polyps only, in each view
+                for view in VIEWS[views]:
+                    axes = tuple(1 if a == "h" else 2 for a in view)  # (N, H, W[, 3])
+                    x, y = pooled_features(model, config, _flipped(images, axes),
+                                           _flipped(labels, axes))
+                    emit(f"train at {at} px, view {'+'.join(view) or 'as is'}: {len(y)} polyps "
+                         f"with a known class ({int(y.sum())} neoplastic) in {len(images)} images")
+                    if len(y):
+                        train_x.append(x)
+                        train_y.append(y)
+                continue
+            for kind, thr in kinds.items():  # the holdout as video shows it: one view
                 x, y = pooled_features(model, config, images, labels, predicted=thr)
-                emit(f"{part} at {at} px, {kind} regions: {len(y)} polyps with a known class "
+                emit(f"holdout at {at} px, {kind} regions: {len(y)} polyps with a known class "
                      f"({int(y.sum())} neoplastic) in {len(images)} images")
-                if part == "train" and len(y):
-                    train_x.append(x)
-                    train_y.append(y)
-                elif part == "holdout":
-                    held.setdefault(at, {})[kind] = (x, y)
+                held.setdefault(at, {})[kind] = (x, y)
     xt, yt = (np.concatenate(v) for v in (train_x, train_y)) if train_x else (None, np.zeros(0))
     if len(yt) < 2 or yt.all() or not yt.any():
         raise DatasetError("the training polyps need both classes to fit the neoplastic head")
@@ -239,11 +254,11 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
             conv.weight.copy_(torch.from_numpy(w[start:start + c].astype(np.float32)).view(1, c, 1, 1))
             start += c
         head.bias.fill_(b)
-    report = {"init_from": str(init_from), "size": size, "sizes": sizes, "l2": best["l2"],
-              "grid": grid, "sources": [s.name for s in sources]}
+    report = {"init_from": str(init_from), "size": size, "sizes": sizes, "views": views,
+              "l2": best["l2"], "grid": grid, "sources": [s.name for s in sources]}
     meta = loaded.metadata
     training = dict(meta.get("training") or {})
-    training["neoplastic_head"] = {k: report[k] for k in ("size", "sizes", "l2", "sources")} | {
+    training["neoplastic_head"] = {k: report[k] for k in ("size", "sizes", "views", "l2", "sources")} | {
         "holdout": best["holdout"]}
     path = save_model(out / "model", model, two, threshold=loaded.threshold,
                       name=name or loaded.name, description=meta.get("description", ""),

@@ -65,6 +65,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="add the neoplastic-probability channel (trained on classes/ maps)")
     p.add_argument("--cadx-weight", type=float, default=d.cadx_weight,
                    help="loss weight of the neoplastic channel (default %(default)s)")
+    p.add_argument("--cadx-views", choices=["off", "flips"], default=d.cadx_views,
+                   help="--task cadx: pool each training polyp as it is (off) or in each of "
+                        "the four flips that stills are analysed with (default %(default)s)")
     p.add_argument("--framed-negatives", type=_share, default=d.framed_negatives, metavar="P",
                    help="share of negative draws shown as whole frames: black surround, text, "
                         "position box (default %(default)s)")
@@ -166,7 +169,8 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         scales=_int_list(getattr(a, "scales", None), "--scales"),
         epoch_samples=getattr(a, "epoch_samples", None),
         cadx_weight=getattr(a, "cadx_weight", TrainConfig().cadx_weight),
-        framed_negatives=getattr(a, "framed_negatives", TrainConfig().framed_negatives))
+        framed_negatives=getattr(a, "framed_negatives", TrainConfig().framed_negatives),
+        cadx_views=getattr(a, "cadx_views", TrainConfig().cadx_views))
 
 
 def classify_config_from_args(a: argparse.Namespace):
@@ -308,7 +312,7 @@ def _run_cadx(a: argparse.Namespace) -> int:
     # the head is read at whichever analysis size the app runs: fit it at every --scales size
     fit_neoplastic_head(cfg.init_from, training_sources(cfg), cfg.out,
                         size=cfg.model.input_size, sizes=cfg.scales, cache_dir=cfg.cache_dir,
-                        name=cfg.name)
+                        name=cfg.name, views=cfg.cadx_views)
     return 0
 
 

@@ -51,6 +51,7 @@ class TrainConfig:
     epoch_samples: int | None = None  # draws per epoch under source weights (None = all images)
     cadx_weight: float = 0.5  # loss weight of the neoplastic channel (seg_channels == 2)
     framed_negatives: float = 0.0  # share of negative draws shown as whole frames (framing.py)
+    cadx_views: str = "off"  # --task cadx: pool each training polyp in these test-time views
 
     def to_dict(self) -> dict:
         d = asdict(self)

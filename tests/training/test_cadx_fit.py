@@ -6,9 +6,11 @@ from dataclasses import replace
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from synthetic import TINY, synthetic_frame
 
+from polypviewer.engine.errors import DatasetError
 from polypviewer.engine.models.factory import create_model
 from polypviewer.engine.models.modelfile import load_model, save_model
 from polypviewer.engine.runtime.preprocess import normalise
@@ -119,6 +121,21 @@ def test_the_head_is_fitted_at_several_sizes_and_scored_on_the_predicted_regions
     assert meta["training"]["neoplastic_head"]["sizes"] == [64, 96]
 
 
+def test_the_flips_pool_every_training_polyp_in_each_view_and_keep_the_holdout_as_is(tmp_path):
+    torch.manual_seed(0)
+    src = save_model(tmp_path / "seg", create_model(TINY).eval(), TINY, threshold=0.4)
+    root = write_classed(tmp_path / "ds")
+    sources = gather_sources([{"path": str(root), "holdout": 0.25}], None, 0.1, seed=3)
+    report = fit_neoplastic_head(str(src), sources, tmp_path / "run", views="flips",
+                                 emit=lambda *_: None)
+    best = next(g for g in report["grid"] if g["l2"] == report["l2"])
+    assert report["views"] == "flips" and best["train"]["polyps"] == 4 * 18
+    truth = best["holdout"]["64"]["truth"]
+    assert truth["polyps"] == 6 and truth["accuracy"] >= 5 / 6
+    with pytest.raises(DatasetError, match="unknown views"):
+        fit_neoplastic_head(str(src), sources, tmp_path / "bad", views="sideways")
+
+
 def test_train_task_cadx_fits_at_every_scale_given(tmp_path):
     from training.cli import main
 
@@ -126,7 +143,9 @@ def test_train_task_cadx_fits_at_every_scale_given(tmp_path):
     src = save_model(tmp_path / "seg", create_model(TINY).eval(), TINY, threshold=0.4)
     root = write_classed(tmp_path / "ds")
     rc = main(["--task", "cadx", "--source", f"{root}:holdout=0.25", "--init-from", str(src),
-               "--scales", "64,96", "--size", "64", "--out", str(tmp_path / "run")])
+               "--scales", "64,96", "--size", "64", "--cadx-views", "flips",
+               "--out", str(tmp_path / "run")])
     assert rc == 0
     meta = load_model(tmp_path / "run" / "model.safetensors").metadata
     assert meta["training"]["neoplastic_head"]["sizes"] == [64, 96]
+    assert meta["training"]["neoplastic_head"]["views"] == "flips"
