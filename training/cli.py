@@ -132,8 +132,28 @@ def _data_root(a: argparse.Namespace) -> str | None:
     return str(Path(root).resolve()) if root else None
 
 
+# with --config: where and how a run goes may be given; what it trains comes from the file
+WITH_CONFIG = {"data_root", "threads", "init_from", "cache_dir", "events"}
+
+
+def _ignored_with_config(a: argparse.Namespace) -> list[str]:
+    """The training options given beside --config, which the file's values would override."""
+    p = argparse.ArgumentParser(add_help=False)
+    _add_run_options(p)
+    flags = {act.dest: act.option_strings[0] for act in p._actions if act.option_strings}
+    defaults = vars(p.parse_args([]))
+    return [flags[k] for k, v in defaults.items()
+            if k not in WITH_CONFIG and getattr(a, k, v) != v]
+
+
 def config_from_args(a: argparse.Namespace) -> TrainConfig:
     if getattr(a, "config", None):
+        ignored = _ignored_with_config(a) + (["DATASET"] if getattr(a, "datasets", None) else [])
+        if ignored:
+            raise PolypViewerError(
+                f"{', '.join(ignored)} cannot change a run given by --config {a.config}: what "
+                "it trains comes from that file (edit a copy of it), and only --out, --data-root, "
+                "--init-from, --cache-dir, --threads and --cv may be given beside it")
         try:
             cfg = TrainConfig.load(a.config)
         except (OSError, ValueError, TypeError) as e:
