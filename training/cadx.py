@@ -186,6 +186,11 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
     training polyp is also pooled in, as more samples: stills average the head's logits over
     the four flips, and the encoder's features of a flipped polyp are not those of the polyp.
     """
+    out = Path(out)
+    for s in sources:  # as a training run writes them, for evaluate / size tables
+        if s.holdout:
+            fsutil.write_text(out / "holdouts" / f"{s.name}.txt",
+                              "".join(f"{p.stem}\n" for p in s.holdout))
     sources = [s for s in sources if s.classes]
     if not sources:
         raise DatasetError("fitting the neoplastic head needs a source with a classes/ folder")
@@ -195,7 +200,6 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
     if views not in VIEWS:
         raise DatasetError(f"unknown views {views!r} for the neoplastic head's fit; choose from "
                            f"{', '.join(VIEWS)}")
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir) if cache_dir else out / "cache"
     model = loaded.model

@@ -130,6 +130,8 @@ def test_the_flips_pool_every_training_polyp_in_each_view_and_keep_the_holdout_a
                                  emit=lambda *_: None)
     best = next(g for g in report["grid"] if g["l2"] == report["l2"])
     assert report["views"] == "flips" and best["train"]["polyps"] == 4 * 18
+    held = (tmp_path / "run" / "holdouts" / "ds.txt").read_text().split()
+    assert sorted(held) == sorted(p.stem for p in sources[0].holdout) and len(held) == 6
     truth = best["holdout"]["64"]["truth"]
     assert truth["polyps"] == 6 and truth["accuracy"] >= 5 / 6
     with pytest.raises(DatasetError, match="unknown views"):
