@@ -30,10 +30,10 @@ from polypviewer.engine.models.modelfile import load_model, save_model
 from polypviewer.engine.models.neoplastic_head import STAGES, add_neoplastic_head
 from polypviewer.engine.runtime.postprocess import min_area_pixels
 from polypviewer.engine.runtime.preprocess import normalise
-from polypviewer.engine.runtime.views import OFF, VIEWS
+from polypviewer.engine.runtime.views import OFF, VIEWS, flipped
 
 from .data import LABEL_NEOPLASTIC, LABEL_NON_NEOPLASTIC, _resize_to, load_labelled, resize_labels
-from .sources import SourceSplit
+from .sources import SourceSplit, write_holdouts
 
 MIN_REGION_PX = 16  # at the fitting size; smaller specks carry no texture
 L2_GRID = (0.1, 1.0, 10.0, 100.0)  # chosen on the holdout polyps by AUC
@@ -165,8 +165,9 @@ def _arrays(sources: list[SourceSplit], part: str, size: int, clahe: bool, cache
     return np.stack(xs), np.stack(ls)
 
 
-def _flipped(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    return np.ascontiguousarray(np.flip(a, axes)) if axes else a
+def _flipped(a: np.ndarray, view: tuple[str, ...]) -> np.ndarray:
+    """(N, H, W[, 3]) images or labels in one test-time view, contiguous for torch."""
+    return np.ascontiguousarray(flipped(a, view, {"h": 1, "w": 2}))
 
 
 def _mean_auc(holdout: dict, kind: str) -> float:
@@ -187,10 +188,7 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
     the four flips, and the encoder's features of a flipped polyp are not those of the polyp.
     """
     out = Path(out)
-    for s in sources:  # as a training run writes them, for evaluate / size tables
-        if s.holdout:
-            fsutil.write_text(out / "holdouts" / f"{s.name}.txt",
-                              "".join(f"{p.stem}\n" for p in s.holdout))
+    write_holdouts(out, sources)  # as a training run does
     sources = [s for s in sources if s.classes]
     if not sources:
         raise DatasetError("fitting the neoplastic head needs a source with a classes/ folder")
@@ -211,9 +209,8 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
             images, labels = _arrays(sources, part, at, config.clahe, cache)
             if part == "train":  # the true polyps only, in each view
                 for view in VIEWS[views]:
-                    axes = tuple(1 if a == "h" else 2 for a in view)  # (N, H, W[, 3])
-                    x, y = pooled_features(model, config, _flipped(images, axes),
-                                           _flipped(labels, axes))
+                    x, y = pooled_features(model, config, _flipped(images, view),
+                                           _flipped(labels, view))
                     emit(f"train at {at} px, view {'+'.join(view) or 'as is'}: {len(y)} polyps "
                          f"with a known class ({int(y.sum())} neoplastic) in {len(images)} images")
                     if len(y):

@@ -139,10 +139,8 @@ WITH_CONFIG = {"data_root", "threads", "init_from", "cache_dir", "events"}
 def _ignored_with_config(a: argparse.Namespace) -> list[str]:
     """The training options given beside --config, which the file's values would override."""
     p = argparse.ArgumentParser(add_help=False)
-    _add_run_options(p)
-    flags = {act.dest: act.option_strings[0] for act in p._actions if act.option_strings}
-    defaults = vars(p.parse_args([]))
-    return [flags[k] for k, v in defaults.items()
+    _add_run_options(p)  # each option's dest is its flag's name
+    return ["--" + k.replace("_", "-") for k, v in vars(p.parse_args([])).items()
             if k not in WITH_CONFIG and getattr(a, k, v) != v]
 
 

@@ -40,6 +40,7 @@ from .optim import make_optimizer, make_scheduler
 from .predict import dice_iou, forward, predict_probs
 from .run_sources import split_stems, training_sources
 from .sampling import SourceBatchSampler
+from .sources import write_holdouts
 from .validate import emit_report, validate_datasets, validate_pairs
 from .warmstart import init_config, init_model
 
@@ -307,10 +308,8 @@ class Trainer:
             fsutil.write_json(self.out / "split.json", {
                 "train": [str(p.image) for p in self.train_pairs],
                 "val": [str(p.image) for p in self.val_pairs]})
-            if cfg.sources:  # holdout stems per source, for evaluate / size tables
-                for s in self.sources:
-                    fsutil.write_text(self.out / "holdouts" / f"{s.name}.txt",
-                                      "".join(f"{p.stem}\n" for p in s.holdout))
+            if cfg.sources:
+                write_holdouts(self.out, self.sources)
         self.emit("run_started", out=str(self.out), device=self.device_note,
                   n_train=len(self.train_pairs), n_val=len(self.val_pairs),
                   n_params=self.n_params, epochs=cfg.epochs, start_epoch=self.start_epoch,

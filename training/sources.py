@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from polypviewer.engine import fsutil
 from polypviewer.engine.errors import DatasetError
 from polypviewer.engine.media.dataset import Pair, _by_stem, find_pairs, read_split
 
@@ -132,3 +133,11 @@ def gather_sources(sources: list[dict], data_root: str | None, default_holdout: 
                 raise DatasetError(f"{p.image} is in sources {seen[key]} and {s.name}")
             seen[key] = s.name
     return out
+
+
+def write_holdouts(out: Path, sources: list[SourceSplit]) -> None:
+    """``out/holdouts/NAME.txt``: each source's holdout stems, for evaluate and size tables."""
+    for s in sources:
+        if s.holdout:
+            fsutil.write_text(Path(out) / "holdouts" / f"{s.name}.txt",
+                              "".join(f"{p.stem}\n" for p in s.holdout))

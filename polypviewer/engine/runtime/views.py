@@ -45,6 +45,12 @@ def _flip(a, axes: tuple[int, ...]):
     return torch.flip(a, dims=list(axes))
 
 
+def flipped(a, view: tuple[str, ...], input_axes: dict[str, int]):
+    """``a`` in one view: flipped along the axes ``view`` names ("h", "w"), found in ``a`` at
+    ``input_axes`` ({"h": 2, "w": 3} for NCHW)."""
+    return _flip(a, tuple(input_axes[k] for k in view)) if view else a
+
+
 def averaged(run, x, mode: str, input_axes: dict[str, int]) -> tuple:
     """``run(x)`` -> a tuple of outputs (maps with height, width last; per-frame vectors of
     at most two dimensions; or None), averaged over the views of ``mode``.
@@ -54,7 +60,7 @@ def averaged(run, x, mode: str, input_axes: dict[str, int]) -> tuple:
     views = VIEWS[mode]
     total = None
     for view in views:
-        out = run(_flip(x, tuple(input_axes[a] for a in view)) if view else x)
+        out = run(flipped(x, view, input_axes))
         if view:
             back = tuple(-2 if a == "h" else -1 for a in view)
             out = tuple(o if o is None or o.ndim < 3 else _flip(o, back) for o in out)
