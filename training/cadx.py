@@ -15,6 +15,8 @@ measured and left out: it did not raise that AUC (model card, "Neoplastic head")
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from polypviewer.engine.runtime.preprocess import normalise
 from polypviewer.engine.runtime.views import OFF, VIEWS, flipped
 
 from .data import LABEL_NEOPLASTIC, LABEL_NON_NEOPLASTIC, _resize_to, load_labelled, resize_labels
+from .events import Cancelled, CancelToken, Event, Listener
 from .sources import SourceSplit, write_holdouts
 
 MIN_REGION_PX = 16  # at the fitting size; smaller specks carry no texture
@@ -89,14 +92,16 @@ def _features(model, batch: torch.Tensor, with_mask: bool):
 
 
 def pooled_features(model, config, images: np.ndarray, labels: np.ndarray,
-                    batch_size: int = 8, predicted: float | None = None
+                    batch_size: int = 8, predicted: float | None = None, on_batch=None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(K, D) pooled encoder features and (K,) neoplastic flags for every known polyp, or,
-    with ``predicted`` = a pixel threshold, for every region the model predicts on one."""
+    with ``predicted`` = a pixel threshold, for every region the model predicts on one.
+    ``on_batch(done, batches)`` runs after each batch (progress, and a cancel that raises)."""
     model.eval()
     xs, ys = [], []
     side = images.shape[1] if len(images) else 0
     min_px = max(MIN_REGION_PX, min_area_pixels((side, side)))
+    batches = math.ceil(len(images) / batch_size)
     for i in range(0, len(images), batch_size):
         feats, prob = _features(model, normalise(images[i:i + batch_size], config),
                                 predicted is not None)
@@ -111,6 +116,8 @@ def pooled_features(model, config, images: np.ndarray, labels: np.ndarray,
                    / area for f in feats]
             xs.append(torch.cat(vec, 1).numpy())
             ys += [neo for _, neo in regions]
+        if on_batch is not None:
+            on_batch(i // batch_size + 1, batches)
     if not xs:
         return np.zeros((0, 0), np.float32), np.zeros(0, bool)
     return np.concatenate(xs), np.asarray(ys, bool)
@@ -175,10 +182,38 @@ def _mean_auc(holdout: dict, kind: str) -> float:
     return float(np.mean(aucs)) if aucs else float("nan")
 
 
+class _Passes:
+    """Progress over the pooling passes (one per size x part x view): an ``epoch_progress`` per
+    batch, a pass standing for an epoch, so a training monitor shows it; the cancel is checked
+    between batches and passes."""
+
+    def __init__(self, total: int, listener: Listener | None, cancel: CancelToken | None):
+        self.total, self.listener, self.cancel = total, listener, cancel
+        self.index, self.label, self.t0 = -1, "", time.perf_counter()
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel.cancelled:
+            raise Cancelled()
+
+    def start(self, label: str) -> None:
+        self.check()
+        self.index, self.label, self.t0 = self.index + 1, label, time.perf_counter()
+
+    def __call__(self, done: int, steps: int) -> None:
+        self.check()
+        if self.listener is not None:
+            elapsed = time.perf_counter() - self.t0
+            self.listener(Event("epoch_progress", {
+                "epoch": self.index, "step": done, "steps": steps, "label": self.label,
+                "elapsed_s": elapsed, "eta_s": elapsed / done * (steps - done)}))
+
+
 def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | Path, *,
                         size: int | None = None, sizes: list[int] | None = None,
                         cache_dir: str | None = None, name: str | None = None,
-                        views: str = OFF, emit=print) -> dict:
+                        description: str | None = None, views: str = OFF, emit=print,
+                        listener: Listener | None = None,
+                        cancel: CancelToken | None = None) -> dict:
     """Write ``out/model`` = ``init_from`` plus a fitted neoplastic head; returns the report.
 
     ``sizes``: analysis sizes to pool the training polyps at (default: ``size``, the model's
@@ -186,6 +221,8 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
     averaged over ``sizes``. ``views``: the test-time views (``engine.runtime.views``) each
     training polyp is also pooled in, as more samples: stills average the head's logits over
     the four flips, and the encoder's features of a flipped polyp are not those of the polyp.
+    ``emit`` takes the progress text; ``listener`` gets ``run_started`` and the passes'
+    ``epoch_progress``; a set ``cancel`` raises ``Cancelled`` before any model is written.
     """
     out = Path(out)
     write_holdouts(out, sources)  # as a training run does
@@ -203,22 +240,35 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
     model = loaded.model
     config = loaded.config
     kinds = {"truth": None, "predicted": loaded.threshold}
+    passes = _Passes(len(sizes) * (len(VIEWS[views]) + len(kinds)), listener, cancel)
+    if listener is not None:
+        listener(Event("run_started", {
+            "task": "cadx", "out": str(out), "device": "cpu", "init_from": str(init_from),
+            "sizes": sizes, "views": views, "n_train": sum(len(s.train) for s in sources),
+            "n_val": sum(len(s.holdout) for s in sources),
+            "n_params": sum(p.numel() for p in model.parameters()),
+            "epochs": passes.total, "start_epoch": 0}))
     train_x, train_y, held = [], [], {}
     for at in sizes:
         for part in ("train", "holdout"):
+            passes.check()
             images, labels = _arrays(sources, part, at, config.clahe, cache)
             if part == "train":  # the true polyps only, in each view
                 for view in VIEWS[views]:
+                    shown = '+'.join(view) or 'as is'
+                    passes.start(f"train at {at} px, view {shown}")
                     x, y = pooled_features(model, config, _flipped(images, view),
-                                           _flipped(labels, view))
-                    emit(f"train at {at} px, view {'+'.join(view) or 'as is'}: {len(y)} polyps "
+                                           _flipped(labels, view), on_batch=passes)
+                    emit(f"train at {at} px, view {shown}: {len(y)} polyps "
                          f"with a known class ({int(y.sum())} neoplastic) in {len(images)} images")
                     if len(y):
                         train_x.append(x)
                         train_y.append(y)
                 continue
             for kind, thr in kinds.items():  # the holdout as video shows it: one view
-                x, y = pooled_features(model, config, images, labels, predicted=thr)
+                passes.start(f"holdout at {at} px, {kind} regions")
+                x, y = pooled_features(model, config, images, labels, predicted=thr,
+                                       on_batch=passes)
                 emit(f"holdout at {at} px, {kind} regions: {len(y)} polyps with a known class "
                      f"({int(y.sum())} neoplastic) in {len(images)} images")
                 held.setdefault(at, {})[kind] = (x, y)
@@ -227,6 +277,7 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
         raise DatasetError("the training polyps need both classes to fit the neoplastic head")
     grid = []
     for l2 in L2_GRID:
+        passes.check()
         w, b = fit_logistic(xt, yt, l2)
         holdout = {str(at): {k: _scores(x, y, w, b) for k, (x, y) in v.items()}
                    for at, v in held.items() if any(len(y) for _, y in v.values())}
@@ -244,6 +295,7 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
     else:
         best = grid[1]
     w, b = fit_logistic(xt, yt, best["l2"])
+    passes.check()  # the last moment a cancel leaves no model behind
     two = replace(config, seg_channels=2)
     if config.seg_channels < 2:
         add_neoplastic_head(model)
@@ -262,7 +314,8 @@ def fit_neoplastic_head(init_from: str, sources: list[SourceSplit], out: str | P
     training["neoplastic_head"] = {k: report[k] for k in ("size", "sizes", "views", "l2", "sources")} | {
         "holdout": best["holdout"]}
     path = save_model(out / "model", model, two, threshold=loaded.threshold,
-                      name=name or loaded.name, description=meta.get("description", ""),
+                      name=name or loaded.name,
+                      description=description or meta.get("description", ""),
                       training=training, frame_threshold=meta.get("frame_threshold"),
                       fast_size=meta.get("fast_size"), tracking=meta.get("tracking"))
     fsutil.write_json(out / "cadx_fit.json", report)

@@ -227,17 +227,22 @@ class TextRenderer:
         d = ev.data
         tag = f"[trial {d['trial']}] " if "trial" in d else ""
         if ev.kind == "epoch_progress":
+            desc = tag + d.get("label", f"epoch {d['epoch'] + 1}")
+            if self.bar is not None and self.bar.desc != desc:
+                self._close_bar()
             if self.bar is None:
-                self.bar = tqdm(total=d["steps"], desc=f"{tag}epoch {d['epoch'] + 1}", leave=False,
-                                file=sys.stderr)
+                self.bar = tqdm(total=d["steps"], desc=desc, leave=False, file=sys.stderr)
             self.bar.n = d["step"]
-            self.bar.set_postfix(loss=f"{d['loss']:.4f}", refresh=False)
+            if "loss" in d:
+                self.bar.set_postfix(loss=f"{d['loss']:.4f}", refresh=False)
             self.bar.refresh()
             return
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        if ev.kind == "run_started":
+        self._close_bar()
+        if ev.kind == "run_started" and d.get("task") == "cadx":
+            print(f"fitting the neoplastic head of {d['init_from']} at {_px(d['sizes'])}, views "
+                  f"{d['views']}: {d['n_train']} train / {d['n_val']} holdout images -> "
+                  f"{d['out']}", flush=True)
+        elif ev.kind == "run_started":
             print(f"{tag}training on {d['device']}: {d['n_train']} train / {d['n_val']} val images, "
                   f"{d['n_params'] / 1e6:.2f} M parameters -> {d['out']}", flush=True)
         elif ev.kind == "epoch_metrics":
@@ -245,6 +250,9 @@ class TextRenderer:
                   + (" *" if d["improved"] else ""), flush=True)
         elif ev.kind in ("log", "cancelled", "cv_summary"):
             print(tag + d.get("message", ""), flush=True)
+        elif ev.kind == "finished" and d.get("task") == "cadx":
+            print(f"done: {d['model']} (neoplastic head, l2 {d['l2']:g}; holdout over the "
+                  f"predicted regions: {cadx_holdout_text(d.get('holdout'))})", flush=True)
         elif ev.kind == "finished" and d.get("task") == "classify":
             print(f"done: {d['model']} (val accuracy {d['val_accuracy']:.4f}, precision "
                   f"{d['val_precision']:.4f}, recall {d['val_recall']:.4f}, AUC {d['val_auc']:.4f})",
@@ -254,6 +262,25 @@ class TextRenderer:
                   f"{d['threshold']:.2f}, model resolution)", flush=True)
         elif ev.kind == "failed" and not d.get("expected"):  # expected ones: main() prints them
             print(f"{tag}failed: {d['error']}", file=sys.stderr, flush=True)
+
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _px(sizes: list[int]) -> str:
+    return ", ".join(str(v) for v in sizes) + " px"
+
+
+def cadx_holdout_text(holdout: dict | None) -> str:
+    """Per size: polyps, accuracy, AUC over the predicted regions, as one line."""
+    if not holdout:
+        return "no holdout polyps"
+    return "; ".join(f"{at} px {v['predicted']['polyps']} polyps, accuracy "
+                     f"{v['predicted']['accuracy']:.3f}, AUC {v['predicted']['auc']:.3f}"
+                     for at, v in holdout.items())
 
 
 def jsonl_listener(ev: Event) -> None:
@@ -297,7 +324,7 @@ def run_train(a: argparse.Namespace) -> int:
         final, cancel = _with_signals(lambda c: run_classification(cfg, listener, c))
         return 0 if final is not None else 130
     if getattr(a, "task", "segment") == "cadx":
-        return _run_cadx(a)
+        return _run_cadx(a, listener)
     resume = bool(a.resume)
     if resume:  # into RUN_DIR itself, whatever folder its config was written in
         cfg = load_run_config(a.resume)
@@ -316,9 +343,8 @@ def run_train(a: argparse.Namespace) -> int:
     return 0 if final is not None or cancel.cancelled is False else 130
 
 
-def _run_cadx(a: argparse.Namespace) -> int:
-    from .cadx import fit_neoplastic_head
-    from .loop import training_sources
+def _run_cadx(a: argparse.Namespace, listener) -> int:
+    from .cadx_run import run_cadx_fit
 
     if a.resume or a.cv:
         raise PolypViewerError("--resume and --cv are for segmentation runs, not --task cadx")
@@ -328,10 +354,8 @@ def _run_cadx(a: argparse.Namespace) -> int:
                                "neoplastic head it fits")
     torch.set_num_threads(cfg.threads or torch.get_num_threads())
     # the head is read at whichever analysis size the app runs: fit it at every --scales size
-    fit_neoplastic_head(cfg.init_from, training_sources(cfg), cfg.out,
-                        size=cfg.model.input_size, sizes=cfg.scales, cache_dir=cfg.cache_dir,
-                        name=cfg.name, views=cfg.cadx_views)
-    return 0
+    model, _ = _with_signals(lambda c: run_cadx_fit(cfg, listener, c))
+    return 0 if model is not None else 130
 
 
 def add_tune_arguments(p: argparse.ArgumentParser) -> None:

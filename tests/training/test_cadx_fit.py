@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import replace
 
 import cv2
@@ -151,3 +153,77 @@ def test_train_task_cadx_fits_at_every_scale_given(tmp_path):
     meta = load_model(tmp_path / "run" / "model.safetensors").metadata
     assert meta["training"]["neoplastic_head"]["sizes"] == [64, 96]
     assert meta["training"]["neoplastic_head"]["views"] == "flips"
+
+
+def _events(out: str) -> list:
+    from training.events import Event
+
+    return [Event.from_json(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def test_the_fit_speaks_the_training_event_stream(tmp_path, capsys):
+    from training.cli import main
+
+    torch.manual_seed(0)
+    src = save_model(tmp_path / "seg", create_model(TINY).eval(), TINY, threshold=0.4)
+    root = write_classed(tmp_path / "ds")
+    rc = main(["--task", "cadx", "--source", f"{root}:holdout=0.25", "--init-from", str(src),
+               "--scales", "64,96", "--size", "64", "--out", str(tmp_path / "run"),
+               "--events", "jsonl"])
+    assert rc == 0
+    events = _events(capsys.readouterr().out)
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "run_started" and kinds[-1] == "finished" and "log" in kinds
+    started, finished = events[0].data, events[-1].data
+    assert started["task"] == "cadx" and started["sizes"] == [64, 96]
+    progress = [e.data for e in events if e.kind == "epoch_progress"]
+    # every pooling pass reports its batches, up to the last one, as one "epoch" of the run
+    assert sorted({p["epoch"] for p in progress}) == list(range(started["epochs"]))
+    last = {p["epoch"]: p for p in progress}
+    assert all(p["step"] == p["steps"] and p["eta_s"] == 0 for p in last.values())
+    report = json.loads((tmp_path / "run" / "cadx_fit.json").read_text())
+    best = next(g for g in report["grid"] if g["l2"] == report["l2"])
+    assert finished["model"] == str(tmp_path / "run" / "model.safetensors")
+    assert finished["l2"] == report["l2"] and finished["holdout"] == best["holdout"]
+    assert set(finished["holdout"]) == {"64", "96"}
+
+
+def test_a_cancelled_fit_ends_cancelled_and_writes_no_model(tmp_path):
+    from training_helpers import Recorder
+
+    from training.cadx_run import run_cadx_fit
+    from training.config import TrainConfig
+    from training.events import CancelToken
+
+    torch.manual_seed(0)
+    src = save_model(tmp_path / "seg", create_model(TINY).eval(), TINY, threshold=0.4)
+    root = write_classed(tmp_path / "ds")
+    cancel = CancelToken()
+    rec = Recorder(lambda ev: ev.kind == "epoch_progress" and ev.data["epoch"] == 1
+                   and cancel.cancel())  # as SIGTERM does, in the second pass
+    cfg = TrainConfig(sources=[{"path": str(root), "holdout": 0.25}], out=str(tmp_path / "run"),
+                      init_from=str(src), cadx_views="flips")
+    assert run_cadx_fit(cfg, rec, cancel) is None
+    assert rec.kinds()[-1] == "cancelled" and "no model" in rec.of("cancelled")[0].data["message"]
+    assert max(e.data["epoch"] for e in rec.of("epoch_progress")) == 1  # stopped there
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+    assert not (tmp_path / "run" / "cadx_fit.json").exists()
+
+
+def test_a_bad_model_or_no_classes_fails_with_one_line(tmp_path, capsys):
+    from training.cli import main
+
+    root = write_classed(tmp_path / "ds")
+    args = ["--task", "cadx", "--source", f"{root}:holdout=0.25", "--out", str(tmp_path / "run"),
+            "--events", "jsonl"]
+    assert main([*args, "--init-from", str(tmp_path / "missing.safetensors")]) == 2
+    out = capsys.readouterr()
+    failed = _events(out.out)[-1]
+    assert failed.kind == "failed" and failed.data["expected"]
+    assert "missing.json" in failed.data["error"] and failed.data["error"] in out.err
+    src = save_model(tmp_path / "seg", create_model(TINY).eval(), TINY, threshold=0.4)
+    shutil.rmtree(root / "classes")
+    assert main([*args, "--init-from", str(src)]) == 2
+    failed = _events(capsys.readouterr().out)[-1]
+    assert failed.kind == "failed" and "classes/" in failed.data["error"]
+    assert not (tmp_path / "run" / "model.safetensors").exists()
