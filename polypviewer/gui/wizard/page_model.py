@@ -2,7 +2,8 @@
 
 Only encoders whose ImageNet weights ship offline (``available_pretrained``) can start
 pretrained; any other encoder trains from scratch. Fine-tuning takes the network shape from
-the chosen model file, since the run must rebuild exactly that network.
+the chosen model file, since the run must rebuild exactly that network. The neoplastic head
+fit starts from such a model too, and takes nothing else from this page but its own options.
 """
 
 from __future__ import annotations
@@ -28,12 +29,17 @@ from ...engine.models.factory import ARCHS
 from ...engine.models.pretrained import available_pretrained
 from ...engine.models.registry import list_models
 from ..workers import Task
+from .page_cadx import CadxOptions
 from .spec import PRESETS
 
 SCRATCH_ENCODERS = ("resnet18", "resnet34", "mobilenet_v2", "efficientnet-b0")
 TASKS = (("polyp", "Polyp segmentation (with frame-classification head)"),
          ("other", "Another target with the same engine (segmentation, e.g. instruments)"),
-         ("classify", "Frame classification only (one folder per class)"))
+         ("classify", "Frame classification only (one folder per class)"),
+         ("cadx", "Neoplastic head fit (research): fit the neoplastic head of a trained model "
+                  "on the classes/ maps, as the bundled models' heads are made"))
+NO_CLASSES = ("None of the datasets has a classes/ folder (0 background, 1 neoplastic, "
+              "2 non-neoplastic): the neoplastic head fit needs at least one.")
 
 
 def _radio_group(parent: QWidget, items) -> tuple[QButtonGroup, dict[str, QRadioButton]]:
@@ -72,6 +78,8 @@ class ModelPage(QWizardPage):
         self.models_task.finished.connect(self._models_found)
         self.models_task.failed.connect(self._models_failed)
         self.models_task.start()  # reading the models folders is file I/O: not on the UI thread
+        self.cadx_options = CadxOptions()
+        self.cadx_options.changed.connect(self._refresh)
         self.note = QLabel()
         self.note.setWordWrap(True)
         form = QFormLayout()
@@ -92,6 +100,7 @@ class ModelPage(QWizardPage):
                 lay.addLayout(row)
             else:
                 lay.addWidget(b)
+        lay.addWidget(self.cadx_options)
         lay.addWidget(self.note)
         lay.addStretch(1)
         self.task_group.buttonToggled.connect(self._refresh)
@@ -107,11 +116,12 @@ class ModelPage(QWizardPage):
         data = self.wizard().data_page
         classify = data.layout_kind == "classify"
         self.task_btn["classify"].setEnabled(classify)
-        self.task_btn["polyp"].setEnabled(not classify)
-        self.task_btn["other"].setEnabled(not classify)
+        for key in ("polyp", "other", "cadx"):
+            self.task_btn[key].setEnabled(not classify)
         if classify:
             self.task_btn["classify"].setChecked(True)
-        elif self.task_btn["classify"].isChecked():
+        elif self.task_btn["classify"].isChecked() or (
+                self.task_btn["cadx"].isChecked() and not self.task_btn["cadx"].isEnabled()):
             self.task_btn["polyp"].setChecked(True)
         self._refresh()
 
@@ -157,22 +167,30 @@ class ModelPage(QWizardPage):
                 (self.task() == "classify"):
             self._fill_encoders()
         task, enc = self.task(), self.encoder.currentText()
+        cadx = task == "cadx"  # the network, size and weights are the chosen model's
         self.target.setEnabled(task == "other")
-        self.arch.setEnabled(task != "classify")
+        self.arch.setEnabled(task not in ("classify", "cadx"))
+        for w in (self.encoder, self.size):
+            w.setEnabled(not cadx)
         can_pretrain = enc in self.pretrained
-        self.init_btn["imagenet"].setEnabled(can_pretrain)
+        self.init_btn["imagenet"].setEnabled(can_pretrain and not cadx)
+        self.init_btn["scratch"].setEnabled(not cadx)
         if not can_pretrain and self.init() == "imagenet":
             self.init_btn["scratch"].setChecked(True)
         fine = task != "classify" and self.base_model.count() > 0
         self.init_btn["model"].setEnabled(fine)
         if not fine and self.init() == "model":
             self.init_btn["scratch"].setChecked(True)
+        if cadx and fine:
+            self.init_btn["model"].setChecked(True)
         self.base_model.setEnabled(self.init() == "model")
-        notes = []
-        if not can_pretrain:
+        self.cadx_options.setVisible(cadx)
+        self.cadx_options.set_model_size(self.base_meta().get("config", {}).get("input_size"))
+        notes = self._cadx_notes() if cadx else []
+        if not can_pretrain and not cadx:
             notes.append(f"{enc} has no offline ImageNet weights here, so it trains from scratch "
                          f"(offline weights: {', '.join(self.pretrained) or 'none installed'}).")
-        if self.init() == "model":
+        if self.init() == "model" and not cadx:
             meta = self.base_meta()
             if meta:
                 cfg = meta.get("config", {})
@@ -180,6 +198,27 @@ class ModelPage(QWizardPage):
                              f"{cfg.get('arch')} / {cfg.get('encoder')}.")
         self.note.setText(" ".join(notes))
         self.completeChanged.emit()
+
+    def _with_classes(self) -> bool:
+        wiz = self.wizard()
+        return wiz is not None and bool(wiz.data_page.with_classes)
+
+    def _cadx_notes(self) -> list[str]:
+        """Why Next waits, else what the fit does."""
+        if self.base_model.count() == 0:
+            return ["The neoplastic head fit starts from a trained model, and none was found: "
+                    "train or register one first."]
+        if not self._with_classes():
+            return [NO_CLASSES]
+        if not self.base_meta():
+            return ["Choose the trained model whose neoplastic head is fitted (beside "
+                    "'Fine-tune an existing model')."]
+        if not self.cadx_options.sizes():
+            return ["Tick at least one size to pool the polyps at."]
+        return [f"The fit keeps the network and segmentation of {self.base_meta().get('name')} "
+                "bit for bit and fits its neoplastic head, in closed form on the CPU (minutes), "
+                "on the training polyps of the datasets with classes/; there are no epochs, "
+                "learning rate, loss or augmentation to set."]
 
     def _models_found(self, _task, entries) -> None:
         self.models_task = None
@@ -201,10 +240,13 @@ class ModelPage(QWizardPage):
     def isComplete(self) -> bool:
         if self.task() == "other" and not self.target.text().strip():
             return False
+        if self.task() == "cadx" and not (self.init() == "model" and self._with_classes()
+                                          and self.cadx_options.sizes()):
+            return False
         return not (self.init() == "model" and not self.base_meta())
 
     def apply(self, spec) -> None:
-        spec.task = "classify" if self.task() == "classify" else "segment"
+        spec.task = self.task() if self.task() in ("classify", "cadx") else "segment"
         spec.target = "polyp" if self.task() == "polyp" else self.target.text().strip()
         spec.cls_head = self.task() == "polyp"
         spec.arch, spec.encoder, spec.size = self.arch.currentText(), self.encoder.currentText(), \
@@ -219,6 +261,9 @@ class ModelPage(QWizardPage):
             spec.cls_head = bool(cfg.get("classification_head", spec.cls_head))
             dec = cfg.get("decoder_channels")
             spec.decoder_channels = tuple(dec) if dec else None
+        if spec.task == "cadx":
+            spec.size = int(self.base_meta().get("config", {}).get("input_size", spec.size))
+            self.cadx_options.apply(spec)
 
 
 class SplitPage(QWizardPage):

@@ -26,6 +26,8 @@ class RunPage(QWizardPage):
         if self.proc is not None and self.proc.running:
             return
         self.error.setText("")
+        fit = self.wizard().model_page.task() == "cadx"
+        self.setTitle("Neoplastic head fit" if fit else "Training")
         try:
             self.proc = self.wizard().start_run()
         except Exception as e:  # noqa: BLE001 - e.g. an unwritable runs folder: say so, stay up

@@ -104,6 +104,12 @@ class SettingsPage(QWizardPage):
         self.estimate_btn.clicked.connect(self.estimate)
         self.estimate_label = QLabel()
         self.estimate_label.setWordWrap(True)
+        self.cadx_note = QLabel("The neoplastic head fit runs on the CPU in closed form: the "
+                                "presets, device, epochs, learning rate, loss, augmentation, "
+                                "Optuna and the run-time estimate are for training and are "
+                                "not used.")
+        self.cadx_note.setWordWrap(True)
+        self.cadx_note.hide()
         self._build()
         self.apply_preset(self.default_preset)
         for w in (self.epochs, self.batch, self.lr, self.early, self.max_images, self.strength):
@@ -112,7 +118,7 @@ class SettingsPage(QWizardPage):
             w.currentTextChanged.connect(self._custom)
 
     def _build(self) -> None:
-        top = QFormLayout()
+        self.top = top = QFormLayout()
         top.addRow("Preset", self.preset)
         top.addRow("Name", self.name)
         top.addRow("Description", self.description)
@@ -141,6 +147,7 @@ class SettingsPage(QWizardPage):
         lay.addWidget(self.advanced)
         lay.addWidget(self.tune)
         lay.addLayout(est)
+        lay.addWidget(self.cadx_note)
         lay.addStretch(1)
 
     # ---- presets -----------------------------------------------------------------------
@@ -178,10 +185,25 @@ class SettingsPage(QWizardPage):
         segment = wiz.model_page.task() != "classify"
         # tune pools datasets: no sources (negatives, equal shares, the neoplastic channel)
         self.tune.setEnabled(segment and not wiz.spec().uses_sources)
+        self.show_for_task(wiz.model_page.task())
         if not self.name.text():
             roots = wiz.data_page.datasets()
             target = wiz.model_page.target.text() if wiz.model_page.task() == "other" else ""
+            if wiz.model_page.task() == "cadx":  # the fitted model, named after the one it extends
+                target = f"{wiz.model_page.base_meta().get('name', 'model')}-neoplastic-head"
+                roots = []
             self.name.setText("-".join(x for x in (target, Path(roots[0]).name if roots else "") if x))
+
+    def show_for_task(self, task: str) -> None:
+        """The neoplastic head fit reads none of the training settings: they are hidden."""
+        fit = task == "cadx"
+        for w in (self.preset, self.device):
+            self.top.setRowVisible(w, not fit)
+        for w in (self.advanced, self.tune, self.estimate_btn, self.estimate_label):
+            w.setVisible(not fit)
+        self.cadx_note.setVisible(fit)
+        self.setButtonText(QWizard.WizardButton.CommitButton,
+                           "Start the fit" if fit else "Start training")
 
     def apply(self, spec: RunSpec) -> None:
         spec.epochs, spec.batch_size, spec.lr = self.epochs.value(), self.batch.value(), self.lr.value()
@@ -196,7 +218,8 @@ class SettingsPage(QWizardPage):
         spec.trials = self.trials.value()
         spec.tune_timeout_s = self.budget.value() * 60 or None
         spec.name, spec.description = self.name.text().strip(), self.description.text().strip()
-        if getattr(self, "preset_size", None) and self.preset.currentText() in PRESETS:
+        if getattr(self, "preset_size", None) and self.preset.currentText() in PRESETS \
+                and spec.task != "cadx":  # the fit pools at the model's own size
             spec.size = self.preset_size
 
     # ---- preview and estimate ----------------------------------------------------------

@@ -35,7 +35,7 @@ class RunSpec:
     mix: str = "pooled"
     cadx: bool = False  # train the neoplastic channel on the datasets' classes/ maps
     framed_negatives: float = 0.0  # share of negative draws shown as whole frames
-    task: str = "segment"  # segment | classify
+    task: str = "segment"  # segment | classify | cadx (the neoplastic head fit of init_from)
     target: str = "polyp"  # what is segmented: polyp, instrument, ...
     cls_head: bool = True
     arch: str = "Unet"
@@ -69,13 +69,15 @@ class RunSpec:
     tune_timeout_s: float | None = None
     name: str = ""
     description: str = ""
+    cadx_sizes: list[int] = field(default_factory=list)  # cadx: pooled at (default: size)
+    cadx_flips: bool = True  # cadx: each training polyp also in the four flips stills use
 
     @property
     def uses_sources(self) -> bool:
         """Sources mode (``--source`` per dataset): the only form that takes negatives, weights
         and classes/; k-fold and tune pool datasets, so they are off in this mode."""
-        return self.task == "segment" and (self.mix == "balanced" or self.cadx
-                                           or bool(self.negatives))
+        return self.task == "cadx" or self.task == "segment" and (
+            self.mix == "balanced" or self.cadx or bool(self.negatives))
 
     @property
     def command_name(self) -> str:
@@ -109,8 +111,35 @@ def source_args(spec: RunSpec) -> list[str]:
     return args
 
 
+def cadx_args(spec: RunSpec, out: str) -> list[str]:
+    """``train --task cadx``: only what the neoplastic head fit reads (no epochs, lr, loss,
+    augmentation: it is a closed-form fit on the CPU)."""
+    if not spec.init_from:
+        raise ValueError("the neoplastic head fit needs a trained model to start from: choose "
+                         "it under 'Fine-tune an existing model'")
+    if not any((Path(d) / "classes").is_dir() for d in spec.datasets):
+        raise ValueError("none of the datasets has a classes/ folder (neoplastic / "
+                         "non-neoplastic maps): the neoplastic head fit needs at least one")
+    if spec.tune or spec.split == "kfold":
+        raise ValueError("the neoplastic head fit has no k-fold or Optuna search")
+    sizes = sorted(set(spec.cadx_sizes or [spec.size]))
+    args = [*source_args(spec), "--out", out, "--task", "cadx", "--init-from", spec.init_from,
+            "--size", str(spec.size), "--scales", ",".join(str(v) for v in sizes),
+            "--cadx-views", "flips" if spec.cadx_flips else "off", "--seed", str(spec.seed)]
+    _opt(args, "--threads", spec.threads, 0)
+    return _naming(args, spec)
+
+
+def _naming(args: list[str], spec: RunSpec) -> list[str]:
+    _opt(args, "--name", spec.name or None)
+    _opt(args, "--description", spec.description or None)
+    return args
+
+
 def train_args(spec: RunSpec, out: str) -> list[str]:
     """Options after ``polypviewer train`` (or ``tune``), without ``--events``."""
+    if spec.task == "cadx":
+        return cadx_args(spec, out)
     if spec.uses_sources and (spec.tune or spec.split == "kfold"):
         raise ValueError("k-fold and Optuna pool the datasets; choose 'pooled' without negatives "
                          "or the neoplastic channel")
@@ -155,9 +184,7 @@ def train_args(spec: RunSpec, out: str) -> list[str]:
     if spec.tune and spec.task == "segment":
         args += ["--trials", str(spec.trials)]
         _opt(args, "--timeout", spec.tune_timeout_s)
-    _opt(args, "--name", spec.name or None)
-    _opt(args, "--description", spec.description or None)
-    return args
+    return _naming(args, spec)
 
 
 def child_argv(command: str, args: list[str]) -> list[str]:
