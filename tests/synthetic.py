@@ -51,3 +51,20 @@ def write_video(path: Path, n: int = 6, seed: int = 0, fps: float = 10.0) -> Pat
         w.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     w.release()
     return path
+
+
+def write_classed(root, n=24, seed=0):
+    """One polyp per image; neoplastic ones are bluish, the others yellowish (a texture-free
+    stand-in for what separates them), with class maps like BKAI's (1 / 2)."""
+    rng = np.random.default_rng(seed)
+    for sub in ("images", "masks", "classes"):
+        (root / sub).mkdir(parents=True)
+    for i in range(n):
+        img, mask = synthetic_frame(rng)
+        neo = i % 2 == 0
+        img[mask > 0] = (150, 150, 230) if neo else (230, 220, 120)
+        cls = np.where(mask > 0, 1 if neo else 2, 0).astype(np.uint8)
+        cv2.imwrite(str(root / "images" / f"i{i:02d}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(root / "masks" / f"i{i:02d}.png"), mask)
+        cv2.imwrite(str(root / "classes" / f"i{i:02d}.png"), cls)
+    return root

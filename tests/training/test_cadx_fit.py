@@ -6,11 +6,10 @@ import json
 import shutil
 from dataclasses import replace
 
-import cv2
 import numpy as np
 import pytest
 import torch
-from synthetic import TINY, synthetic_frame
+from synthetic import TINY, synthetic_frame, write_classed
 
 from polypviewer.engine.errors import DatasetError
 from polypviewer.engine.models.factory import create_model
@@ -21,23 +20,6 @@ from training.data import LABEL_NEOPLASTIC, LABEL_NON_NEOPLASTIC
 from training.sources import gather_sources
 
 TWO = replace(TINY, seg_channels=2)
-
-
-def write_classed(root, n=24, seed=0):
-    """One polyp per image; neoplastic ones are bluish, the others yellowish (a texture-free
-    stand-in for what separates them), with class maps like BKAI's (1 / 2)."""
-    rng = np.random.default_rng(seed)
-    for sub in ("images", "masks", "classes"):
-        (root / sub).mkdir(parents=True)
-    for i in range(n):
-        img, mask = synthetic_frame(rng)
-        neo = i % 2 == 0
-        img[mask > 0] = (150, 150, 230) if neo else (230, 220, 120)
-        cls = np.where(mask > 0, 1 if neo else 2, 0).astype(np.uint8)
-        cv2.imwrite(str(root / "images" / f"i{i:02d}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        cv2.imwrite(str(root / "masks" / f"i{i:02d}.png"), mask)
-        cv2.imwrite(str(root / "classes" / f"i{i:02d}.png"), cls)
-    return root
 
 
 def test_the_head_is_linear_so_its_region_mean_is_the_pooled_read_out():

@@ -1,7 +1,8 @@
 """Live view of one child run: loss and Dice/IoU curves, progress with ETA, samples, log, Cancel.
 
 It only listens to a ``RunProcess``; it can be closed and re-opened (events are replayed) while
-the run goes on.
+the run goes on. A neoplastic head fit (``run_started`` with task "cadx") has no curves or
+samples: its passes take the place of epochs.
 """
 
 from __future__ import annotations
@@ -96,9 +97,10 @@ class RunMonitor(QWidget):
         top.addWidget(self.status, 1)
         top.addWidget(self.cancel_btn)
         bars = QGridLayout()  # one column per kind, so both bars line up
-        for r, (label, bar, eta) in enumerate((("Epoch", self.epoch_bar, self.epoch_eta),
-                                               ("Run", self.run_bar, self.run_eta))):
-            bars.addWidget(QLabel(label), r, 0)
+        self.bar_labels = [QLabel("Epoch"), QLabel("Run")]
+        for r, (label, bar, eta) in enumerate(((self.bar_labels[0], self.epoch_bar, self.epoch_eta),
+                                               (self.bar_labels[1], self.run_bar, self.run_eta))):
+            bars.addWidget(label, r, 0)
             bars.addWidget(bar, r, 1)
             bars.addWidget(eta, r, 2)
         bars.setColumnStretch(1, 1)
@@ -150,6 +152,8 @@ class RunMonitor(QWidget):
         self.t_started = time.time()
         self.epoch_bar.setValue(0)
         self.run_bar.setValue(0)
+        self.what = "Training"  # what failed, in the status line
+        self._show_fit(False)
         for c in self.curves.values():
             c.setData([], [])
         self.log.clear()
@@ -200,14 +204,26 @@ class RunMonitor(QWidget):
         tag = f"trial {d['trial']}: " if "trial" in d else ""
         if ev.kind == "run_started":
             self.epochs, self.start_epoch = int(d.get("epochs", 0)), int(d.get("start_epoch", 0))
-            self.status.setText(f"{tag}training on {d.get('device')}: {d.get('n_train')} train / "
-                                f"{d.get('n_val')} val images")
+            fit = d.get("task") == "cadx"
+            self._show_fit(fit)
+            if fit:
+                self.what = "The neoplastic head fit"
+                self.status.setText(
+                    f"fitting the neoplastic head of {home_short(str(d.get('init_from')))} at "
+                    f"{', '.join(str(v) for v in d.get('sizes', []))} px on the "
+                    f"{d.get('device')}: {d.get('n_train')} train / {d.get('n_val')} holdout images")
+            else:
+                self.status.setText(f"{tag}training on {d.get('device')}: {d.get('n_train')} "
+                                    f"train / {d.get('n_val')} val images")
             self.run_bar.setRange(0, max(1, self.epochs))
             self.run_bar.setValue(self.start_epoch)
         elif ev.kind == "epoch_progress":
             self.epoch_bar.setRange(0, max(1, int(d["steps"])))
             self.epoch_bar.setValue(int(d["step"]))
-            self.epoch_bar.setFormat(f"epoch {d['epoch'] + 1}: %v/%m  loss {d['loss']:.4f}")
+            self.epoch_bar.setFormat(
+                f"{d['label']}: %v/%m batches" if "label" in d else
+                f"epoch {d['epoch'] + 1}: %v/%m  loss {d['loss']:.4f}")
+            self.run_bar.setValue(int(d["epoch"]) + (d["step"] >= d["steps"]))
             self.epoch_eta.setText(f"ETA {format_duration(d.get('eta_s', 0))}")
             self._run_eta(d["epoch"] + d["step"] / max(1, d["steps"]))
         elif ev.kind == "epoch_metrics":
@@ -223,6 +239,13 @@ class RunMonitor(QWidget):
             self.on_log(tag + str(d.get("message", ev.kind)))
         elif ev.kind == "failed":
             self.on_log(f"{tag}failed: {d.get('error')}")
+
+    def _show_fit(self, fit: bool) -> None:
+        """A fit's passes in the bars, its log below; no curves or samples to show."""
+        self.plots.setVisible(not fit)
+        self.samples.setVisible(not fit)
+        self.bar_labels[0].setText("Pass" if fit else "Epoch")
+        self.run_bar.setFormat("%v / %m passes" if fit else "%v / %m epochs")
 
     def _run_eta(self, done_epochs: float) -> None:
         todo = self.epochs - done_epochs
@@ -269,7 +292,7 @@ class RunMonitor(QWidget):
             self.status.setText(home_short(message) or "cancelled")
             self.status.setStyleSheet("color: #a06000;")
         else:
-            self.status.setText(f"Training failed: {home_short(message)}")
+            self.status.setText(f"{self.what} failed: {home_short(message)}")
             self.status.setStyleSheet("color: #c0392b; font-weight: bold;")
         if notify:
             self.ended.emit(status, message)

@@ -151,7 +151,9 @@ class RunProcess(QObject):
         if tail:
             self._emit_log(tail)
         if self.cancel_requested or self._seen("cancelled"):
-            self._end("cancelled", "cancelled; the last finished epoch is kept for resume")
+            said = self._seen("cancelled")  # the child's own words (a fit keeps nothing)
+            self._end("cancelled", str(said.data.get("message", "")) if said is not None else
+                      "cancelled; the last finished epoch is kept for resume")
         elif code == 0 and exit_status == QProcess.ExitStatus.NormalExit and self._seen("finished"):
             self._end("finished", "")
         elif code == 0 and exit_status == QProcess.ExitStatus.NormalExit and self.command == "tune":

@@ -47,6 +47,16 @@ def model_card(name: str, description: str, meta: dict, run_dir: Path) -> str:
     for key in ("val_dice_model_res", "val_iou_model_res", "val_accuracy", "val_auc"):
         if key in tr:
             lines.append(f"- {key.replace('_', ' ')}: {tr[key]:.4f}")
+    head = tr.get("neoplastic_head")
+    if isinstance(head, dict):
+        lines += ["", "## Neoplastic head fit (research)", "",
+                  f"- sizes: {head.get('sizes')}; views: {head.get('views')}; "
+                  f"l2: {head.get('l2')}; sources: {head.get('sources')}"]
+        for at, v in (head.get("holdout") or {}).items():
+            p = v.get("predicted", {})
+            lines.append(f"- holdout at {at} px, predicted regions: {p.get('polyps')} polyps, "
+                         f"accuracy {p.get('accuracy', float('nan')):.3f}, "
+                         f"AUC {p.get('auc', float('nan')):.3f}")
     lines += ["", "Validation scores come from the run's own held-out images; check the model on "
               "your data before relying on it.", ""]
     return "\n".join(lines)
@@ -70,9 +80,11 @@ def register_run(run_dir: str | Path, name: str, description: str = "") -> Path:
     meta = loaded.metadata
     training = dict(meta.get("training", {}), run=run_dir.name)
     dest_dir = fsutil.check_writable_dir(user_models_dir())
+    # the operating points travel with the weights (a neoplastic head fit keeps its model's)
     path = save_model(dest_dir / name, loaded.model, loaded.config, threshold=loaded.threshold,
                       name=name, description=description or meta.get("description", ""),
-                      training=training)
+                      training=training, frame_threshold=meta.get("frame_threshold"),
+                      fast_size=meta.get("fast_size"), tracking=meta.get("tracking"))
     saved = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     fsutil.write_text(dest_dir / f"{name}.md", model_card(name, description, saved, run_dir))
     return path

@@ -1,7 +1,8 @@
 """A finished run: metrics, plots, comparison with the current model, Register and Use now.
 
 Used as the wizard's last page and on its own from the Runs panel. The comparison runs both
-models in a worker over the run's validation images (``split.json``).
+models in a worker over the run's validation images (``split.json``). A neoplastic head fit
+shows its holdout table instead: its segmentation is its model's, so there is nothing to compare.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..pixmaps import rgb_pixmap
 from ..workers import Task
 from .compute import compare_models, format_duration
 from .register import register_run
+from .runs import CADX_FILE
 from .widgets import AutoHideLabel, FitPixmapLabel, home_short
 
 PLOTS = (("Curves", "curves.png"), ("Threshold sweep", "threshold_sweep.png"),
@@ -57,6 +59,33 @@ def _value(key: str, v) -> str:
     if key == "best_epoch" and isinstance(v, int):
         return str(v + 1)  # runs count epochs from 0; the plots and the user from 1
     return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _score(v) -> str:
+    return f"{v:.3f}" if isinstance(v, (int, float)) and v == v else "–"
+
+
+def cadx_html(fit: dict) -> str:
+    """The fit's chosen L2 on the holdout, per size: over the regions the model predicts (what
+    the app shows) and over the true polyps."""
+    best = next((g for g in fit.get("grid", []) if g.get("l2") == fit.get("l2")), {})
+    head = ("<tr><th>size</th><th colspan=3>predicted regions</th>"
+            "<th colspan=3>true polyps</th></tr><tr><th></th>"
+            + "<th>polyps</th><th>accuracy</th><th>AUC</th>" * 2 + "</tr>")
+    rows = []
+    for at, v in (best.get("holdout") or {}).items():
+        cells = "".join(f"<td>{v[k].get('polyps', 0)}</td><td>{_score(v[k].get('accuracy'))}"
+                        f"</td><td>{_score(v[k].get('auc'))}</td>" for k in ("predicted", "truth"))
+        rows.append(f"<tr><td>{at} px</td>{cells}</tr>")
+    table = (f"<table cellpadding=3>{head}{''.join(rows)}</table>" if rows
+             else "<p>No holdout polyps of a known class: nothing to score.</p>")
+    model = Path(str(fit.get("init_from", "?"))).stem
+    train = best.get("train", {})
+    return (f"<p><b>Neoplastic head fit</b> of {model} at "
+            f"{', '.join(str(v) for v in fit.get('sizes', []))} px"
+            f"{' in the four flips' if fit.get('views') == 'flips' else ''} on "
+            f"{train.get('polyps', '?')} training polyps; L2 {fit.get('l2')} chosen by the "
+            "holdout AUC over the predicted regions. Holdout, one view:</p>" + table)
 
 
 def _overlay(rgb: np.ndarray, mask: np.ndarray, side: int = 160) -> QPixmap:
@@ -103,7 +132,7 @@ class ResultsView(QWidget):
         self._build()
 
     def _build(self) -> None:
-        cmp = QGroupBox("Comparison on the run's validation images")
+        self.cmp_box = cmp = QGroupBox("Comparison on the run's validation images")
         cl = QVBoxLayout(cmp)
         cl.addWidget(self.compare_btn)
         cl.addWidget(self.compare_label)
@@ -145,10 +174,7 @@ class ResultsView(QWidget):
         self.register_status.setText("")
         self.compare_label.setText("")
         self._clear_pairs()
-        try:
-            summary = json.loads((self.run_dir / "summary.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            summary = {}
+        summary = _read_json(self.run_dir / "summary.json") or {}
         keys = (("val_dice_model_res", "validation Dice"), ("val_iou_model_res", "validation IoU"),
                 ("threshold", "threshold"), ("val_accuracy", "validation accuracy"),
                 ("val_auc", "validation AUC"), ("n_train", "training images"),
@@ -156,7 +182,9 @@ class ResultsView(QWidget):
                 ("best_epoch", "best epoch"), ("train_time_s", "training time"),
                 ("device", "device"))
         pairs = [(label, _value(k, summary[k])) for k, label in keys if k in summary]
-        self.metrics.setText(_metrics_html(pairs) if pairs
+        fit = _read_json(self.run_dir / CADX_FILE)
+        self.cmp_box.setVisible(fit is None)
+        self.metrics.setText(cadx_html(fit) if fit is not None else _metrics_html(pairs) if pairs
                              else "No summary.json: the run has not finished.")
         self.tabs.clear()
         for title, fname in PLOTS:
@@ -307,6 +335,14 @@ class ResultsView(QWidget):
 
     def busy(self) -> bool:
         return self.compare_task is not None or self.register_task is not None
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _compare_gen(run: Path, new: str, other: str, cancel):

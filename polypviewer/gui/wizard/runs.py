@@ -1,7 +1,8 @@
 """Training run folders read from disk: status, settings, best metrics, reproducing command.
 
 Status comes from files so the Runs panel is right after a restart too: ``summary.json`` (or
-``cv_summary.json`` / ``best.json`` for studies) means finished; the last line of the event log
+``cv_summary.json`` / ``best.json`` for studies, ``cadx_fit.json`` for a neoplastic head
+fit) means finished; the last line of the event log
 the app keeps (``events.jsonl``) tells cancelled or failed; a ``checkpoint.pt`` left without any
 of those and no live process means the run was interrupted.
 """
@@ -14,11 +15,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.sources import parse_source
+
 from .spec import display_command, quote
 
 EVENTS_FILE = "events.jsonl"  # the child's JSON events, as the app received them
 COMMAND_FILE = "command.json"  # {"command": "train"|"tune", "args": [...]}: what the app ran
-DONE_FILES = ("summary.json", "cv_summary.json", "best.json")
+CADX_FILE = "cadx_fit.json"  # the neoplastic head fit's report (training.cadx)
+DONE_FILES = ("summary.json", "cv_summary.json", CADX_FILE, "best.json")
 STATUSES = ("running", "finished", "cancelled", "failed", "interrupted", "empty")
 
 
@@ -68,7 +72,7 @@ def run_status(run: Path, live: bool = False) -> tuple[str, str]:
     """(status, message) of a run folder; ``live``: a child process of this app runs it."""
     if live:
         return "running", ""
-    if any((run / f).is_file() for f in DONE_FILES[:2]) or _is_study_result(run / "best.json"):
+    if any((run / f).is_file() for f in DONE_FILES[:3]) or _is_study_result(run / "best.json"):
         return "finished", ""
     ev = last_event(run)
     if ev and ev.get("kind") in ("cancelled", "failed"):
@@ -96,7 +100,29 @@ def _settings(cfg: dict) -> str:
             f"lr {cfg.get('lr', '?')}, {cfg.get('augment', '?')} augmentation")
 
 
+def _arg(args: list[str], flag: str, default: str = "?") -> str:
+    return args[args.index(flag) + 1] if flag in args[:-1] else default
+
+
+def _cadx_settings(fit: dict, args: list[str]) -> str:
+    """The fit's model, sizes and views: from its report, or the command while it runs."""
+    model = fit.get("init_from") or _arg(args, "--init-from")
+    sizes = ", ".join(str(v) for v in fit["sizes"]) if "sizes" in fit else _arg(args, "--scales")
+    views = fit.get("views") or _arg(args, "--cadx-views", "off")
+    return (f"neoplastic head fit of {Path(model).stem} at {sizes} px"
+            + (", four flips" if views == "flips" else ""))
+
+
 def _best(run: Path) -> str:
+    fit = _json(run / CADX_FILE)
+    if isinstance(fit, dict):
+        best = next((g for g in fit.get("grid", []) if g.get("l2") == fit.get("l2")), {})
+        # over the predicted regions, as the app shows it; where it predicted none, the true ones
+        for key, over in (("holdout_auc", ""), ("holdout_auc_truth", " (true polyps)")):
+            auc = best.get(key)
+            if isinstance(auc, float) and auc == auc:
+                return f"holdout AUC {auc:.3f}{over}"
+        return ""
     summ = _json(run / "summary.json")
     if isinstance(summ, dict):
         if "val_dice_model_res" in summ:
@@ -116,16 +142,35 @@ def read_run(run: Path, live: bool = False) -> RunInfo:
     status, msg = run_status(run, live)
     cfg = _json(run / "config.json")
     cfg = cfg if isinstance(cfg, dict) else {}
-    datasets = [Path(d).name for d in cfg.get("datasets", [])]
+    cmd = _json(run / COMMAND_FILE) or {}
+    args = [str(a) for a in cmd.get("args", [])] if isinstance(cmd, dict) else []
+    datasets = [Path(d).name for d in cfg.get("datasets", [])] or [
+        Path(str(s.get("path", ""))).name for s in cfg.get("sources", []) if isinstance(s, dict)]
     if not datasets:
-        cmd = _json(run / COMMAND_FILE) or {}
-        args = cmd.get("args", []) if isinstance(cmd, dict) else []
-        datasets = [Path(a).name for a in args[: args.index("--out")]] if "--out" in args else []
+        datasets = _args_datasets(args)
+    settings = _settings(cfg)
+    fit = _json(run / CADX_FILE)
+    if isinstance(fit, dict) or _arg(args, "--task") == "cadx":
+        settings = _cadx_settings(fit if isinstance(fit, dict) else {}, args)
     try:
         mtime = max(p.stat().st_mtime for p in run.iterdir()) if any(run.iterdir()) else run.stat().st_mtime
     except OSError:
         mtime = 0.0
-    return RunInfo(run, status, datasets, _settings(cfg), _best(run), msg, mtime)
+    return RunInfo(run, status, datasets, settings, _best(run), msg, mtime)
+
+
+def _args_datasets(args: list[str]) -> list[str]:
+    """Dataset names from a command: positional folders and ``--source`` paths before --out."""
+    head = args[: args.index("--out")] if "--out" in args else []
+    names, i = [], 0
+    while i < len(head):
+        spec = head[i + 1] if head[i] == "--source" and i + 1 < len(head) else head[i]
+        i += 2 if head[i] == "--source" else 1
+        try:
+            names.append(Path(parse_source(spec)["path"]).name)
+        except ValueError:
+            names.append(Path(spec).name)
+    return names
 
 
 def scan_runs(root: Path, live: set[str] | None = None) -> list[RunInfo]:

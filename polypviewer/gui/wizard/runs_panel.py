@@ -27,7 +27,7 @@ from ..workers import Task
 from .monitor import RunMonitor
 from .results import ResultsView
 from .run_scan import RunScanner
-from .runs import delete_run, reproduce_command
+from .runs import delete_run, reproduce_command, run_status
 from .widgets import home_short
 
 ROLE = Qt.ItemDataRole.UserRole
@@ -163,7 +163,7 @@ class RunsPanel(QWidget):
         dlg.setWindowTitle(run.name)
         dlg.resize(900, 700)
         lay = QVBoxLayout(dlg)
-        if proc is not None and (proc.running or not (run / "summary.json").is_file()):
+        if proc is not None and (proc.running or run_status(run)[0] != "finished"):
             view = RunMonitor()
             view.attach(proc)
         else:
