@@ -45,6 +45,26 @@ def gui_dataset(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture
+def wizard(qtbot, tmp_path):
+    """An open training wizard, every page built, on a stub main window; runs under tmp_path."""
+    from wizard_helpers import StubMainWindow
+
+    from polypviewer.gui.wizard import install
+
+    tools = install(StubMainWindow())
+    tools._runs_root = tmp_path / "runs"
+    qtbot.addWidget(tools.panel)
+    wiz = tools.open_wizard()
+    qtbot.addWidget(wiz)
+    qtbot.waitUntil(wiz.ready, timeout=60_000)  # pages are built over a few turns
+    yield wiz
+    if tools.wizard is not None:
+        qtbot.waitUntil(lambda: not tools.wizard.busy(), timeout=60_000)
+        tools.wizard.close()
+    tools.shutdown()
+
+
 def pv_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("pv-") and t.is_alive()]
 

@@ -9,11 +9,10 @@ import json
 import pytest
 import torch
 from synthetic import TINY, write_classed, write_dataset
-from wizard_helpers import StubMainWindow
+from wizard_helpers import added
 
 from polypviewer.engine.models.factory import create_model
 from polypviewer.engine.models.modelfile import load_model, save_model
-from polypviewer.gui.wizard import install
 from polypviewer.gui.wizard.runs import CADX_FILE, read_run
 from polypviewer.gui.wizard.spec import RunSpec, train_args
 from polypviewer.paths import user_models_dir
@@ -74,36 +73,16 @@ def test_the_fit_spec_refuses_what_the_fit_cannot_do(tmp_path, seg_model, change
         train_args(spec, "OUT")
 
 
-@pytest.fixture
-def wizard(qtbot, tmp_path):
-    tools = install(StubMainWindow())
-    tools._runs_root = tmp_path / "runs"
-    qtbot.addWidget(tools.panel)
-    wiz = tools.open_wizard()
-    qtbot.addWidget(wiz)
-    qtbot.waitUntil(wiz.ready, timeout=60_000)
-    qtbot.waitUntil(lambda: wiz.model_page.models_task is None, timeout=60_000)
-    yield wiz
-    if tools.wizard is not None:
-        qtbot.waitUntil(lambda: not tools.wizard.busy(), timeout=60_000)
-        tools.wizard.close()
-    tools.shutdown()
-
-
-def _added(qtbot, page, path) -> None:
-    page.add_dataset(path)
-    qtbot.waitUntil(lambda: not page.busy(), timeout=60_000)
-
-
 def test_the_fit_task_offers_its_options_and_hides_trainings(qtbot, wizard, tmp_path):
     data, mp = wizard.data_page, wizard.model_page
+    qtbot.waitUntil(lambda: mp.models_task is None, timeout=60_000)
     plain = write_dataset(tmp_path / "plain", n=6)
-    _added(qtbot, data, plain)
+    added(qtbot, data, plain)
     wizard.next()
     mp.task_btn["cadx"].setChecked(True)
     assert not mp.isComplete() and "classes/ folder" in mp.note.text()  # says why
     wizard.back()
-    _added(qtbot, data, write_classed(tmp_path / "classed", n=6))
+    added(qtbot, data, write_classed(tmp_path / "classed", n=6))
     wizard.next()
     assert mp.task_btn["cadx"].isChecked() and not mp.isComplete()
     assert "Choose the trained model" in mp.note.text()

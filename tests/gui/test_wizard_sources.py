@@ -8,9 +8,8 @@ import shutil
 
 import pytest
 from synthetic import write_dataset
-from wizard_helpers import StubMainWindow
+from wizard_helpers import added
 
-from polypviewer.gui.wizard import install
 from polypviewer.gui.wizard.spec import RunSpec, train_args
 from training.cli import add_train_arguments, config_from_args
 from training.run_sources import training_sources
@@ -94,33 +93,13 @@ def test_sources_refuse_kfold_and_tune(two):
         train_args(RunSpec(datasets=list(two), mix="balanced", tune=True), "OUT")
 
 
-@pytest.fixture
-def wizard(qtbot, tmp_path):
-    tools = install(StubMainWindow())
-    tools._runs_root = tmp_path / "runs"
-    qtbot.addWidget(tools.panel)
-    wiz = tools.open_wizard()
-    qtbot.addWidget(wiz)
-    qtbot.waitUntil(wiz.ready, timeout=60_000)  # pages are built over a few turns
-    yield wiz
-    if tools.wizard is not None:
-        qtbot.waitUntil(lambda: not tools.wizard.busy(), timeout=60_000)
-        tools.wizard.close()
-    tools.shutdown()
-
-
-def _added(qtbot, page, path) -> None:
-    page.add_dataset(path)
-    qtbot.waitUntil(lambda: not page.busy(), timeout=60_000)
-
-
 def test_data_page_accepts_negatives_and_forces_equal_share(qtbot, wizard, tmp_path):
     data = wizard.data_page
     neg = _negatives(tmp_path / "neg")
-    _added(qtbot, data, neg)
+    added(qtbot, data, neg)
     assert not data.isComplete() and "only negatives" in data.reason.text()
     good = write_dataset(tmp_path / "good", n=6)
-    _added(qtbot, data, good)
+    added(qtbot, data, good)
     assert data.isComplete(), data.reason.text()
     assert "neg: negatives (no masks), 4 images" in data.summary.text()
     assert data.mix.isVisibleTo(data) and data.mix.currentData() == "balanced"
@@ -145,10 +124,10 @@ def test_data_page_offers_mix_and_neoplastic_channel(qtbot, wizard, tmp_path):
     data = wizard.data_page
     one = write_dataset(tmp_path / "one", n=4)
     (one / "classes").mkdir()
-    _added(qtbot, data, one)
+    added(qtbot, data, one)
     assert not data.mix.isVisibleTo(data)  # one dataset: nothing to mix
     assert data.cadx.isEnabled() and "classes/" in data.summary.text()
-    _added(qtbot, data, write_dataset(tmp_path / "two", n=4, seed=1))
+    added(qtbot, data, write_dataset(tmp_path / "two", n=4, seed=1))
     assert data.mix.isVisibleTo(data) and data.mix.currentData() == "pooled"
     assert not wizard.spec().uses_sources
     data.mix.setCurrentIndex(1)
@@ -163,8 +142,8 @@ def test_data_page_takes_a_plain_image_folder_as_negatives(qtbot, wizard, tmp_pa
     data = wizard.data_page
     plain = tmp_path / "plain"
     shutil.copytree(_negatives(tmp_path / "neg") / "images", plain)
-    _added(qtbot, data, write_dataset(tmp_path / "good", n=6))
-    _added(qtbot, data, plain)
+    added(qtbot, data, write_dataset(tmp_path / "good", n=6))
+    added(qtbot, data, plain)
     assert data.isComplete(), data.reason.text()
     assert data.negatives == [str(plain)] and "plain: negatives (no masks), 4 images" \
         in data.summary.text()

@@ -40,6 +40,12 @@ def refreshed(qtbot, panel) -> None:
     qtbot.waitUntil(lambda: not panel.scanning(), timeout=60_000)
 
 
+def added(qtbot, page, path) -> None:
+    """Add a dataset on the Data page and wait for its check (it runs in a worker)."""
+    page.add_dataset(path)
+    qtbot.waitUntil(lambda: not page.busy(), timeout=60_000)
+
+
 def register(qtbot, view) -> None:
     """Press Register and wait for the worker that re-saves the model."""
     view.register()
