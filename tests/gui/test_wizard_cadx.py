@@ -92,6 +92,8 @@ def test_the_fit_task_offers_its_options_and_hides_trainings(qtbot, wizard, tmp_
     for w in (mp.arch, mp.encoder, mp.size, mp.init_btn["imagenet"], mp.init_btn["scratch"]):
         assert not w.isEnabled()
     assert mp.cadx_options.isVisibleTo(mp)
+    # the Data page's training choices (mix, framed negatives, the channel by gradient) go
+    assert not data.cadx.isVisibleTo(data) and not data.mix.isVisibleTo(data)
     own = mp.base_meta()["config"]["input_size"]
     assert mp.cadx_options.sizes() == [own]  # the model's own size by default
     assert {256, 320, 384, 448} <= set(mp.cadx_options.size_boxes)
@@ -118,6 +120,7 @@ def test_the_fit_task_offers_its_options_and_hides_trainings(qtbot, wizard, tmp_
     wizard.back()
     mp.task_btn["polyp"].setChecked(True)  # back to training: its settings return
     assert not mp.cadx_options.isVisibleTo(mp) and mp.size.isEnabled()
+    assert data.cadx.isVisibleTo(data) and data.mix.isVisibleTo(data)
     wizard.next()
     wizard.next()
     assert sp.advanced.isVisibleTo(sp) and not sp.cadx_note.isVisibleTo(sp)
@@ -158,6 +161,7 @@ def test_a_fit_run_is_monitored_shown_registered_and_listed(qtbot, tmp_path, seg
         assert f"<td>{at} px</td><td>{v['predicted']['polyps']}</td>" in text
         assert f"<td>{v['truth']['polyps']}</td><td>{v['truth']['accuracy']:.3f}</td>" in text
     assert view.register_btn.isEnabled() and not view.cmp_box.isVisibleTo(view)
+    assert not view.tabs.isVisibleTo(view)  # no curves or sweep to show
     view.name.setText("fitted")
     view.register()
     qtbot.waitUntil(lambda: view.register_task is None, timeout=60_000)

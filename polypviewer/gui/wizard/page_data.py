@@ -80,6 +80,7 @@ class DataPage(QWizardPage):
         self.layout_kind = "segment"
         self.negatives: list[str] = []  # datasets trained as "no polyp" images
         self.with_classes: list[str] = []  # datasets whose classes/ can train --cadx
+        self.fit_task = False  # the Task page chose the neoplastic head fit, which trains nothing
         self.task: Task | None = None
         self.eda_task: Task | None = None
         self.open_url = QDesktopServices.openUrl  # replaced in tests
@@ -157,10 +158,17 @@ class DataPage(QWizardPage):
     def busy(self) -> bool:
         return self.task is not None
 
+    def set_fit_task(self, fit: bool) -> None:
+        if fit != self.fit_task:
+            self.fit_task = fit
+            self._show_mix_choices()
+
     def _show_mix_choices(self) -> None:
         """The mix combo only where there is a choice; negatives force an equal share, since
-        a pooled run reads masks for every image."""
-        segment = self.report is not None and self.layout_kind == "segment"
+        a pooled run reads masks for every image. None of these choices is the neoplastic
+        head fit's (it draws nothing and trains no channel): hidden for it."""
+        segment = self.report is not None and self.layout_kind == "segment" \
+            and not self.fit_task
         many = len(self.datasets()) > 1 or bool(self.negatives)
         for w in (self.mix_label, self.mix):
             w.setVisible(segment and many)

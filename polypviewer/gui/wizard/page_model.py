@@ -185,6 +185,8 @@ class ModelPage(QWizardPage):
             self.init_btn["model"].setChecked(True)
         self.base_model.setEnabled(self.init() == "model")
         self.cadx_options.setVisible(cadx)
+        if self.wizard() is not None:
+            self.wizard().data_page.set_fit_task(cadx)
         self.cadx_options.set_model_size(self.base_meta().get("config", {}).get("input_size"))
         notes = self._cadx_notes() if cadx else []
         if not can_pretrain and not cadx:

@@ -191,6 +191,7 @@ class ResultsView(QWidget):
             pix = QPixmap(str(self.run_dir / fname))
             if not pix.isNull():
                 self.tabs.addTab(FitPixmapLabel(pix), title)
+        self.tabs.setVisible(self.tabs.count() > 0)  # a fit draws no curves
         finished = (self.run_dir / "model.safetensors").is_file()
         self.register_btn.setEnabled(finished)
         self.compare_btn.setEnabled(finished and (self.run_dir / "split.json").is_file())
