@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -208,4 +211,27 @@ def test_a_bad_model_or_no_classes_fails_with_one_line(tmp_path, capsys):
     assert main([*args, "--init-from", str(src)]) == 2
     failed = _events(capsys.readouterr().out)[-1]
     assert failed.kind == "failed" and "classes/" in failed.data["error"]
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+@pytest.mark.timeout(600)  # a child process that imports torch
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM: the wizard kills the child there")
+def test_sigterm_cancels_the_child_fit_as_the_wizard_does(tmp_path):
+    from training.events import Event
+
+    torch.manual_seed(0)
+    src = save_model(tmp_path / "seg", create_model(TINY).eval(), TINY, threshold=0.4)
+    root = write_classed(tmp_path / "ds")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "polypviewer", "train", "--task", "cadx", "--source",
+         f"{root}:holdout=0.25", "--init-from", str(src), "--scales", "64,128,192,256,320",
+         "--cadx-views", "flips", "--threads", "1", "--out", str(tmp_path / "run"),
+         "--events", "jsonl"], stdout=subprocess.PIPE, text=True)
+    events = []
+    for line in proc.stdout:
+        events.append(Event.from_json(line))
+        if events[-1].kind == "run_started":
+            proc.send_signal(signal.SIGTERM)  # what RunProcess.cancel sends
+    assert proc.wait(60) == 130
+    assert events[-1].kind == "cancelled" and "finished" not in [e.kind for e in events]
     assert not (tmp_path / "run" / "model.safetensors").exists()
